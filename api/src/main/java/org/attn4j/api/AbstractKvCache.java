@@ -1,0 +1,113 @@
+package org.attn4j.api;
+
+import java.util.Arrays;
+
+/**
+ * What both cache layouts share: dimensions, per-sequence lengths, and the checks that run before any
+ * write, so that a failed append leaves the cache unchanged.
+ */
+public abstract sealed class AbstractKvCache implements KvCache permits ContiguousKvCache, PagedKvCache {
+    protected final DType dtype;
+    protected final int sequences;
+    protected final int kvHeads;
+    protected final int headDim;
+    protected final int vHeadDim;
+    protected final int maxLength;
+    protected final int[] lengths;
+
+    protected AbstractKvCache(DType dtype, int sequences, int kvHeads, int maxLength, int headDim, int vHeadDim) {
+        AttentionException.require(dtype == DType.FLOAT32 || dtype == DType.FLOAT64, "dtype", "FLOAT32 or FLOAT64", dtype);
+        AttentionException.require(sequences >= 1, "sequences", ">= 1", sequences);
+        AttentionException.require(kvHeads >= 1, "kvHeads", ">= 1", kvHeads);
+        AttentionException.require(maxLength >= 0, "maxLength", ">= 0", maxLength);
+        AttentionException.require(headDim >= 1, "headDim", ">= 1", headDim);
+        AttentionException.require(vHeadDim >= 0, "vHeadDim", ">= 0 (0 = keys only)", vHeadDim);
+        this.dtype = dtype;
+        this.sequences = sequences;
+        this.kvHeads = kvHeads;
+        this.maxLength = maxLength;
+        this.headDim = headDim;
+        this.vHeadDim = vHeadDim;
+        this.lengths = new int[sequences];
+    }
+
+    @Override public DType dtype() { return dtype; }
+    @Override public int sequences() { return sequences; }
+    @Override public int kvHeads() { return kvHeads; }
+    @Override public int headDim() { return headDim; }
+    @Override public int vHeadDim() { return vHeadDim; }
+    @Override public int maxLength() { return maxLength; }
+
+    @Override
+    public int length(int sequence) {
+        checkSequence(sequence);
+        return lengths[sequence];
+    }
+
+    protected void checkSequence(int sequence) {
+        AttentionException.require(sequence >= 0 && sequence < sequences, "sequence", "in [0, " + sequences + ")", sequence);
+    }
+
+    @Override
+    public synchronized void append(Tensor k, Tensor v) {
+        AttentionException.require(k != null && k.rank() == 4, "k.rank", 4, k == null ? "null" : k.rank());
+        int n = k.size(2);
+        checkChunk(k, v, n, true);
+        int[] counts = new int[sequences];
+        Arrays.fill(counts, n);
+        reserve(counts); // throws before anything is written
+        for (int s = 0; s < sequences; s++) {
+            write(s, k.select(0, s), v == null ? null : v.select(0, s));
+        }
+    }
+
+    @Override
+    public synchronized void append(int sequence, Tensor k, Tensor v) {
+        checkSequence(sequence);
+        AttentionException.require(k != null && k.rank() == 3, "k.rank", 3, k == null ? "null" : k.rank());
+        int n = k.size(1);
+        checkChunk(k, v, n, false);
+        int[] counts = new int[sequences];
+        counts[sequence] = n;
+        reserve(counts);
+        write(sequence, k, v);
+    }
+
+    private void checkChunk(Tensor k, Tensor v, int n, boolean batched) {
+        int[] kShape = batched ? new int[]{sequences, kvHeads, n, headDim} : new int[]{kvHeads, n, headDim};
+        k.requireShape("k", kShape);
+        AttentionException.require(k.dtype().isFloating(), "k.dtype", "FLOAT32 or FLOAT64", k.dtype());
+        Tensors.requireFinite("k", k);
+        if (vHeadDim == 0) {
+            AttentionException.require(v == null, "v", "null for a keys-only cache (vHeadDim 0)", "a tensor");
+            return;
+        }
+        AttentionException.require(v != null, "v", "a tensor", "null");
+        int[] vShape = batched ? new int[]{sequences, kvHeads, n, vHeadDim} : new int[]{kvHeads, n, vHeadDim};
+        v.requireShape("v", vShape);
+        AttentionException.require(v.dtype().isFloating(), "v.dtype", "FLOAT32 or FLOAT64", v.dtype());
+        Tensors.requireFinite("v", v);
+    }
+
+    /**
+     * Checks that every sequence can take {@code counts[s]} more tokens and claims the room (pages);
+     * throws, having changed nothing, when it cannot.
+     */
+    protected void reserve(int[] counts) {
+        for (int s = 0; s < sequences; s++) {
+            long after = (long) lengths[s] + counts[s];
+            if (after > maxLength) {
+                throw AttentionException.invalid("append", "at most " + (maxLength - lengths[s]) + " more tokens for sequence " + s
+                        + " (length " + lengths[s] + ", maxLength " + maxLength + ")", counts[s] + " tokens");
+            }
+        }
+    }
+
+    /** Writes one sequence's chunk ({@code k [kvHeads, n, headDim]}) after {@link #reserve} succeeded, and grows its length. */
+    protected abstract void write(int sequence, Tensor k, Tensor v);
+
+    @Override
+    public synchronized void reset() {
+        Arrays.fill(lengths, 0);
+    }
+}

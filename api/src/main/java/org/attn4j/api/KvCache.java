@@ -1,0 +1,71 @@
+package org.attn4j.api;
+
+/**
+ * Keys and values of {@code sequences()} sequences, appended a chunk at a time. Every sequence has its own
+ * length. A failed append (bad shape, overflow, non-finite value) throws {@link AttentionException} before
+ * anything is written: the cache is unchanged.
+ *
+ * <p>Layout: per sequence, keys are {@code [kvHeads, length, headDim]} and values
+ * {@code [kvHeads, length, vHeadDim]}. A latent (MLA) cache has {@code kvHeads = 1}, keys
+ * {@code [c_kv | k_pe]} and {@code vHeadDim = 0} (no separate values). See {@code docs/kv-layout.md}.
+ */
+public interface KvCache {
+    DType dtype();
+
+    int sequences();
+
+    int kvHeads();
+
+    int headDim();
+
+    /** 0 for a keys-only (latent) cache. */
+    int vHeadDim();
+
+    /** The most tokens one sequence may hold. */
+    int maxLength();
+
+    int length(int sequence);
+
+    /** Appends {@code n} tokens to every sequence: {@code k [B, kvHeads, n, headDim]}, {@code v [B, kvHeads, n, vHeadDim]} ({@code null} if vHeadDim is 0). */
+    void append(Tensor k, Tensor v);
+
+    /** Appends {@code n} tokens to one sequence: {@code k [kvHeads, n, headDim]}, {@code v [kvHeads, n, vHeadDim]} or {@code null}. */
+    void append(int sequence, Tensor k, Tensor v);
+
+    /** The keys of one sequence, {@code [kvHeads, length, headDim]} (a view or a copy; do not write to it). */
+    Tensor keys(int sequence);
+
+    /** The values of one sequence, {@code [kvHeads, length, vHeadDim]}. */
+    Tensor values(int sequence);
+
+    /** Empties every sequence. */
+    void reset();
+
+    /** The longest sequence. */
+    default int maxCurrentLength() {
+        int m = 0;
+        for (int s = 0; s < sequences(); s++) m = Math.max(m, length(s));
+        return m;
+    }
+
+    /**
+     * Dense inputs for attending {@code q} over this cache: K/V padded to the longest sequence, with
+     * {@code kv_lens} set to each sequence's length.
+     */
+    default AttentionInputs gather(Tensor q) {
+        AttentionException.require(q != null && q.rank() == 4, "q.rank", 4, q == null ? "null" : q.rank());
+        AttentionException.require(q.size(0) == sequences(), "q.shape[0]", "the cache's " + sequences() + " sequences", q.size(0));
+        AttentionException.require(vHeadDim() > 0, "cache.vHeadDim", "> 0 for attention over K and V", vHeadDim());
+        int len = maxCurrentLength();
+        int[] lens = new int[sequences()];
+        boolean f64 = dtype() == DType.FLOAT64;
+        Tensor k = f64 ? DoubleTensor.zeros(sequences(), kvHeads(), len, headDim()) : FloatTensor.zeros(sequences(), kvHeads(), len, headDim());
+        Tensor v = f64 ? DoubleTensor.zeros(sequences(), kvHeads(), len, vHeadDim()) : FloatTensor.zeros(sequences(), kvHeads(), len, vHeadDim());
+        for (int s = 0; s < sequences(); s++) {
+            lens[s] = length(s);
+            Tensors.copyInto(keys(s), k.select(0, s).slice(1, 0, lens[s]));
+            Tensors.copyInto(values(s), v.select(0, s).slice(1, 0, lens[s]));
+        }
+        return AttentionInputs.of(q, k, v).withKvLens(lens);
+    }
+}

@@ -1,0 +1,62 @@
+package org.attn4j.api;
+
+import java.util.Arrays;
+
+/** Small helpers over {@link Tensor}s that are not views: copies between dtypes, comparisons. */
+public final class Tensors {
+    private Tensors() {
+    }
+
+    /** Copies {@code src} into {@code dst} element-wise (same shape; {@code dst} float32 or float64). */
+    public static void copyInto(Tensor src, Tensor dst) {
+        if (!Arrays.equals(src.shape(), dst.shape())) {
+            throw AttentionException.invalid("dst.shape", Arrays.toString(src.shape()), Arrays.toString(dst.shape()));
+        }
+        int n = src.elementCount();
+        int[] idx = new int[src.rank()];
+        int[] shape = src.shape();
+        for (int i = 0; i < n; i++) {
+            double x = src.getDouble(idx);
+            int at = dst.storageIndex(idx);
+            switch (dst) {
+                case FloatTensor f -> f.data()[at] = (float) x;
+                case DoubleTensor d -> d.data()[at] = x;
+                default -> throw AttentionException.invalid("dst.dtype", "FLOAT32 or FLOAT64", dst.dtype());
+            }
+            for (int a = idx.length - 1; a >= 0; a--) {
+                if (++idx[a] < shape[a]) break;
+                idx[a] = 0;
+            }
+        }
+    }
+
+    /** A zero tensor of a floating dtype. */
+    public static Tensor zeros(DType dtype, int... shape) {
+        return switch (dtype) {
+            case FLOAT32 -> FloatTensor.zeros(shape);
+            case FLOAT64 -> DoubleTensor.zeros(shape);
+            default -> throw AttentionException.invalid("dtype", "FLOAT32 or FLOAT64", dtype);
+        };
+    }
+
+    /** The first non-finite element's index, or {@code null} when all are finite. */
+    public static int[] firstNonFinite(Tensor t) {
+        int n = t.elementCount();
+        int[] idx = new int[t.rank()];
+        int[] shape = t.shape();
+        for (int i = 0; i < n; i++) {
+            if (!Double.isFinite(t.getDouble(idx))) return idx;
+            for (int a = idx.length - 1; a >= 0; a--) {
+                if (++idx[a] < shape[a]) break;
+                idx[a] = 0;
+            }
+        }
+        return null;
+    }
+
+    /** Throws when {@code t} holds NaN or an infinity, naming the argument and the index. */
+    public static void requireFinite(String argument, Tensor t) {
+        int[] bad = firstNonFinite(t);
+        if (bad != null) throw AttentionException.invalid(argument + Arrays.toString(bad), "a finite value", t.getDouble(bad));
+    }
+}
