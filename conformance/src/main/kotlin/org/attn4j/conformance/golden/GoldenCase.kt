@@ -1,0 +1,607 @@
+package org.attn4j.conformance.golden
+
+import com.fasterxml.jackson.core.JsonParser
+import com.fasterxml.jackson.core.JsonProcessingException
+import com.fasterxml.jackson.databind.DeserializationFeature
+import com.fasterxml.jackson.databind.JsonNode
+import com.fasterxml.jackson.databind.json.JsonMapper
+import com.fasterxml.jackson.databind.node.ObjectNode
+import org.attn4j.api.Alignment
+import org.attn4j.api.AttentionException
+import org.attn4j.api.AttentionInputs
+import org.attn4j.api.AttentionProblem
+import org.attn4j.api.AttentionSpec
+import org.attn4j.api.BoolTensor
+import org.attn4j.api.DoubleTensor
+import org.attn4j.api.Feature
+import org.attn4j.api.IntTensor
+import org.attn4j.api.LayerConfig
+import org.attn4j.api.LayerVariant
+import org.attn4j.api.LayerWeights
+import org.attn4j.api.MlaLayerConfig
+import org.attn4j.api.MlaLayerWeights
+import org.attn4j.api.StandardLayerConfig
+import org.attn4j.api.StandardLayerWeights
+import org.attn4j.api.Tensor
+import org.attn4j.api.Tensors
+import org.attn4j.api.Window
+import java.io.IOException
+import java.nio.file.Files
+import java.nio.file.NoSuchFileException
+import java.nio.file.Path
+import java.util.OptionalDouble
+
+/**
+ * One golden case (`attention-golden/1`, see `golden/FORMAT.md`), read and checked completely: every key is
+ * known, every tensor has the dtype and the shape the spec implies, and the api objects ([AttentionSpec],
+ * [LayerConfig], weights) are built and validated. [read] throws [GoldenFormatException] naming the file for
+ * anything else.
+ *
+ * ```
+ * when (val c = GoldenCase.read(Path.of("golden/onnx/test_attention_3d"))) {
+ *     is GoldenCase.Kernel -> backend.plan(c.problem, PlanOptions.defaults()).run(c.inputs)
+ *     is GoldenCase.Layer -> backend.planLayer(c.config, c.weights, PlanOptions.defaults()).forward(c.x, c.kvX, c.keyPaddingMask)
+ * }
+ * ```
+ */
+sealed class GoldenCase(
+    /** The case folder. */
+    val dir: Path,
+    val name: String,
+    /** Free text: what produced the case; empty when not given. */
+    val source: String,
+    val tolerance: Tolerance,
+    /** Short labels of what the case exercises (causal, gqa, mask, chunks, f64, ...). */
+    val features: List<String>,
+) {
+    /** `kernel` or `layer`. */
+    abstract val kind: String
+
+    /**
+     * A `kind: kernel` case.
+     *
+     * @property inputs      q `[B, q_heads, q_len, head_dim]`, k/v `[B, kv_heads, kv_len, head_dim | v_head_dim]`, optional tensors
+     * @property expectedOut `[B, q_heads, q_len, v_head_dim]`
+     * @property expectedLse `[B, q_heads, q_len]` or `null`
+     */
+    class Kernel internal constructor(
+        dir: Path, name: String, source: String, tolerance: Tolerance, features: List<String>,
+        val spec: AttentionSpec,
+        val inputs: AttentionInputs,
+        val problem: AttentionProblem,
+        val expectedOut: Tensor,
+        val expectedLse: Tensor?,
+    ) : GoldenCase(dir, name, source, tolerance, features) {
+        override val kind: String get() = KERNEL
+    }
+
+    /**
+     * A `kind: layer` case (MHA / MQA / GQA or MLA).
+     *
+     * @property x              `[B, q_len, hidden]`
+     * @property kvX            cross-attention memory `[B, kv_len, hidden]`, or `null` (self-attention)
+     * @property keyPaddingMask `[B, kv_len]`, `true` = keep, or `null`
+     * @property expectedY      `[B, q_len, hidden]`
+     * @property chunks         chunk sizes for KV-cache decoding (summing to q_len), or `null` for one call
+     */
+    class Layer internal constructor(
+        dir: Path, name: String, source: String, tolerance: Tolerance, features: List<String>,
+        val config: LayerConfig,
+        val weights: LayerWeights,
+        val x: Tensor,
+        val kvX: Tensor?,
+        val keyPaddingMask: BoolTensor?,
+        val expectedY: Tensor,
+        chunks: IntArray?,
+    ) : GoldenCase(dir, name, source, tolerance, features) {
+        private val chunkSizes = chunks?.clone()
+        val chunks: IntArray? get() = chunkSizes?.clone()
+        override val kind: String get() = LAYER
+    }
+
+    override fun toString(): String = "GoldenCase[$kind $name, ${features.joinToString(" ")}]"
+
+    companion object {
+        const val FORMAT = "attention-golden/1"
+        const val CASE_FILE = "case.json"
+        const val KERNEL = "kernel"
+        const val LAYER = "layer"
+
+        /** Reads the case in folder [dir] (or the `case.json` file itself). */
+        @JvmStatic
+        fun read(dir: Path): GoldenCase {
+            val folder = if (dir.fileName?.toString() == CASE_FILE && !Files.isDirectory(dir)) dir.parent ?: Path.of(".") else dir
+            return CaseReader(folder).read()
+        }
+    }
+}
+
+/** The keys FORMAT.md allows, per kind / variant. */
+internal object CaseKeys {
+    val kernelSpec = listOf("q_heads", "kv_heads", "head_dim", "v_head_dim", "scale", "causal", "alignment", "window", "softcap")
+    val standardSpec = listOf("variant", "hidden", "q_heads", "kv_heads", "head_dim", "bias", "causal", "alignment", "window",
+        "softcap", "scale")
+    val mlaSpec = listOf("variant", "hidden", "q_heads", "q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim",
+        "v_head_dim", "rope_theta", "rope_interleaved", "rms_eps", "position_offset", "causal", "alignment", "softcap", "scale")
+    val kernelInputs = listOf("q", "k", "v", "kv_lens", "mask", "bias", "alibi_slopes", "sinks")
+    val standardInputs = listOf("x", "kv_x", "key_padding_mask", "wq", "bq", "wk", "bk", "wv", "bv", "wo", "bo")
+    val mlaInputs = listOf("x", "w_q", "w_q_a", "q_a_norm", "w_q_b", "w_kv_a", "kv_a_norm", "w_kv_b", "w_o")
+    val kernelExpected = listOf("out", "lse")
+    val layerExpected = listOf("y")
+    val tolerance = listOf("atol", "rtol")
+}
+
+/** Reads one case folder; every error names `case.json` or the `.npy` file at fault. */
+private class CaseReader(val dir: Path) {
+    val caseFile: Path = dir.resolve(GoldenCase.CASE_FILE)
+
+    fun fail(problem: String, cause: Throwable? = null): Nothing = throw GoldenFormatException(caseFile, problem, cause)
+
+    /** Runs an api constructor / validation, turning its [AttentionException] into one naming the case file. */
+    inline fun <T> api(what: String, block: () -> T): T = try {
+        block()
+    } catch (e: GoldenFormatException) {
+        throw e
+    } catch (e: AttentionException) {
+        fail("$what: ${e.message}", e)
+    }
+
+    fun read(): GoldenCase {
+        if (!Files.isDirectory(dir)) throw GoldenFormatException(dir, "not a directory")
+        val root: JsonNode = try {
+            MAPPER.readTree(caseFile.toFile())
+        } catch (e: NoSuchFileException) {
+            fail("file not found", e)
+        } catch (e: java.io.FileNotFoundException) {
+            fail("file not found", e)
+        } catch (e: JsonProcessingException) {
+            fail("invalid JSON: ${e.originalMessage}" + (e.location?.let { " (line ${it.lineNr}, column ${it.columnNr})" } ?: ""), e)
+        } catch (e: IOException) {
+            fail("cannot read: $e", e)
+        }
+        if (root !is ObjectNode) fail("expected a JSON object at the top level, got ${describe(root)}")
+        val top = Obj(root, "")
+        // Unknown top-level keys are ignored (FORMAT.md); the required ones must be there with the right type.
+        val format = top.string("format") ?: fail("missing required key 'format'")
+        if (format != GoldenCase.FORMAT) fail("format: expected \"${GoldenCase.FORMAT}\", got \"$format\"")
+        val name = top.string("name") ?: fail("missing required key 'name'")
+        if (name.isBlank()) fail("name: expected a non-empty string, got \"$name\"")
+        val source = top.string("source") ?: ""
+        val kind = top.string("kind") ?: fail("missing required key 'kind'")
+        val spec = top.obj("spec") ?: fail("missing required key 'spec'")
+        val inputs = top.obj("inputs") ?: fail("missing required key 'inputs'")
+        val expected = top.obj("expected") ?: fail("missing required key 'expected'")
+        val tolerance = top.obj("tolerance")?.let { readTolerance(it) } ?: Tolerance.DEFAULT
+        val chunks = top.intArray("chunks")
+        return when (kind) {
+            GoldenCase.KERNEL -> {
+                if (chunks != null) fail("chunks: only layer self-attention cases may have chunks, this is a kernel case")
+                readKernel(name, source, tolerance, spec, inputs, expected)
+            }
+            GoldenCase.LAYER -> readLayer(name, source, tolerance, spec, inputs, expected, chunks)
+            else -> fail("kind: expected \"kernel\" or \"layer\", got \"$kind\"")
+        }
+    }
+
+    fun readTolerance(t: Obj): Tolerance {
+        t.checkKeys(CaseKeys.tolerance)
+        val atol = t.number("atol") ?: Tolerance.DEFAULT.atol
+        val rtol = t.number("rtol") ?: Tolerance.DEFAULT.rtol
+        if (atol < 0) fail("tolerance.atol: expected a number >= 0, got $atol")
+        if (rtol < 0) fail("tolerance.rtol: expected a number >= 0, got $rtol")
+        return Tolerance(atol, rtol)
+    }
+
+    // ------------------------------------------------------------------ kernel
+
+    fun readKernel(name: String, source: String, tol: Tolerance, s: Obj, inObj: Obj, exObj: Obj): GoldenCase.Kernel {
+        s.checkKeys(CaseKeys.kernelSpec)
+        val files = fileMap(inObj, CaseKeys.kernelInputs)
+        val exFiles = fileMap(exObj, CaseKeys.kernelExpected)
+        val qHeads = s.int("q_heads") ?: fail("missing required key 'spec.q_heads'")
+        val kvHeads = s.int("kv_heads") ?: fail("missing required key 'spec.kv_heads'")
+        val headDim = s.int("head_dim") ?: fail("missing required key 'spec.head_dim'")
+        val spec = api("spec") {
+            val b = AttentionSpec.builder(qHeads, kvHeads, headDim)
+            s.int("v_head_dim")?.let { b.vHeadDim(it) }
+            s.number("scale")?.let { b.scale(it) }
+            b.causal(s.bool("causal") ?: false)
+            s.alignment()?.let { b.alignment(it) }
+            s.window()?.let { b.window(it) }
+            s.number("softcap")?.let { b.softcap(it) }
+            b.build()
+        }
+        for (k in listOf("q", "k", "v")) if (k !in files) fail("missing required input '$k'")
+        if ("out" !in exFiles) fail("missing required expected output 'out'")
+
+        val q = float(files, "q")
+        if (q.rank() != 4) shapeError("inputs", "q", q, "[B, q_heads, q_len, head_dim]")
+        val batch = q.size(0)
+        val qLen = q.size(2)
+        checkShape("inputs", "q", q, "B" to batch, "q_heads" to qHeads, "q_len" to qLen, "head_dim" to headDim)
+        val k = float(files, "k")
+        if (k.rank() != 4) shapeError("inputs", "k", k, "[B, kv_heads, kv_len, head_dim]")
+        val kvLen = k.size(2)
+        checkShape("inputs", "k", k, "B" to batch, "kv_heads" to kvHeads, "kv_len" to kvLen, "head_dim" to headDim)
+        val v = float(files, "v")
+        checkShape("inputs", "v", v, "B" to batch, "kv_heads" to kvHeads, "kv_len" to kvLen, "v_head_dim" to spec.vHeadDim())
+        var inputs = AttentionInputs.of(q, k, v)
+        files["kv_lens"]?.let {
+            val t = load("inputs", "kv_lens", it) as? IntTensor ?: dtypeError("inputs", "kv_lens", it, "int (<i4 or <i8)")
+            checkShape("inputs", "kv_lens", t, "B" to batch)
+            inputs = inputs.withKvLens(t)
+        }
+        val scores = intArrayOf(batch, qHeads, qLen, kvLen)
+        files["mask"]?.let { inputs = inputs.withMask(bool("inputs", "mask", it).also { t -> checkBroadcast("mask", t, scores) }) }
+        files["bias"]?.let { inputs = inputs.withBias(float(files, "bias").also { t -> checkBroadcast("bias", t, scores) }) }
+        files["alibi_slopes"]?.let {
+            val t = float(files, "alibi_slopes")
+            checkShape("inputs", "alibi_slopes", t, "q_heads" to qHeads)
+            inputs = inputs.withAlibiSlopes(t)
+        }
+        files["sinks"]?.let {
+            val t = float(files, "sinks")
+            checkShape("inputs", "sinks", t, "q_heads" to qHeads)
+            inputs = inputs.withSinks(t)
+        }
+        val problem = api("inputs do not fit the spec") { inputs.validate(spec) }
+
+        val out = float(exFiles, "out", "expected")
+        checkShape("expected", "out", out, "B" to batch, "q_heads" to qHeads, "q_len" to qLen, "v_head_dim" to spec.vHeadDim())
+        noNaN("out", exFiles.getValue("out"), out)
+        val lse = exFiles["lse"]?.let {
+            val t = float(exFiles, "lse", "expected")
+            checkShape("expected", "lse", t, "B" to batch, "q_heads" to qHeads, "q_len" to qLen)
+            noNaN("lse", it, t)
+            t
+        }
+        val features = buildList {
+            val f = problem.features()
+            if (f.contains(Feature.GROUPED_HEADS)) add(if (kvHeads == 1) "mqa" else "gqa")
+            if (f.contains(Feature.CAUSAL)) add("causal")
+            if (f.contains(Feature.TOP_LEFT)) add("top_left")
+            if (f.contains(Feature.WINDOW)) add("window")
+            if (f.contains(Feature.SOFTCAP)) add("softcap")
+            if (f.contains(Feature.CUSTOM_SCALE)) add("scale")
+            if (f.contains(Feature.V_HEAD_DIM)) add("dv!=d")
+            if (f.contains(Feature.BIAS)) add("bias")
+            if (f.contains(Feature.MASK)) add("mask")
+            if (f.contains(Feature.KV_LENS)) add("kv_lens")
+            if (f.contains(Feature.ALIBI)) add("alibi")
+            if (f.contains(Feature.SINKS)) add("sinks")
+            if (f.contains(Feature.EMPTY)) add("empty")
+            if (lse != null) add("lse")
+            if (out is DoubleTensor) add("f64")
+        }
+        return GoldenCase.Kernel(dir, name, source, tol, features, spec, inputs, problem, out, lse)
+    }
+
+    // ------------------------------------------------------------------ layer
+
+    fun readLayer(name: String, source: String, tol: Tolerance, s: Obj, inObj: Obj, exObj: Obj, chunks: IntArray?): GoldenCase.Layer {
+        val variantName = s.string("variant") ?: fail("missing required key 'spec.variant'")
+        val variant = when (variantName) {
+            "mha" -> LayerVariant.MHA
+            "mqa" -> LayerVariant.MQA
+            "gqa" -> LayerVariant.GQA
+            "mla" -> LayerVariant.MLA
+            else -> fail("spec.variant: expected \"mha\", \"mqa\", \"gqa\" or \"mla\", got \"$variantName\"")
+        }
+        val mla = variant == LayerVariant.MLA
+        s.checkKeys(if (mla) CaseKeys.mlaSpec else CaseKeys.standardSpec)
+        val files = fileMap(inObj, if (mla) CaseKeys.mlaInputs else CaseKeys.standardInputs)
+        val exFiles = fileMap(exObj, CaseKeys.layerExpected)
+        if ("x" !in files) fail("missing required input 'x'")
+        if ("y" !in exFiles) fail("missing required expected output 'y'")
+
+        val hidden = s.int("hidden") ?: fail("missing required key 'spec.hidden'")
+        val qHeads = s.int("q_heads") ?: fail("missing required key 'spec.q_heads'")
+        val config: LayerConfig = if (mla) {
+            fun req(key: String) = s.int(key) ?: fail("missing required key 'spec.$key'")
+            val qLora = req("q_lora_rank")
+            val kvLora = req("kv_lora_rank")
+            val nope = req("qk_nope_head_dim")
+            val rope = req("qk_rope_head_dim")
+            val dv = req("v_head_dim")
+            // FORMAT.md gives no default for the pairing, and guessing it wrong changes every output.
+            val interleaved = s.bool("rope_interleaved") ?: fail("missing required key 'spec.rope_interleaved'")
+            api("spec") {
+                MlaLayerConfig(hidden, qHeads, qLora, kvLora, nope, rope, dv, s.number("rope_theta") ?: 10000.0, interleaved,
+                    s.number("rms_eps") ?: 1e-6, s.int("position_offset") ?: 0, s.bool("causal") ?: false,
+                    s.alignment() ?: Alignment.BOTTOM_RIGHT, s.number("softcap") ?: 0.0,
+                    s.number("scale")?.let { OptionalDouble.of(it) } ?: OptionalDouble.empty())
+            }
+        } else {
+            val kvHeads = s.int("kv_heads") ?: fail("missing required key 'spec.kv_heads'")
+            val headDim = s.int("head_dim") ?: fail("missing required key 'spec.head_dim'")
+            api("spec") {
+                StandardLayerConfig(variant, hidden, qHeads, kvHeads, headDim, s.bool("bias") ?: false, s.bool("causal") ?: false,
+                    s.alignment() ?: Alignment.BOTTOM_RIGHT, s.window() ?: Window.NONE, s.number("softcap") ?: 0.0,
+                    s.number("scale")?.let { OptionalDouble.of(it) } ?: OptionalDouble.empty())
+            }
+        }
+
+        val x = float(files, "x")
+        if (x.rank() != 3) shapeError("inputs", "x", x, "[B, q_len, hidden]")
+        val batch = x.size(0)
+        val qLen = x.size(1)
+        checkShape("inputs", "x", x, "B" to batch, "q_len" to qLen, "hidden" to hidden)
+        if (batch < 1) fail("inputs.x: expected batch B >= 1, got shape ${x.shape().contentToString()}")
+        var kvLen = qLen
+        val kvX = files["kv_x"]?.let {
+            val t = float(files, "kv_x")
+            if (t.rank() != 3) shapeError("inputs", "kv_x", t, "[B, kv_len, hidden]")
+            kvLen = t.size(1)
+            checkShape("inputs", "kv_x", t, "B" to batch, "kv_len" to kvLen, "hidden" to hidden)
+            api("inputs.kv_x") { Tensors.requireFinite("kv_x", t) }
+            t
+        }
+        api("inputs.x") { Tensors.requireFinite("x", x) }
+        val keyPad = files["key_padding_mask"]?.let {
+            val t = bool("inputs", "key_padding_mask", it)
+            checkShape("inputs", "key_padding_mask", t, "B" to batch, "kv_len" to kvLen)
+            t
+        }
+
+        val weights: LayerWeights = if (config is MlaLayerConfig) {
+            readMlaWeights(config, files)
+        } else {
+            readStandardWeights(config as StandardLayerConfig, files)
+        }
+        api("weights") { weights.validate(config) }
+
+        val y = float(exFiles, "y", "expected")
+        checkShape("expected", "y", y, "B" to batch, "q_len" to qLen, "hidden" to hidden)
+        noNaN("y", exFiles.getValue("y"), y)
+
+        if (chunks != null) {
+            if (kvX != null) fail("chunks: only for self-attention, but inputs has kv_x (cross-attention)")
+            if (chunks.isEmpty()) fail("chunks: expected at least one chunk size, got []")
+            chunks.forEachIndexed { i, c -> if (c < 1) fail("chunks[$i]: expected a size >= 1, got $c") }
+            val sum = chunks.fold(0L) { a, c -> a + c }
+            if (sum != qLen.toLong()) fail("chunks: sizes ${chunks.contentToString()} add up to $sum, expected q_len = $qLen")
+            if (config.attentionSpec().alignment() == Alignment.TOP_LEFT) {
+                fail("chunks: chunked decoding implies alignment bottom_right, but spec.alignment is top_left")
+            }
+        }
+
+        val features = buildList {
+            if (config is MlaLayerConfig) add("mla") else {
+                val c = config as StandardLayerConfig
+                if (c.kvHeads() != c.qHeads()) add(if (c.kvHeads() == 1) "mqa" else "gqa")
+            }
+            val a = config.attentionSpec()
+            if (a.causal()) add("causal")
+            if ((a.causal() || a.hasWindow()) && a.alignment() == Alignment.TOP_LEFT) add("top_left")
+            if (a.hasWindow()) add("window")
+            if (a.hasSoftcap()) add("softcap")
+            if (s.number("scale") != null) add("scale")
+            if (config is MlaLayerConfig && config.qLoraRank() > 0) add("q_lora")
+            if (config is StandardLayerConfig && config.bias()) add("proj_bias")
+            if (kvX != null) add("cross")
+            if (keyPad != null) add("keypad")
+            if (chunks != null) add("chunks")
+            if (y is DoubleTensor) add("f64")
+        }
+        return GoldenCase.Layer(dir, name, source, tol, features, config, weights, x, kvX, keyPad, y, chunks)
+    }
+
+    fun readStandardWeights(c: StandardLayerConfig, files: Map<String, String>): StandardLayerWeights {
+        val q = c.qHeads() * c.headDim()
+        val kv = c.kvHeads() * c.headDim()
+        val need = mutableListOf("wq", "wk", "wv", "wo")
+        val biases = listOf("bq", "bk", "bv", "bo")
+        if (c.bias()) need += biases else biases.filter { it in files }.forEach {
+            fail("inputs.$it is given but spec.bias is false (or absent)")
+        }
+        need.filter { it !in files }.forEach { fail("missing required input '$it'" + if (it in biases) " (spec.bias is true)" else "") }
+        fun w(key: String, rows: Pair<String, Int>, cols: Pair<String, Int>): Tensor =
+            float(files, key).also { checkShape("inputs", key, it, rows, cols) }
+        fun b(key: String, len: Pair<String, Int>): Tensor? =
+            if (!c.bias()) null else float(files, key).also { checkShape("inputs", key, it, len) }
+        return StandardLayerWeights(
+            w("wq", "q_heads*head_dim" to q, "hidden" to c.hidden()), b("bq", "q_heads*head_dim" to q),
+            w("wk", "kv_heads*head_dim" to kv, "hidden" to c.hidden()), b("bk", "kv_heads*head_dim" to kv),
+            w("wv", "kv_heads*head_dim" to kv, "hidden" to c.hidden()), b("bv", "kv_heads*head_dim" to kv),
+            w("wo", "hidden" to c.hidden(), "q_heads*head_dim" to q), b("bo", "hidden" to c.hidden()))
+    }
+
+    fun readMlaWeights(c: MlaLayerConfig, files: Map<String, String>): MlaLayerWeights {
+        val qOut = c.qHeads() * c.qkHeadDim()
+        val plain = listOf("w_q")
+        val lora = listOf("w_q_a", "q_a_norm", "w_q_b")
+        val (need, forbidden, why) = if (c.qLoraRank() == 0) Triple(plain, lora, "spec.q_lora_rank is 0")
+        else Triple(lora, plain, "spec.q_lora_rank is ${c.qLoraRank()}")
+        forbidden.filter { it in files }.forEach { fail("inputs.$it is given but $why") }
+        (need + listOf("w_kv_a", "kv_a_norm", "w_kv_b", "w_o")).filter { it !in files }.forEach {
+            fail("missing required input '$it'" + if (it in need) " ($why)" else "")
+        }
+        fun t(key: String, vararg dims: Pair<String, Int>): Tensor? =
+            if (key !in files) null else float(files, key).also { checkShape("inputs", key, it, *dims) }
+        val qk = "q_heads*(qk_nope_head_dim+qk_rope_head_dim)" to qOut
+        return MlaLayerWeights(
+            t("w_q", qk, "hidden" to c.hidden()),
+            t("w_q_a", "q_lora_rank" to c.qLoraRank(), "hidden" to c.hidden()),
+            t("q_a_norm", "q_lora_rank" to c.qLoraRank()),
+            t("w_q_b", qk, "q_lora_rank" to c.qLoraRank()),
+            t("w_kv_a", "kv_lora_rank+qk_rope_head_dim" to c.latentWidth(), "hidden" to c.hidden()),
+            t("kv_a_norm", "kv_lora_rank" to c.kvLoraRank()),
+            t("w_kv_b", "q_heads*(qk_nope_head_dim+v_head_dim)" to c.qHeads() * (c.qkNopeHeadDim() + c.vHeadDim()),
+                "kv_lora_rank" to c.kvLoraRank()),
+            t("w_o", "hidden" to c.hidden(), "q_heads*v_head_dim" to c.qHeads() * c.vHeadDim()))
+    }
+
+    // ------------------------------------------------------------------ tensors
+
+    /** The `inputs` / `expected` object as key -> file name, after rejecting unknown keys and non-string values. */
+    fun fileMap(o: Obj, allowed: List<String>): Map<String, String> {
+        o.checkKeys(allowed)
+        return o.node.properties().associate { (k, v) ->
+            if (!v.isTextual || v.textValue().isEmpty()) fail("${o.path}$k: expected a file name (string), got ${describe(v)}")
+            k to v.textValue()
+        }
+    }
+
+    /** Where `inputs.k` (etc.) is; it must stay inside the case folder. */
+    fun resolve(section: String, key: String, file: String): Path {
+        val root = dir.toAbsolutePath().normalize()
+        val p = root.resolve(file).normalize()
+        if (!p.startsWith(root) || p == root) fail("$section.$key: \"$file\" is not a file inside the case folder")
+        return p
+    }
+
+    val loaded = HashMap<Path, Tensor>()
+
+    fun load(section: String, key: String, file: String): Tensor {
+        val p = resolve(section, key, file)
+        return loaded.getOrPut(p) {
+            try {
+                Npy.read(p)
+            } catch (e: GoldenFormatException) {
+                throw GoldenFormatException(e.file, "${e.problem} ($section.$key of $caseFile)", e)
+            }
+        }
+    }
+
+    fun float(files: Map<String, String>, key: String, section: String = "inputs"): Tensor {
+        val file = files.getValue(key)
+        val t = load(section, key, file)
+        if (!t.dtype().isFloating) dtypeError(section, key, file, "float (<f4 or <f8)")
+        return t
+    }
+
+    fun bool(section: String, key: String, file: String): BoolTensor =
+        load(section, key, file) as? BoolTensor ?: dtypeError(section, key, file, "bool (|b1)")
+
+    fun dtypeError(section: String, key: String, file: String, want: String): Nothing {
+        val t = load(section, key, file)
+        throw GoldenFormatException(resolve(section, key, file), "$section.$key: expected $want, got ${t.dtype()} (in $caseFile)")
+    }
+
+    fun shapeError(section: String, key: String, t: Tensor, want: String): Nothing =
+        throw GoldenFormatException(resolve(section, key, fileOf(section, key)),
+            "$section.$key: expected shape $want, got ${t.shape().contentToString()} (in $caseFile)")
+
+    /** Fails unless [t] has exactly the given dims; the message spells out which spec values the shape came from. */
+    fun checkShape(section: String, key: String, t: Tensor, vararg dims: Pair<String, Int>) {
+        val expected = IntArray(dims.size) { dims[it].second }
+        if (t.shape().contentEquals(expected)) return
+        val names = dims.joinToString(", ", "[", "]") { it.first }
+        throw GoldenFormatException(resolve(section, key, fileOf(section, key)),
+            "$section.$key: shape ${t.shape().contentToString()} does not match the spec: expected $names = " +
+                "${expected.contentToString()} (in $caseFile)")
+    }
+
+    /** mask and bias broadcast by NumPy's rules to the score shape. */
+    fun checkBroadcast(key: String, t: Tensor, scores: IntArray) {
+        if (Tensor.broadcastable(t.shape(), scores)) return
+        throw GoldenFormatException(resolve("inputs", key, fileOf("inputs", key)),
+            "inputs.$key: shape ${t.shape().contentToString()} does not broadcast to [B, q_heads, q_len, kv_len] = " +
+                "${scores.contentToString()} (in $caseFile)")
+    }
+
+    val fileNames = HashMap<String, String>()
+
+    fun fileOf(section: String, key: String): String = fileNames["$section.$key"] ?: key
+
+    fun noNaN(key: String, file: String, t: Tensor) {
+        val d = t.toDoubleArray()
+        val i = d.indexOfFirst { it.isNaN() }
+        if (i >= 0) {
+            throw GoldenFormatException(resolve("expected", key, file),
+                "expected.$key holds NaN at flat index $i: NaN never matches, so no backend could pass (in $caseFile)")
+        }
+    }
+
+    // ------------------------------------------------------------------ JSON helpers
+
+    /** A JSON object with typed, path-named accessors. Absent and `null` both mean "not given". */
+    inner class Obj(val node: ObjectNode, val path: String) {
+        fun get(key: String): JsonNode? = node.get(key)?.takeUnless { it.isNull }
+
+        fun checkKeys(allowed: List<String>) {
+            val section = path.removeSuffix(".")
+            for (k in node.fieldNames()) {
+                if (k !in allowed) fail("$section: unknown key '$k' (allowed: ${allowed.joinToString(", ")})")
+            }
+        }
+
+        fun string(key: String): String? = get(key)?.let {
+            if (!it.isTextual) fail("$path$key: expected a string, got ${describe(it)}")
+            it.textValue()
+        }
+
+        fun obj(key: String): Obj? = get(key)?.let { node ->
+            if (node !is ObjectNode) fail("$path$key: expected an object, got ${describe(node)}")
+            if (key == "inputs" || key == "expected") rememberFiles(key, node)
+            Obj(node, "$path$key.")
+        }
+
+        fun int(key: String): Int? = get(key)?.let {
+            if (!it.isIntegralNumber) fail("$path$key: expected an integer, got ${describe(it)}")
+            if (!it.canConvertToInt()) fail("$path$key: ${it.asText()} is out of the int range")
+            it.intValue()
+        }
+
+        fun number(key: String): Double? = get(key)?.let {
+            if (!it.isNumber) fail("$path$key: expected a number, got ${describe(it)}")
+            val d = it.doubleValue()
+            if (!d.isFinite()) fail("$path$key: expected a finite number, got ${it.asText()}")
+            d
+        }
+
+        fun bool(key: String): Boolean? = get(key)?.let {
+            if (!it.isBoolean) fail("$path$key: expected true or false, got ${describe(it)}")
+            it.booleanValue()
+        }
+
+        fun intArray(key: String): IntArray? = get(key)?.let { arr ->
+            if (!arr.isArray) fail("$path$key: expected an array of integers, got ${describe(arr)}")
+            IntArray(arr.size()) { i ->
+                val e = arr.get(i)
+                if (!e.isIntegralNumber || !e.canConvertToInt()) fail("$path$key[$i]: expected an integer, got ${describe(e)}")
+                e.intValue()
+            }
+        }
+
+        fun alignment(): Alignment? = string("alignment")?.let {
+            when (it) {
+                "bottom_right" -> Alignment.BOTTOM_RIGHT
+                "top_left" -> Alignment.TOP_LEFT
+                else -> fail("${path}alignment: expected \"bottom_right\" or \"top_left\", got \"$it\"")
+            }
+        }
+
+        fun window(): Window? {
+            val w = intArray("window") ?: return null
+            if (w.size != 2) fail("${path}window: expected [left, right], got ${w.contentToString()}")
+            return api("${path}window") { Window(w[0], w[1]) }
+        }
+    }
+
+    fun rememberFiles(section: String, node: ObjectNode) {
+        for ((k, v) in node.properties()) if (v.isTextual) fileNames["$section.$k"] = v.textValue()
+    }
+
+    fun describe(n: JsonNode): String {
+        val what = when {
+            n.isTextual -> "a string"
+            n.isBoolean -> "a boolean"
+            n.isIntegralNumber -> "an integer"
+            n.isNumber -> "a number"
+            n.isArray -> "an array"
+            n.isObject -> "an object"
+            n.isNull -> "null"
+            else -> n.nodeType.toString()
+        }
+        val text = n.toString().let { if (it.length > 60) it.take(60) + "..." else it }
+        return "$what $text"
+    }
+
+    companion object {
+        val MAPPER: JsonMapper = JsonMapper.builder()
+            .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
+            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+            .build()
+    }
+}
