@@ -24,7 +24,8 @@ public record AttentionProblem(AttentionSpec spec, int batch, int qLen, int kvLe
     }
 
     public static AttentionProblem of(AttentionSpec spec, int batch, int qLen, int kvLen, OptionalInput... inputs) {
-        return new AttentionProblem(spec, batch, qLen, kvLen, Set.of(inputs));
+        return new AttentionProblem(spec, batch, qLen, kvLen,
+                inputs.length == 0 ? Set.of() : EnumSet.copyOf(java.util.Arrays.asList(inputs)));
     }
 
     public boolean has(OptionalInput input) {

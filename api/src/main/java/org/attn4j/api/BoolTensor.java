@@ -55,6 +55,11 @@ public final class BoolTensor extends Tensor {
     }
 
     @Override
+    public BoolTensor select(int axis, int index) {
+        return (BoolTensor) super.select(axis, index);
+    }
+
+    @Override
     public BoolTensor broadcastTo(int... target) {
         return (BoolTensor) super.broadcastTo(target);
     }

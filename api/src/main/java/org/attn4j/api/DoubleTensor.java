@@ -70,6 +70,11 @@ public final class DoubleTensor extends Tensor {
     }
 
     @Override
+    public DoubleTensor select(int axis, int index) {
+        return (DoubleTensor) super.select(axis, index);
+    }
+
+    @Override
     public DoubleTensor broadcastTo(int... target) {
         return (DoubleTensor) super.broadcastTo(target);
     }

@@ -70,6 +70,11 @@ public final class FloatTensor extends Tensor {
     }
 
     @Override
+    public FloatTensor select(int axis, int index) {
+        return (FloatTensor) super.select(axis, index);
+    }
+
+    @Override
     public FloatTensor broadcastTo(int... target) {
         return (FloatTensor) super.broadcastTo(target);
     }

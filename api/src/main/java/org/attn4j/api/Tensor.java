@@ -23,14 +23,18 @@ public abstract sealed class Tensor permits FloatTensor, DoubleTensor, BoolTenso
         if (shape.length != strides.length) {
             throw AttentionException.invalid("strides", "rank " + shape.length, "rank " + strides.length);
         }
+        boolean empty = false;
+        for (int size : shape) {
+            if (size < 0) throw AttentionException.invalid("shape", "non-negative sizes", Arrays.toString(shape));
+            if (size == 0) empty = true;
+        }
         this.shape = shape.clone();
         this.strides = strides.clone();
         this.offset = offset;
+        if (empty) return; // an empty view reads nothing: no bounds to check
         long max = offset;
         long min = offset;
         for (int i = 0; i < shape.length; i++) {
-            if (shape[i] < 0) throw AttentionException.invalid("shape", "non-negative sizes", Arrays.toString(shape));
-            if (shape[i] == 0) return; // empty view: nothing to bound-check
             long span = (long) (shape[i] - 1) * strides[i];
             if (span > 0) max += span; else min += span;
         }
@@ -184,7 +188,7 @@ public abstract sealed class Tensor permits FloatTensor, DoubleTensor, BoolTenso
     /** A view of {@code length} entries of one axis starting at {@code start}. */
     public Tensor slice(int axis, int start, int length) {
         if (axis < 0 || axis >= shape.length) throw AttentionException.invalid("axis", "in [0, " + shape.length + ")", axis);
-        if (start < 0 || length < 0 || start + length > shape[axis]) {
+        if (start < 0 || length < 0 || start > shape[axis] - length) {
             throw AttentionException.invalid("slice", "a range inside [0, " + shape[axis] + ") on axis " + axis,
                     "[" + start + ", " + (start + length) + ")");
         }

@@ -1,0 +1,158 @@
+package org.attn4j.reference;
+
+import org.attn4j.api.Alignment;
+import org.attn4j.api.AttentionException;
+import org.attn4j.api.AttentionInputs;
+import org.attn4j.api.AttentionSpec;
+import org.attn4j.api.BoolTensor;
+import org.attn4j.api.ContiguousKvCache;
+import org.attn4j.api.DType;
+import org.attn4j.api.DoubleTensor;
+import org.attn4j.api.KvCache;
+import org.attn4j.api.LayerPlan;
+import org.attn4j.api.PlanOptions;
+import org.attn4j.api.StandardLayerConfig;
+import org.attn4j.api.StandardLayerWeights;
+import org.attn4j.api.Tensor;
+import org.attn4j.api.Tensors;
+
+import java.util.Arrays;
+
+/**
+ * The float64 MHA / MQA / GQA layer of FORMAT.md ("kind = layer, variant mha/mqa/gqa"):
+ * {@code y = merge(attend(split(x Wq^T + bq), split(kv_x Wk^T + bk), split(kv_x Wv^T + bv))) Wo^T + bo},
+ * weights in {@code nn.Linear} layout. Outputs are {@link DoubleTensor}s.
+ */
+public final class ReferenceStandardLayer implements LayerPlan {
+    private final StandardLayerConfig config;
+    private final AttentionSpec spec;
+    private final DoubleTensor wq, bq, wk, bk, wv, bv, wo, bo;
+
+    /**
+     * @param config  the layer
+     * @param weights {@code wq [qHeads*headDim, hidden]}, {@code wk, wv [kvHeads*headDim, hidden]},
+     *                {@code wo [hidden, qHeads*headDim]} and the biases when {@code config.bias()}
+     * @param options unused (the reference runs on the caller's thread)
+     */
+    public ReferenceStandardLayer(StandardLayerConfig config, StandardLayerWeights weights, PlanOptions options) {
+        AttentionException.require(config != null, "config", "a layer config", "null");
+        AttentionException.require(weights != null, "weights", "layer weights", "null");
+        weights.validate(config);
+        this.config = config;
+        this.spec = config.attentionSpec();
+        // Private float64 copies: later writes to the caller's arrays cannot change this plan.
+        this.wq = copy(weights.wq());
+        this.bq = copy(weights.bq());
+        this.wk = copy(weights.wk());
+        this.bk = copy(weights.bk());
+        this.wv = copy(weights.wv());
+        this.bv = copy(weights.bv());
+        this.wo = copy(weights.wo());
+        this.bo = copy(weights.bo());
+    }
+
+    private static DoubleTensor copy(Tensor t) {
+        return t == null ? null : DoubleTensor.copyOf(t);
+    }
+
+    @Override
+    public StandardLayerConfig config() {
+        return config;
+    }
+
+    /**
+     * @param x              {@code [B, qLen, hidden]}
+     * @param kvX            {@code [B, kvLen, hidden]}, or {@code null} for self-attention ({@code kvX = x})
+     * @param keyPaddingMask {@code [B, kvLen]}, {@code true} = keep, or {@code null}
+     * @return {@code y [B, qLen, hidden]}
+     */
+    @Override
+    public DoubleTensor forward(Tensor x, Tensor kvX, BoolTensor keyPaddingMask) {
+        checkActivations("x", x, -1);
+        int batch = x.size(0);
+        Tensor memory = kvX == null ? x : kvX;
+        if (kvX != null) checkActivations("kvX", kvX, batch);
+        int kvLen = memory.size(1);
+        AttentionInputs inputs = AttentionInputs.of(queries(x), keys(memory), values(memory));
+        if (keyPaddingMask != null) {
+            keyPaddingMask.requireShape("keyPaddingMask", batch, kvLen);
+            // [B, kvLen] seen as [B, 1, 1, kvLen]: the same storage, zero strides on the head and query axes.
+            BoolTensor m4 = new BoolTensor(keyPaddingMask.data(), new int[]{batch, 1, 1, kvLen},
+                    new int[]{keyPaddingMask.stride(0), 0, 0, keyPaddingMask.stride(1)}, keyPaddingMask.offset());
+            inputs = inputs.withMask(m4);
+        }
+        return output(ReferenceAttention.attend(spec, inputs).out());
+    }
+
+    /** A float64 cache of {@code batch} sequences with {@code kvHeads} heads of width {@code headDim}. */
+    @Override
+    public KvCache newCache(int batch, int maxLength) {
+        return new ContiguousKvCache(DType.FLOAT64, batch, config.kvHeads(), maxLength, config.headDim(), config.headDim());
+    }
+
+    /**
+     * Projects the chunk {@code x [B, n, hidden]}, appends its keys and values to {@code cache} (any cache whose
+     * dimensions match this layer: {@code B} sequences, {@code kvHeads}, {@code headDim} for K and V, float32 or
+     * float64), then attends the chunk's queries over each sequence's whole cache, bottom-right aligned.
+     * Everything is checked before the append: a failed call leaves the cache unchanged.
+     *
+     * @return {@code y [B, n, hidden]}
+     */
+    @Override
+    public DoubleTensor step(Tensor x, KvCache cache) {
+        AttentionException.require(cache != null, "cache", "a KV cache", "null");
+        checkActivations("x", x, cache.sequences());
+        AttentionException.require(cache.kvHeads() == config.kvHeads(), "cache.kvHeads", config.kvHeads(), cache.kvHeads());
+        AttentionException.require(cache.headDim() == config.headDim(), "cache.headDim", config.headDim(), cache.headDim());
+        AttentionException.require(cache.vHeadDim() == config.headDim(), "cache.vHeadDim", config.headDim(), cache.vHeadDim());
+        // The chunk's queries are the last tokens of the cached sequence: only bottom-right alignment says so.
+        if ((spec.causal() || spec.hasWindow()) && spec.alignment() != Alignment.BOTTOM_RIGHT) {
+            throw AttentionException.invalid("config.alignment", "BOTTOM_RIGHT for KV-cache steps", spec.alignment());
+        }
+        int n = x.size(1);
+        for (int s = 0; s < cache.sequences(); s++) {
+            int room = cache.maxLength() - cache.length(s);
+            AttentionException.require(n <= room, "x.shape[1]", "at most " + room + " new tokens for sequence " + s
+                    + " (cache length " + cache.length(s) + ", maxLength " + cache.maxLength() + ")", n);
+        }
+        DoubleTensor q = queries(x);
+        Tensors.requireFinite("x (projected queries)", q);
+        // append validates K/V (shape, finiteness, capacity, free pages) before it writes anything.
+        cache.append(keys(x), values(x));
+        return output(ReferenceAttention.attend(spec, cache.gather(q)).out());
+    }
+
+    /** {@code x [B, L, hidden]} to queries {@code [B, qHeads, L, headDim]}. */
+    private DoubleTensor queries(Tensor x) {
+        return ReferenceMath.splitHeads(ReferenceMath.linear(x, wq, bq), config.qHeads(), config.headDim());
+    }
+
+    /** {@code x [B, L, hidden]} to keys {@code [B, kvHeads, L, headDim]}. */
+    private DoubleTensor keys(Tensor x) {
+        return ReferenceMath.splitHeads(ReferenceMath.linear(x, wk, bk), config.kvHeads(), config.headDim());
+    }
+
+    /** {@code x [B, L, hidden]} to values {@code [B, kvHeads, L, headDim]}. */
+    private DoubleTensor values(Tensor x) {
+        return ReferenceMath.splitHeads(ReferenceMath.linear(x, wv, bv), config.kvHeads(), config.headDim());
+    }
+
+    /** Attention output {@code [B, qHeads, L, headDim]} to {@code y [B, L, hidden]}. */
+    private DoubleTensor output(Tensor attended) {
+        return ReferenceMath.linear(ReferenceMath.mergeHeads(attended), wo, bo);
+    }
+
+    /** {@code t} must be a finite float tensor {@code [batch, L, hidden]} ({@code batch < 0}: any batch >= 1). */
+    private void checkActivations(String name, Tensor t, int batch) {
+        AttentionException.require(t != null, name, "a tensor [B, L, " + config.hidden() + "]", "null");
+        AttentionException.require(t.dtype().isFloating(), name + ".dtype", "FLOAT32 or FLOAT64", t.dtype());
+        AttentionException.require(t.rank() == 3, name + ".rank", 3, t.rank() + " (shape " + Arrays.toString(t.shape()) + ")");
+        if (batch < 0) {
+            AttentionException.require(t.size(0) >= 1, name + ".shape[0]", "batch >= 1", t.size(0));
+        } else {
+            AttentionException.require(t.size(0) == batch, name + ".shape[0]", "batch " + batch, t.size(0));
+        }
+        AttentionException.require(t.size(2) == config.hidden(), name + ".shape[2]", "hidden " + config.hidden(), t.size(2));
+        Tensors.requireFinite(name, t);
+    }
+}
