@@ -1,0 +1,157 @@
+package org.attn4j.kernels.gpu;
+
+import org.attn4j.api.Alignment;
+import org.attn4j.api.AttentionException;
+import org.attn4j.api.AttentionInputs;
+import org.attn4j.api.AttentionOutput;
+import org.attn4j.api.AttentionPlan;
+import org.attn4j.api.AttentionProblem;
+import org.attn4j.api.AttentionSpec;
+import org.attn4j.api.KvCache;
+import org.attn4j.api.PlanOptions;
+import org.attn4j.api.Tensor;
+import org.attn4j.api.Tensors;
+
+import java.util.Arrays;
+
+/**
+ * An attention plan on one OpenCL device. The plan builds (or takes from the device's cache) the float32 program
+ * and creates its kernels; {@link #run} only uploads, enqueues and reads back. Float64 inputs on a device with
+ * {@code cl_khr_fp64} run in double: that program is built on the first such call and cached for the device.
+ *
+ * <p>Thread-safe: calls on one plan are serialised (kernel arguments are per kernel object); separate plans run
+ * concurrently. {@link PlanOptions#threads()} is ignored: the device decides its parallelism.
+ */
+final class OpenClAttentionPlan implements AttentionPlan {
+    private final AttentionProblem problem;
+    private final AttentionSpec spec;
+    private final boolean computeLse;
+    private final ClContext ctx;
+    private final int splitOverride;
+    private final KernelSet[] kernels = new KernelSet[RealType.values().length];
+    private boolean closed;
+
+    /** @param splitOverride KV splits to force (tests), 0 = choose from the device */
+    OpenClAttentionPlan(ClContext ctx, AttentionProblem problem, PlanOptions options, int splitOverride) {
+        this.problem = problem;
+        this.spec = problem.spec();
+        this.computeLse = options.computeLse();
+        this.splitOverride = splitOverride;
+        ctx.retain();
+        this.ctx = ctx;
+        try {
+            kernels[RealType.FLOAT32.ordinal()] = new KernelSet(ctx, RealType.FLOAT32);
+            KernelSet ks = kernels[RealType.FLOAT32.ordinal()];
+            ks.requireTiles(ks.tiles(1, spec.headDim(), spec.vHeadDim()), spec.headDim(), spec.vHeadDim());
+        } catch (RuntimeException e) {
+            close();
+            throw e;
+        }
+    }
+
+    @Override
+    public AttentionProblem problem() {
+        return problem;
+    }
+
+    /**
+     * @param inputs see {@link AttentionInputs}; validated against the planned spec before any device work
+     * @return {@code out [B, qHeads, qLen, vHeadDim]} and {@code lse [B, qHeads, qLen]} (when the plan computes it),
+     *         float64 tensors when q, k and v are float64 and the device has {@code cl_khr_fp64}, float32 otherwise
+     */
+    @Override
+    public AttentionOutput run(AttentionInputs inputs) {
+        AttentionException.require(inputs != null, "inputs", "attention inputs", "null");
+        inputs.validate(spec);
+        RealType real = DeviceInputs.pathFor(ctx.device(), inputs.q(), inputs.k(), inputs.v());
+        synchronized (this) {
+            KernelSet ks = kernels(real);
+            try (ClScope scope = new ClScope(ctx)) {
+                AttendCall call = new AttendCall();
+                call.spec = spec;
+                call.batch = inputs.batch();
+                call.qLen = inputs.qLen();
+                call.kvLen = inputs.kvLen();
+                call.splits = splitOverride;
+                DeviceInputs.bindInputs(call, scope, inputs, real);
+                return execute(call, scope, ks);
+            }
+        }
+    }
+
+    /**
+     * Attends {@code q [B, qHeads, qLen, headDim]} over a KV cache, bottom-right aligned per sequence. Paged caches
+     * are read page by page through their block tables; contiguous caches from their slab.
+     */
+    @Override
+    public AttentionOutput decode(Tensor q, KvCache cache) {
+        AttentionException.require(cache != null, "cache", "a KV cache", "null");
+        AttentionException.require(q != null && q.rank() == 4, "q.rank", 4, q == null ? "null" : q.rank());
+        checkCache(spec, cache);
+        int[] want = {cache.sequences(), spec.qHeads(), q.size(2), spec.headDim()};
+        AttentionException.require(Arrays.equals(q.shape(), want), "q.shape", Arrays.toString(want), Arrays.toString(q.shape()));
+        AttentionException.require(q.dtype().isFloating(), "q.dtype", "FLOAT32 or FLOAT64", q.dtype());
+        Tensors.requireFinite("q", q);
+        RealType real = DeviceInputs.pathFor(ctx.device(), cache.dtype(), q);
+        synchronized (this) {
+            KernelSet ks = kernels(real);
+            try (ClScope scope = new ClScope(ctx)) {
+                AttendCall call = new AttendCall();
+                call.spec = spec;
+                call.qLen = q.size(2);
+                call.splits = splitOverride;
+                DeviceInputs.bindCache(call, scope, cache, real);
+                int hq = spec.qHeads(), d = spec.headDim(), lq = call.qLen;
+                call.q(scope.upload(q, real), hq * lq * d, lq * d, d);
+                return execute(call, scope, ks);
+            }
+        }
+    }
+
+    /** The checks a cache must pass for attention under {@code spec} (dimensions, bottom-right alignment). */
+    static void checkCache(AttentionSpec spec, KvCache cache) {
+        if ((spec.causal() || spec.hasWindow()) && spec.alignment() != Alignment.BOTTOM_RIGHT) {
+            throw AttentionException.invalid("spec.alignment", "BOTTOM_RIGHT for KV-cache decoding", spec.alignment());
+        }
+        AttentionException.require(cache.kvHeads() == spec.kvHeads(), "cache.kvHeads", spec.kvHeads(), cache.kvHeads());
+        AttentionException.require(cache.headDim() == spec.headDim(), "cache.headDim", spec.headDim(), cache.headDim());
+        AttentionException.require(cache.vHeadDim() == spec.vHeadDim(), "cache.vHeadDim", spec.vHeadDim(), cache.vHeadDim());
+    }
+
+    private AttentionOutput execute(AttendCall call, ClScope scope, KernelSet ks) {
+        RealType real = ks.real;
+        int b = call.batch, hq = spec.qHeads(), lq = call.qLen, dv = spec.vHeadDim();
+        long out = scope.alloc(real, (long) b * hq * lq * dv);
+        call.out(out, hq * lq * dv, lq * dv, dv);
+        long lse = computeLse ? scope.alloc(real, (long) b * hq * lq) : 0;
+        call.lse = lse == scope.context().dummy() ? 0 : lse;
+        call.enqueue(ks, scope);
+        Tensor o = scope.readTensor(out, real, b, hq, lq, dv);
+        Tensor l = computeLse ? scope.readTensor(lse, real, b, hq, lq) : null;
+        return new AttentionOutput(o, l);
+    }
+
+    private KernelSet kernels(RealType real) {
+        if (closed) throw new AttentionException("opencl: the plan is closed");
+        KernelSet ks = kernels[real.ordinal()];
+        if (ks == null) {
+            ks = new KernelSet(ctx, real);
+            kernels[real.ordinal()] = ks;
+        }
+        return ks;
+    }
+
+    @Override
+    public synchronized void close() {
+        if (closed) return;
+        closed = true;
+        try {
+            for (int i = 0; i < kernels.length; i++) {
+                if (kernels[i] != null) kernels[i].close();
+                kernels[i] = null;
+            }
+        } finally {
+            ctx.release();
+        }
+    }
+}

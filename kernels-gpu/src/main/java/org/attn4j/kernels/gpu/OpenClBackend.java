@@ -1,0 +1,257 @@
+package org.attn4j.kernels.gpu;
+
+import org.attn4j.api.AttentionBackend;
+import org.attn4j.api.AttentionException;
+import org.attn4j.api.AttentionPlan;
+import org.attn4j.api.AttentionProblem;
+import org.attn4j.api.LayerConfig;
+import org.attn4j.api.LayerPlan;
+import org.attn4j.api.LayerWeights;
+import org.attn4j.api.MlaLayerConfig;
+import org.attn4j.api.MlaLayerWeights;
+import org.attn4j.api.PlanOptions;
+import org.attn4j.api.Precision;
+import org.attn4j.api.StandardLayerConfig;
+import org.attn4j.api.StandardLayerWeights;
+import org.attn4j.api.Support;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Attention on an OpenCL 1.2 device through LWJGL, registered for {@link java.util.ServiceLoader} as {@code opencl}.
+ *
+ * <p>Device: the system property {@code attn4j.opencl.device} or else the environment variable
+ * {@code ATTN4J_OPENCL_DEVICE} ({@code "platform:device"} indices such as {@code "0:1"}, or a case-insensitive
+ * substring of the platform and device names); without either, the first GPU, else the first CPU device.
+ * No OpenCL library, platform or matching device: {@link #isAvailable()} is false and
+ * {@link #unavailableReason()} says why.
+ *
+ * <p>Precision: advertises {@link Precision#FLOAT32}; outputs are float32, except that kernel calls whose
+ * q, k and v are all float64 (and layers whose weights are all float64) run in double on devices with
+ * {@code cl_khr_fp64} and return float64 tensors.
+ *
+ * <p>Resources: backends made by the public constructor (what ServiceLoader calls) share one context per device
+ * selector for the life of the process; plans retain it while open. {@link #close()} on such a backend only
+ * detaches it. A backend made with {@link #withPrivateContext(String)} owns its context: closing the backend and
+ * every plan it made releases everything.
+ *
+ * <pre>{@code
+ * AttentionBackend gpu = Backends.byName("opencl");
+ * try (AttentionPlan plan = gpu.plan(AttentionProblem.of(spec, 1, 128, 128), PlanOptions.defaults())) {
+ *     AttentionOutput o = plan.run(AttentionInputs.of(q, k, v));
+ * }
+ * }</pre>
+ */
+public final class OpenClBackend implements AttentionBackend, AutoCloseable {
+    public static final String NAME = "opencl";
+    public static final String DEVICE_PROPERTY = "attn4j.opencl.device";
+    public static final String DEVICE_ENV = "ATTN4J_OPENCL_DEVICE";
+
+    /** One discovered device and its context per selector, shared by every public-constructor backend. */
+    private static final ConcurrentHashMap<String, Shared> SHARED = new ConcurrentHashMap<>();
+
+    private static final class Shared {
+        final ClDevice.Discovery discovery;
+        final ClTracker tracker = new ClTracker();
+        ClContext context;
+
+        Shared(ClDevice.Discovery discovery) {
+            this.discovery = discovery;
+        }
+
+        synchronized ClContext context() {
+            if (context == null) context = new ClContext(discovery.device(), tracker);
+            return context;
+        }
+    }
+
+    private final String selector;
+    private final Shared shared;        // null for a private backend
+    private final ClDevice.Discovery ownDiscovery;
+    private final ClTracker ownTracker;
+    private ClContext ownContext;
+    private boolean closed;
+
+    /** The backend on the device chosen by {@code attn4j.opencl.device} / {@code ATTN4J_OPENCL_DEVICE} or the default. */
+    public OpenClBackend() {
+        this(selectorFromEnvironment(), false);
+    }
+
+    private OpenClBackend(String selector, boolean privateContext) {
+        this.selector = selector == null ? "" : selector;
+        if (privateContext) {
+            this.shared = null;
+            this.ownDiscovery = safeDiscover(this.selector);
+            this.ownTracker = new ClTracker();
+        } else {
+            this.shared = SHARED.computeIfAbsent(this.selector, s -> new Shared(safeDiscover(s)));
+            this.ownDiscovery = null;
+            this.ownTracker = null;
+        }
+    }
+
+    /**
+     * A backend that owns its OpenCL context on the device {@code selector} names ({@code null}: the default
+     * choice). Close it (and its plans) to release every OpenCL object it created.
+     */
+    public static OpenClBackend withPrivateContext(String selector) {
+        return new OpenClBackend(selector, true);
+    }
+
+    static String selectorFromEnvironment() {
+        try {
+            String p = System.getProperty(DEVICE_PROPERTY);
+            if (p != null && !p.isBlank()) return p;
+            String e = System.getenv(DEVICE_ENV);
+            return e == null ? "" : e;
+        } catch (SecurityException e) {
+            return "";
+        }
+    }
+
+    private static ClDevice.Discovery safeDiscover(String selector) {
+        try {
+            return ClDevice.discover(selector);
+        } catch (Throwable t) {
+            return new ClDevice.Discovery(null, "OpenCL device discovery failed: " + t);
+        }
+    }
+
+    @Override
+    public String name() {
+        return NAME;
+    }
+
+    @Override
+    public Precision precision() {
+        return Precision.FLOAT32;
+    }
+
+    @Override
+    public Optional<String> unavailableReason() {
+        ClDevice.Discovery d = discovery();
+        return Optional.ofNullable(d.reason());
+    }
+
+    /** The device this backend runs on, e.g. {@code 0:0 'pthread-haswell' [CPU] on 'Portable Computing Language'}. */
+    public Optional<String> deviceDescription() {
+        ClDevice d = discovery().device();
+        return d == null ? Optional.empty() : Optional.of(d.toString());
+    }
+
+    private ClDevice.Discovery discovery() {
+        return shared != null ? shared.discovery : ownDiscovery;
+    }
+
+    ClTracker tracker() {
+        return shared != null ? shared.tracker : ownTracker;
+    }
+
+    /** A plan that always splits the keys {@code splits} ways (tests of the split-KV merge; 0 = choose). */
+    OpenClAttentionPlan plan(AttentionProblem problem, PlanOptions options, int splits) {
+        support(problem).orThrow(NAME, problem);
+        return new OpenClAttentionPlan(context(), problem, options, splits);
+    }
+
+    /** A layer plan whose attention always splits the keys {@code splits} ways (tests). */
+    LayerPlan planLayer(LayerConfig config, LayerWeights weights, int splits) {
+        AttentionException.require(config != null, "config", "a layer config", "null");
+        AttentionException.require(weights != null, "weights", "layer weights", "null");
+        supportLayer(config).orThrow(NAME, config);
+        weights.validate(config);
+        return switch (config) {
+            case StandardLayerConfig c -> new OpenClStandardLayer(context(), c, (StandardLayerWeights) weights, splits);
+            case MlaLayerConfig c -> new OpenClMlaLayer(context(), c, (MlaLayerWeights) weights, splits);
+        };
+    }
+
+    /** The device context (tests: to build programs directly). */
+    ClContext contextForTests() {
+        return context();
+    }
+
+    private synchronized ClContext context() {
+        if (closed) throw new AttentionException("opencl: the backend is closed");
+        ClDevice.Discovery d = discovery();
+        if (d.device() == null) throw new AttentionException("backend '" + NAME + "' is not available: " + d.reason());
+        if (shared != null) return shared.context();
+        if (ownContext == null) ownContext = new ClContext(d.device(), ownTracker);
+        return ownContext;
+    }
+
+    @Override
+    public Support support(AttentionProblem problem) {
+        AttentionException.require(problem != null, "problem", "a problem", "null");
+        List<String> reasons = new ArrayList<>();
+        ClDevice.Discovery d = discovery();
+        if (d.device() == null) {
+            reasons.add("opencl is unavailable: " + d.reason());
+        } else {
+            String local = localMemoryReason(d.device(), problem.spec().headDim(), problem.spec().vHeadDim());
+            if (local != null) reasons.add(local);
+        }
+        return Support.of(reasons);
+    }
+
+    private static String localMemoryReason(ClDevice device, int headDim, int vHeadDim) {
+        long need = KernelSet.attendLocalBytes(RealType.FLOAT32, 1, 1, headDim, vHeadDim);
+        long have = device.localMemSize() - 64;
+        return need <= have ? null : "head_dim " + headDim + " + v_head_dim " + vHeadDim + " need " + need
+                + " bytes of local memory per work-group at least; " + device + " offers " + have;
+    }
+
+    @Override
+    public AttentionPlan plan(AttentionProblem problem, PlanOptions options) {
+        AttentionException.require(problem != null, "problem", "a problem", "null");
+        AttentionException.require(options != null, "options", "plan options", "null");
+        support(problem).orThrow(NAME, problem);
+        return new OpenClAttentionPlan(context(), problem, options, 0);
+    }
+
+    @Override
+    public Support supportLayer(LayerConfig config) {
+        AttentionException.require(config != null, "config", "a layer config", "null");
+        List<String> reasons = new ArrayList<>();
+        ClDevice.Discovery d = discovery();
+        if (d.device() == null) {
+            reasons.add("opencl is unavailable: " + d.reason());
+            return Support.of(reasons);
+        }
+        String local = switch (config) {
+            case StandardLayerConfig c -> localMemoryReason(d.device(), c.headDim(), c.headDim());
+            case MlaLayerConfig c -> localMemoryReason(d.device(), c.latentWidth(), c.kvLoraRank());
+        };
+        if (local != null) reasons.add(local);
+        return Support.of(reasons);
+    }
+
+    @Override
+    public LayerPlan planLayer(LayerConfig config, LayerWeights weights, PlanOptions options) {
+        AttentionException.require(config != null, "config", "a layer config", "null");
+        AttentionException.require(weights != null, "weights", "layer weights", "null");
+        AttentionException.require(options != null, "options", "plan options", "null");
+        return planLayer(config, weights, 0);
+    }
+
+    /**
+     * Detaches this backend. A private-context backend drops its reference to its context (released once its
+     * plans are closed too); a shared one leaves the process-wide context alone.
+     */
+    @Override
+    public synchronized void close() {
+        if (closed) return;
+        closed = true;
+        if (ownContext != null) {
+            ownContext.release();
+            ownContext = null;
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "OpenClBackend[" + deviceDescription().orElse("unavailable: " + unavailableReason().orElse("?")) + "]";
+    }
+}
