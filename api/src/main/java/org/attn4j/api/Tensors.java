@@ -41,12 +41,30 @@ public final class Tensors {
 
     /** The first non-finite element's index, or {@code null} when all are finite. */
     public static int[] firstNonFinite(Tensor t) {
+        // Walks the innermost axis as a strided run over the backing array: this check runs on every
+        // kernel call, so it must cost one pass over memory, not an index computation per element.
+        int rank = t.rank();
         int n = t.elementCount();
-        int[] idx = new int[t.rank()];
+        if (n == 0 || !(t instanceof FloatTensor || t instanceof DoubleTensor)) return null; // bool and int are always finite
+        if (rank == 0) return Double.isFinite(t.doubleAtStorage(t.offset())) ? null : new int[0];
         int[] shape = t.shape();
-        for (int i = 0; i < n; i++) {
-            if (!Double.isFinite(t.getDouble(idx))) return idx;
-            for (int a = idx.length - 1; a >= 0; a--) {
+        int[] strides = t.strides();
+        int inner = shape[rank - 1];
+        int innerStride = strides[rank - 1];
+        int[] idx = new int[rank];
+        float[] f = t instanceof FloatTensor ft ? ft.data() : null;
+        double[] d = t instanceof DoubleTensor dt ? dt.data() : null;
+        for (int row = 0, rows = n / inner; row < rows; row++) {
+            int base = t.offset();
+            for (int a = 0; a < rank - 1; a++) base += idx[a] * strides[a];
+            for (int i = 0, at = base; i < inner; i++, at += innerStride) {
+                double x = f != null ? f[at] : d[at];
+                if (!Double.isFinite(x)) {
+                    idx[rank - 1] = i;
+                    return idx;
+                }
+            }
+            for (int a = rank - 2; a >= 0; a--) {
                 if (++idx[a] < shape[a]) break;
                 idx[a] = 0;
             }

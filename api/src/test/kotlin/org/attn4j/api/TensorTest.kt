@@ -147,4 +147,17 @@ class TensorTest : StringSpec({
         val p = AttentionProblem.of(AttentionSpec.of(2, 1, 4), 1, 1, 1, OptionalInput.BIAS, OptionalInput.BIAS)
         p.inputs() shouldBe setOf(OptionalInput.BIAS)
     }
+    "firstNonFinite finds NaN and infinities through strided, broadcast and empty views" {
+        val data = FloatArray(24) { it.toFloat() }
+        val t = FloatTensor.of(data, 2, 3, 4)
+        Tensors.firstNonFinite(t) shouldBe null
+        data[1 * 12 + 2 * 4 + 3] = Float.NaN                        // element [1, 2, 3]
+        Tensors.firstNonFinite(t)!!.toList() shouldBe listOf(1, 2, 3)
+        Tensors.firstNonFinite(t.permute(2, 0, 1))!!.toList() shouldBe listOf(3, 1, 2)
+        Tensors.firstNonFinite(t.slice(0, 0, 1)) shouldBe null      // the NaN is outside this view
+        val d = DoubleTensor.of(doubleArrayOf(1.0, Double.NEGATIVE_INFINITY), 2)
+        Tensors.firstNonFinite(d.broadcastTo(3, 2))!!.toList() shouldBe listOf(0, 1)
+        Tensors.firstNonFinite(DoubleTensor.zeros(0, 5)) shouldBe null
+        shouldThrow<AttentionException> { Tensors.requireFinite("k", t) }.message!! shouldContain "k[1, 2, 3]"
+    }
 })
