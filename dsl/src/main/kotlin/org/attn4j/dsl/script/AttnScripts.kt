@@ -1,0 +1,122 @@
+package org.attn4j.dsl.script
+
+import org.attn4j.api.AttentionException
+import org.attn4j.dsl.ModelConfig
+import java.nio.file.Files
+import java.nio.file.Path
+import kotlin.script.experimental.api.ResultValue
+import kotlin.script.experimental.api.ResultWithDiagnostics
+import kotlin.script.experimental.api.ScriptDiagnostic
+import kotlin.script.experimental.api.ScriptEvaluationConfiguration
+import kotlin.script.experimental.api.implicitReceivers
+import kotlin.script.experimental.host.toScriptSource
+import kotlin.script.experimental.jvmhost.BasicJvmScriptingHost
+import kotlin.script.experimental.jvmhost.createJvmCompilationConfigurationFromTemplate
+
+/** A compile error or an exception while the script ran, located in the script: prints as `file:line: message`. */
+data class ScriptProblem(val file: String, val line: Int?, val message: String) {
+    override fun toString(): String = "$file:${line ?: "?"}: $message"
+}
+
+/** A script compiled and ran (or did not: [problems]); its expectations are recorded in [scope], not yet checked. */
+class ScriptEvaluation internal constructor(val file: Path, val problems: List<ScriptProblem>, val scope: AttnScriptScope?) {
+    val ok: Boolean get() = problems.isEmpty() && scope != null
+
+    /** The configs the script offers for comparison (empty when it failed). */
+    val configs: List<ModelConfig> get() = scope?.configs ?: emptyList()
+}
+
+/**
+ * One checked expectation.
+ *
+ * @property line   the script line that declared it
+ * @property millis how long the check took
+ */
+data class ExpectationResult(val description: String, val status: Status, val detail: String, val line: Int?, val millis: Long)
+
+/** Everything `attn run` reports for one script. */
+class ScriptReport internal constructor(
+    val file: Path,
+    val problems: List<ScriptProblem>,
+    val results: List<ExpectationResult>,
+    val configs: List<ModelConfig>,
+) {
+    val passed: Int get() = results.count { it.status == Status.PASSED }
+    val failed: Int get() = results.count { it.status == Status.FAILED }
+    val notRun: Int get() = results.count { it.status == Status.NOT_RUN }
+
+    /** No compile/run problem and no failed expectation (expectations that could not run are not failures). */
+    val ok: Boolean get() = problems.isEmpty() && failed == 0
+}
+
+/**
+ * Compiles, runs and checks `.attn.kts` scripts in this JVM. The first script costs a few seconds (the Kotlin
+ * compiler warms up); later ones well under a second, so run many scripts in one JVM.
+ */
+object AttnScripts {
+    private val compilation by lazy { createJvmCompilationConfigurationFromTemplate<AttnScript>() }
+    private val host by lazy { BasicJvmScriptingHost() }
+
+    /** Compiles and runs [file]; compile errors and exceptions become [ScriptProblem]s, never a thrown stack trace. */
+    fun evaluate(file: Path): ScriptEvaluation {
+        val shown = file.toString()
+        if (!Files.isRegularFile(file)) return ScriptEvaluation(file, listOf(ScriptProblem(shown, null, "no such file")), null)
+        val scope = AttnScriptScope(file)
+        val evaluation = ScriptEvaluationConfiguration { implicitReceivers(scope) }
+        val result = try {
+            host.eval(file.toFile().toScriptSource(), compilation, evaluation)
+        } catch (e: Exception) {
+            return ScriptEvaluation(file, listOf(ScriptProblem(shown, null, "the script host failed: $e")), null)
+        }
+        val errors = result.reports.filter { it.severity >= ScriptDiagnostic.Severity.ERROR }
+            .map { ScriptProblem(shown, it.location?.start?.line, it.message) }
+        return when (result) {
+            is ResultWithDiagnostics.Failure ->
+                ScriptEvaluation(file, errors.ifEmpty { listOf(ScriptProblem(shown, null, "compilation failed")) }, null)
+            is ResultWithDiagnostics.Success -> when (val value = result.value.returnValue) {
+                is ResultValue.Error -> ScriptEvaluation(file, errors + located(shown, file, value.error), null)
+                is ResultValue.NotEvaluated -> ScriptEvaluation(file, errors + ScriptProblem(shown, null, "the script was not evaluated"), null)
+                else -> ScriptEvaluation(file, errors, scope)
+            }
+        }
+    }
+
+    /** Evaluates [file], then checks each expectation in order, telling [listener] about each as it finishes. */
+    fun run(file: Path, listener: (ExpectationResult) -> Unit = {}): ScriptReport {
+        val evaluation = evaluate(file)
+        val scope = evaluation.scope
+        if (!evaluation.ok || scope == null) return ScriptReport(file, evaluation.problems, emptyList(), emptyList())
+        val results = scope.expectations.map { e ->
+            val start = System.nanoTime()
+            val outcome = try {
+                e.check()
+            } catch (t: Throwable) {
+                if (t is VirtualMachineError) throw t
+                ExpectationOutcome(Status.FAILED, describe(t) + (lineOf(t, file)?.let { " (line $it)" } ?: ""))
+            }
+            val description = if (e.describedByOutcome && outcome.description != null) "${outcome.description}: ${e.description}" else e.description
+            ExpectationResult(description, outcome.status, outcome.detail, e.line, (System.nanoTime() - start) / 1_000_000)
+                .also(listener)
+        }
+        return ScriptReport(file, emptyList(), results, scope.configs)
+    }
+
+    private fun located(shown: String, file: Path, t: Throwable): ScriptProblem = ScriptProblem(shown, lineOf(t, file), describe(t))
+
+    /** The script line an exception came from: the first frame (through causes) in the script's file. */
+    internal fun lineOf(t: Throwable, file: Path): Int? {
+        val name = file.fileName.toString()
+        var e: Throwable? = t
+        while (e != null) {
+            e.stackTrace.firstOrNull { it.fileName == name }?.let { return it.lineNumber }
+            e = e.cause
+        }
+        return null
+    }
+
+    /** Our own errors carry a complete message; anything else is named by its type too. */
+    private fun describe(t: Throwable): String = when (t) {
+        is AttentionException -> t.message ?: t.javaClass.simpleName
+        else -> "${t.javaClass.simpleName}: ${t.message}"
+    }
+}
