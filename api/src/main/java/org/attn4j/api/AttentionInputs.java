@@ -17,32 +17,48 @@ import java.util.Set;
  * @param alibiSlopes {@code [qHeads]}
  * @param sinks       {@code [qHeads]}
  * @param kvLens      {@code [B]}, each in {@code [0, kvLen]}
+ * @param scoreMod    FlexAttention-style score rewrite at the end of step 3, or {@code null}
+ * @param maskMod     FlexAttention-style visibility rule in step 4, or {@code null}
  */
 public record AttentionInputs(Tensor q, Tensor k, Tensor v, Tensor bias, BoolTensor mask, Tensor alibiSlopes,
-                              Tensor sinks, IntTensor kvLens) {
+                              Tensor sinks, IntTensor kvLens, ScoreMod scoreMod, MaskMod maskMod) {
+
+    /** All tensors, no score/mask mods. */
+    public AttentionInputs(Tensor q, Tensor k, Tensor v, Tensor bias, BoolTensor mask, Tensor alibiSlopes, Tensor sinks,
+                           IntTensor kvLens) {
+        this(q, k, v, bias, mask, alibiSlopes, sinks, kvLens, null, null);
+    }
 
     public static AttentionInputs of(Tensor q, Tensor k, Tensor v) {
         return new AttentionInputs(q, k, v, null, null, null, null, null);
     }
 
+    public AttentionInputs withScoreMod(ScoreMod scoreMod) {
+        return new AttentionInputs(q, k, v, bias, mask, alibiSlopes, sinks, kvLens, scoreMod, maskMod);
+    }
+
+    public AttentionInputs withMaskMod(MaskMod maskMod) {
+        return new AttentionInputs(q, k, v, bias, mask, alibiSlopes, sinks, kvLens, scoreMod, maskMod);
+    }
+
     public AttentionInputs withBias(Tensor bias) {
-        return new AttentionInputs(q, k, v, bias, mask, alibiSlopes, sinks, kvLens);
+        return new AttentionInputs(q, k, v, bias, mask, alibiSlopes, sinks, kvLens, scoreMod, maskMod);
     }
 
     public AttentionInputs withMask(BoolTensor mask) {
-        return new AttentionInputs(q, k, v, bias, mask, alibiSlopes, sinks, kvLens);
+        return new AttentionInputs(q, k, v, bias, mask, alibiSlopes, sinks, kvLens, scoreMod, maskMod);
     }
 
     public AttentionInputs withAlibiSlopes(Tensor alibiSlopes) {
-        return new AttentionInputs(q, k, v, bias, mask, alibiSlopes, sinks, kvLens);
+        return new AttentionInputs(q, k, v, bias, mask, alibiSlopes, sinks, kvLens, scoreMod, maskMod);
     }
 
     public AttentionInputs withSinks(Tensor sinks) {
-        return new AttentionInputs(q, k, v, bias, mask, alibiSlopes, sinks, kvLens);
+        return new AttentionInputs(q, k, v, bias, mask, alibiSlopes, sinks, kvLens, scoreMod, maskMod);
     }
 
     public AttentionInputs withKvLens(IntTensor kvLens) {
-        return new AttentionInputs(q, k, v, bias, mask, alibiSlopes, sinks, kvLens);
+        return new AttentionInputs(q, k, v, bias, mask, alibiSlopes, sinks, kvLens, scoreMod, maskMod);
     }
 
     public AttentionInputs withKvLens(int... kvLens) {
@@ -69,6 +85,8 @@ public record AttentionInputs(Tensor q, Tensor k, Tensor v, Tensor bias, BoolTen
         if (alibiSlopes != null) s.add(OptionalInput.ALIBI_SLOPES);
         if (sinks != null) s.add(OptionalInput.SINKS);
         if (kvLens != null) s.add(OptionalInput.KV_LENS);
+        if (scoreMod != null) s.add(OptionalInput.SCORE_MOD);
+        if (maskMod != null) s.add(OptionalInput.MASK_MOD);
         return s;
     }
 

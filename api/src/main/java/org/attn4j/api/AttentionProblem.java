@@ -47,6 +47,8 @@ public record AttentionProblem(AttentionSpec spec, int batch, int qLen, int kvLe
         if (has(OptionalInput.ALIBI_SLOPES)) f.add(Feature.ALIBI);
         if (has(OptionalInput.SINKS)) f.add(Feature.SINKS);
         if (has(OptionalInput.KV_LENS)) f.add(Feature.KV_LENS);
+        if (has(OptionalInput.SCORE_MOD)) f.add(Feature.SCORE_MOD);
+        if (has(OptionalInput.MASK_MOD)) f.add(Feature.MASK_MOD);
         if (qLen == 0 || kvLen == 0) f.add(Feature.EMPTY);
         return f;
     }

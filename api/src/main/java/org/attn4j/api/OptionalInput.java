@@ -11,5 +11,9 @@ public enum OptionalInput {
     /** per-query-head learned sink logits {@code [qHeads]} */
     SINKS,
     /** per-sequence valid key counts {@code [B]} */
-    KV_LENS
+    KV_LENS,
+    /** a {@link ScoreMod} lambda */
+    SCORE_MOD,
+    /** a {@link MaskMod} lambda */
+    MASK_MOD
 }

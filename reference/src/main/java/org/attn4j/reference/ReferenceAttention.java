@@ -4,6 +4,8 @@ import org.attn4j.api.AttentionException;
 import org.attn4j.api.AttentionInputs;
 import org.attn4j.api.AttentionOutput;
 import org.attn4j.api.AttentionSpec;
+import org.attn4j.api.MaskMod;
+import org.attn4j.api.ScoreMod;
 import org.attn4j.api.BoolTensor;
 import org.attn4j.api.DoubleTensor;
 import org.attn4j.api.Tensor;
@@ -57,6 +59,8 @@ public final class ReferenceAttention {
         double[] slopes = inputs.alibiSlopes() == null ? null : inputs.alibiSlopes().toDoubleArray();
         double[] sinks = inputs.sinks() == null ? null : inputs.sinks().toDoubleArray();
         int[] kvLens = inputs.kvLens() == null ? null : inputs.kvLens().toIntArray();
+        ScoreMod scoreMod = inputs.scoreMod();
+        MaskMod maskMod = inputs.maskMod();
 
         double scale = spec.effectiveScale();
         double softcap = spec.softcap();
@@ -80,7 +84,8 @@ public final class ReferenceAttention {
                         visible[j] = j < lkB
                                 && (!spec.causal() || j <= d)
                                 && spec.window().contains(d, j)
-                                && (mask == null || mask.atStorage(at(mask, b, h, i, j)));
+                                && (mask == null || mask.atStorage(at(mask, b, h, i, j)))
+                                && (maskMod == null || maskMod.visible(b, h, i, j));
                         if (!visible[j]) {
                             s[j] = Double.NEGATIVE_INFINITY;
                             continue;
@@ -96,6 +101,14 @@ public final class ReferenceAttention {
                         // 3. additive bias, then ALiBi
                         if (bias != null) score += bias.doubleAtStorage(at(bias, b, h, i, j));
                         if (slopes != null) score -= slopes[h] * Math.abs((double) d - j);
+                        // ... and last in step 3, a FlexAttention-style score_mod
+                        if (scoreMod != null) {
+                            score = scoreMod.apply(score, b, h, i, j);
+                            if (!Double.isFinite(score)) {
+                                throw AttentionException.invalid("scoreMod(b=" + b + ", h=" + h + ", i=" + i + ", j=" + j + ")",
+                                        "a finite score (hide keys with a maskMod)", score);
+                            }
+                        }
                         s[j] = score;
                     }
 

@@ -7,6 +7,7 @@ import org.attn4j.api.AttentionOutput;
 import org.attn4j.api.AttentionPlan;
 import org.attn4j.api.AttentionProblem;
 import org.attn4j.api.AttentionSpec;
+import org.attn4j.api.Support;
 import org.attn4j.api.KvCache;
 import org.attn4j.api.PlanOptions;
 import org.attn4j.api.Tensor;
@@ -62,7 +63,7 @@ final class OpenClAttentionPlan implements AttentionPlan {
     @Override
     public AttentionOutput run(AttentionInputs inputs) {
         AttentionException.require(inputs != null, "inputs", "attention inputs", "null");
-        inputs.validate(spec);
+        Support.of(OpenClBackend.modReasons(inputs.validate(spec))).orThrow("opencl", "these inputs");
         RealType real = DeviceInputs.pathFor(ctx.device(), inputs.q(), inputs.k(), inputs.v());
         synchronized (this) {
             KernelSet ks = kernels(real);

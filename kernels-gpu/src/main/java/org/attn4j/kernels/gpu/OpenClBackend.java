@@ -193,7 +193,20 @@ public final class OpenClBackend implements AttentionBackend, AutoCloseable {
             String local = localMemoryReason(d.device(), problem.spec().headDim(), problem.spec().vHeadDim());
             if (local != null) reasons.add(local);
         }
+        reasons.addAll(modReasons(problem));
         return Support.of(reasons);
+    }
+
+    /** Java lambdas cannot run inside an OpenCL kernel. */
+    static List<String> modReasons(AttentionProblem problem) {
+        List<String> reasons = new ArrayList<>();
+        if (problem.has(org.attn4j.api.OptionalInput.SCORE_MOD)) {
+            reasons.add("SCORE_MOD: a Java scoreMod lambda cannot run inside an OpenCL kernel (use backend 'cpu' or 'reference')");
+        }
+        if (problem.has(org.attn4j.api.OptionalInput.MASK_MOD)) {
+            reasons.add("MASK_MOD: a Java maskMod lambda cannot run inside an OpenCL kernel (use backend 'cpu' or 'reference', or pass a bool mask)");
+        }
+        return reasons;
     }
 
     private static String localMemoryReason(ClDevice device, int headDim, int vHeadDim) {
