@@ -1,0 +1,64 @@
+package org.attn4j.kernels.cpu;
+
+/**
+ * The float32 loops the CPU attention engine is built from, in two implementations chosen once at run time
+ * (Lucene's {@code VectorUtilSupport} pattern): {@link ScalarCpuKernels} (plain Java, always available) and
+ * {@code org.attn4j.kernels.cpu.vector.VectorCpuKernels} (JDK Vector API). {@link CpuKernels#get()} picks one.
+ *
+ * <p>Internal to attn4j: public only so that the vector package can implement it and benchmarks/tests can
+ * pass a specific implementation to {@link CpuBackend#CpuBackend(CpuKernelSupport, CpuTuning)}.
+ *
+ * <p>All arrays are flat; every operation takes explicit offsets and strides (in floats) and never allocates.
+ * "Row {@code r}" of an operand starts at {@code off + r * stride}.
+ */
+public interface CpuKernelSupport {
+
+    /** Short name for logs, e.g. {@code scalar} or {@code vector(512 bits)}. */
+    String name();
+
+    /** {@code sum_{e<n} a[aOff+e] * b[bOff+e]}. */
+    float dot(float[] a, int aOff, float[] b, int bOff, int n);
+
+    /**
+     * Scores against row-major keys (also a matrix product {@code x W^T}): for {@code r < rows}, {@code c < n}
+     * <pre>s[sOff + r*sStride + c] = scale * dot(q[qOff + r*qStride ..+d], k[kOff + c*kStride ..+d])</pre>
+     */
+    void dotScores(int rows, int n, int d, float scale, float[] q, int qOff, int qStride,
+                   float[] k, int kOff, int kStride, float[] s, int sOff, int sStride);
+
+    /**
+     * Scores against transposed keys {@code kt [d][ktStride]} (column {@code c} is one key): for
+     * {@code r < rows}, {@code c < n}
+     * <pre>s[sOff + r*sStride + c] = scale * sum_{e<d} q[qOff + r*qStride + e] * kt[ktOff + e*ktStride + c]</pre>
+     */
+    void transposedScores(int rows, int n, int d, float scale, float[] q, int qOff, int qStride,
+                          float[] kt, int ktOff, int ktStride, float[] s, int sOff, int sStride);
+
+    /** {@code a[off+c] = cap * tanh(a[off+c] / cap)} for {@code c < n}. */
+    void softcap(float[] a, int off, int n, float cap);
+
+    /** {@code a[off+c] += src[srcOff + c*srcStride]} for {@code c < n} ({@code srcStride} may be 0 or 1 or any). */
+    void addStrided(float[] a, int off, int n, float[] src, int srcOff, int srcStride);
+
+    /** The largest of {@code a[off..off+n)}; {@code -inf} when {@code n == 0}. */
+    float max(float[] a, int off, int n);
+
+    /** {@code a[off+c] = exp(a[off+c] - shift)} in place (−inf becomes 0); returns the sum of the new values. */
+    float expShiftSum(float[] a, int off, int n, float shift);
+
+    /** {@code a[off+c] *= factor}. */
+    void scale(float[] a, int off, int n, float factor);
+
+    /** {@code dst[dstOff+c] = factor * src[srcOff+c]}. */
+    void scaleInto(float[] src, int srcOff, int n, float factor, float[] dst, int dstOff);
+
+    /** {@code y[yOff+c] += alpha * x[xOff+c]}. */
+    void axpy(float alpha, float[] x, int xOff, float[] y, int yOff, int n);
+
+    /**
+     * Weighted sum of value rows, the {@code P V} step: for {@code r < rows}, {@code e < dv}
+     * <pre>o[oOff + r*oStride + e] += sum_{c<n} p[pOff + r*pStride + c] * v[vOff + c*vStride + e]</pre>
+     */
+    void accumulateRows(int rows, int n, int dv, float[] p, int pOff, int pStride,
+                        float[] v, int vOff, int vStride, float[] o, int oOff, int oStride);
+}

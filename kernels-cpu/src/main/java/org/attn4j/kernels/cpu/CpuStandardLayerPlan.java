@@ -1,0 +1,151 @@
+package org.attn4j.kernels.cpu;
+
+import org.attn4j.api.Alignment;
+import org.attn4j.api.AttentionException;
+import org.attn4j.api.AttentionSpec;
+import org.attn4j.api.BoolTensor;
+import org.attn4j.api.ContiguousKvCache;
+import org.attn4j.api.DType;
+import org.attn4j.api.FloatTensor;
+import org.attn4j.api.KvCache;
+import org.attn4j.api.LayerPlan;
+import org.attn4j.api.StandardLayerConfig;
+import org.attn4j.api.StandardLayerWeights;
+import org.attn4j.api.Tensor;
+
+/**
+ * An MHA / MQA / GQA layer in float32 (FORMAT.md "kind = layer"): projections through {@link Linear}, attention
+ * through the same {@link FlashEngine} as kernel calls. Heads are never split or merged by copying: the
+ * projections' {@code [B, L, heads*headDim]} rows are read as {@code [B, heads, L, headDim]} through strides,
+ * and the attention writes its output straight into the {@code [B, L, qHeads*headDim]} rows the output
+ * projection reads.
+ */
+final class CpuStandardLayerPlan implements LayerPlan {
+    private final StandardLayerConfig config;
+    private final AttentionSpec spec;
+    private final FlashEngine engine;
+    private final int hidden;
+    private final int hq;
+    private final int hkv;
+    private final int d;
+    private final float[] wq, bq, wk, bk, wv, bv, wo, bo;
+
+    CpuStandardLayerPlan(StandardLayerConfig config, StandardLayerWeights w, FlashEngine engine) {
+        this.config = config;
+        this.spec = config.attentionSpec();
+        this.engine = engine;
+        this.hidden = config.hidden();
+        this.hq = config.qHeads();
+        this.hkv = config.kvHeads();
+        this.d = config.headDim();
+        this.wq = Linear.weight(w.wq());
+        this.bq = Linear.weight(w.bq());
+        this.wk = Linear.weight(w.wk());
+        this.bk = Linear.weight(w.bk());
+        this.wv = Linear.weight(w.wv());
+        this.bv = Linear.weight(w.bv());
+        this.wo = Linear.weight(w.wo());
+        this.bo = Linear.weight(w.bo());
+    }
+
+    @Override
+    public StandardLayerConfig config() {
+        return config;
+    }
+
+    /**
+     * @param x              {@code [B, qLen, hidden]}
+     * @param kvX            {@code [B, kvLen, hidden]}, or {@code null} for self-attention
+     * @param keyPaddingMask {@code [B, kvLen]}, {@code true} = keep, or {@code null}
+     * @return float32 {@code y [B, qLen, hidden]}
+     */
+    @Override
+    public FloatTensor forward(Tensor x, Tensor kvX, BoolTensor keyPaddingMask) {
+        engine.pool().ensureOpen();
+        Linear.checkActivations("x", x, -1, hidden);
+        int batch = x.size(0);
+        int lq = x.size(1);
+        if (kvX != null) Linear.checkActivations("kvX", kvX, batch, hidden);
+        int lk = kvX == null ? lq : kvX.size(1);
+        if (keyPaddingMask != null) keyPaddingMask.requireShape("keyPaddingMask", batch, lk);
+
+        FloatTensor xf = Linear.rows(x);
+        FloatTensor mf = kvX == null ? xf : Linear.rows(kvX);
+        float[] q = Linear.linear(engine, xf.data(), xf.offset(), batch * lq, hidden, wq, bq, hq * d);
+        float[] k = Linear.linear(engine, mf.data(), mf.offset(), batch * lk, hidden, wk, bk, hkv * d);
+        float[] v = Linear.linear(engine, mf.data(), mf.offset(), batch * lk, hidden, wv, bv, hkv * d);
+
+        AttentionCall c = new AttentionCall().spec(spec, batch, lq).queries(q, 0, lq * hq * d, d, hq * d);
+        c.kv = new KvSource.Strided(k, 0, lk * hkv * d, d, hkv * d, v, 0, lk * hkv * d, d, hkv * d,
+                CpuAttentionPlan.filled(batch, lk));
+        if (keyPaddingMask != null) {
+            // [B, kvLen] read as [B, 1, 1, kvLen]: zero strides over heads and queries
+            c.mask(keyPaddingMask.data(), keyPaddingMask.offset(), keyPaddingMask.stride(0), 0, 0, keyPaddingMask.stride(1));
+        }
+        return attendAndProject(c, batch, lq);
+    }
+
+    /** A float32 contiguous cache: {@code batch} sequences, {@code kvHeads} heads, {@code headDim} for K and V. */
+    @Override
+    public KvCache newCache(int batch, int maxLength) {
+        return new ContiguousKvCache(DType.FLOAT32, batch, hkv, maxLength, d, d);
+    }
+
+    /**
+     * Projects {@code x [B, n, hidden]}, appends its keys/values to {@code cache} and attends the chunk over the
+     * whole cache, bottom-right aligned. Float32 contiguous or paged caches are read in place; other caches of
+     * matching geometry are accepted and copied. Everything is checked before the append.
+     *
+     * @return float32 {@code y [B, n, hidden]}
+     */
+    @Override
+    public FloatTensor step(Tensor x, KvCache cache) {
+        engine.pool().ensureOpen();
+        AttentionException.require(cache != null, "cache", "a KV cache", "null");
+        Linear.checkActivations("x", x, cache.sequences(), hidden);
+        AttentionException.require(cache.kvHeads() == hkv, "cache.kvHeads", hkv, cache.kvHeads());
+        AttentionException.require(cache.headDim() == d, "cache.headDim", d, cache.headDim());
+        AttentionException.require(cache.vHeadDim() == d, "cache.vHeadDim", d, cache.vHeadDim());
+        if ((spec.causal() || spec.hasWindow()) && spec.alignment() != Alignment.BOTTOM_RIGHT) {
+            throw AttentionException.invalid("config.alignment", "BOTTOM_RIGHT for KV-cache steps", spec.alignment());
+        }
+        int batch = x.size(0);
+        int n = x.size(1);
+        checkRoom(cache, n);
+
+        FloatTensor xf = Linear.rows(x);
+        float[] q = Linear.linear(engine, xf.data(), xf.offset(), batch * n, hidden, wq, bq, hq * d);
+        float[] k = Linear.linear(engine, xf.data(), xf.offset(), batch * n, hidden, wk, bk, hkv * d);
+        float[] v = Linear.linear(engine, xf.data(), xf.offset(), batch * n, hidden, wv, bv, hkv * d);
+        Linear.requireFinite("x (projected queries)", q);
+        int[] shape = {batch, hkv, n, d};
+        int[] strides = {n * hkv * d, d, hkv * d, 1};
+        cache.append(new FloatTensor(k, shape, strides, 0), new FloatTensor(v, shape, strides, 0)); // checks before writing
+
+        AttentionCall c = new AttentionCall().spec(spec, batch, n).queries(q, 0, n * hq * d, d, hq * d);
+        c.bottomRight = true;
+        c.kv = KvSource.ofCache(cache, false);
+        return attendAndProject(c, batch, n);
+    }
+
+    static void checkRoom(KvCache cache, int n) {
+        for (int s = 0; s < cache.sequences(); s++) {
+            int room = cache.maxLength() - cache.length(s);
+            AttentionException.require(n <= room, "x.shape[1]", "at most " + room + " new tokens for sequence " + s
+                    + " (cache length " + cache.length(s) + ", maxLength " + cache.maxLength() + ")", n);
+        }
+    }
+
+    private FloatTensor attendAndProject(AttentionCall c, int batch, int lq) {
+        float[] o = new float[Tensor.elementCount(batch, lq, hq * d)]; // [B, Lq, Hq*D] = merged heads
+        c.output(o, 0, lq * hq * d, d, hq * d);
+        engine.run(c);
+        float[] y = Linear.linear(engine, o, 0, batch * lq, hq * d, wo, bo, hidden);
+        return FloatTensor.of(y, batch, lq, hidden);
+    }
+
+    @Override
+    public void close() {
+        engine.pool().close();
+    }
+}

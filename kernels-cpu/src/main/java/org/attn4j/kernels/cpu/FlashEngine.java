@@ -1,0 +1,423 @@
+package org.attn4j.kernels.cpu;
+
+import org.attn4j.api.Tensor;
+
+import java.util.Arrays;
+
+/**
+ * FlashAttention-2 style attention in float32 (FORMAT.md semantics).
+ *
+ * <p><b>Decomposition.</b> A work item is {@code (batch, KV head, query tile, KV split)}. Its rows are all
+ * query heads of the KV group times the queries of the tile, so every key/value tile is read once for the
+ * whole group. The item walks its keys in tiles of {@link CpuTuning#kvTile()} with an online softmax: per
+ * row a running max {@code m}, a running sum {@code l} and an unnormalised output accumulator, rescaled
+ * when {@code m} grows. Tiles outside the causal/window band of every row of the item are never visited;
+ * inside a tile each row only scores the keys it can see. Memory is O(tile): scores live in a
+ * {@code 4 x kvTile} scratch, never {@code Lq x Lk}.
+ *
+ * <p><b>Keys.</b> With many query rows per group (prefill) the keys are packed once per call, transposed to
+ * {@code [D][L]}, and scored by broadcasting query elements over key columns (no horizontal sums). With few
+ * rows (decode) keys are read in place, row-major, from the inputs or the cache pages. Values are always
+ * read in place.
+ *
+ * <p><b>Split-KV.</b> When there are too few items to feed the threads (decode), the key range is cut into
+ * splits; each produces {@code (out, m, l)} partials which are merged exactly, in split order:
+ * {@code M = max m_s}, {@code l = sum l_s e^(m_s - M)}, {@code out = sum out_s e^(m_s - M) / l}.
+ *
+ * <p>The decomposition depends only on shapes and {@link CpuTuning}, and every sum runs in a fixed order,
+ * so repeated runs are bit-identical whatever the number of threads.
+ */
+final class FlashEngine {
+    private static final int ROW_BLOCK = 4; // query rows scored together (they share key and value loads)
+    private static final int PACK_BLOCK = 64; // keys per transposition block (fits L1)
+
+    private final CpuKernelSupport k;
+    private final CpuTuning tuning;
+    private final WorkerPool pool;
+
+    FlashEngine(CpuKernelSupport k, CpuTuning tuning, WorkerPool pool) {
+        this.k = k;
+        this.tuning = tuning;
+        this.pool = pool;
+    }
+
+    CpuKernelSupport kernels() {
+        return k;
+    }
+
+    WorkerPool pool() {
+        return pool;
+    }
+
+    /** How one call is cut into work items. */
+    private static final class Layout {
+        int group;
+        int bq;          // queries per tile
+        int qTiles;
+        int rows;        // bq * group: rows of one item
+        int splits;
+        int splitLen;    // keys per split
+        boolean transposed;
+        float[] kt;      // [B, Hkv, D, ktStride] when transposed
+        int ktStride;
+        float[] partO;   // [B, Hq, Lq, splits, Dv] when splits > 1
+        float[] partM;
+        float[] partL;
+    }
+
+    /** Per-thread scratch, made once per call and thread. */
+    private static final class Scratch {
+        final float[] o;
+        final float[] m;
+        final float[] l;
+        final float[] s;
+        final int[] lo;
+        final int[] hi;
+
+        Scratch(int rows, int dv, int tile, int bq) {
+            o = new float[Math.max(rows, 1) * dv];
+            m = new float[rows];
+            l = new float[rows];
+            s = new float[ROW_BLOCK * tile];
+            lo = new int[bq];
+            hi = new int[bq];
+        }
+    }
+
+    /** Runs one validated call; writes every output row (empty rows get 0 and -inf / the sink). */
+    void run(AttentionCall c) {
+        pool.ensureOpen();
+        if (c.qLen == 0) return;
+        Layout lay = layout(c);
+        int bh = c.batch * c.kvHeads;
+        if (lay.transposed) pool.forEach(bh, () -> null, (item, unused) -> packTransposed(c, lay, item));
+        int base = bh * lay.qTiles;
+        pool.forEach(base * lay.splits, () -> new Scratch(lay.rows, c.vHeadDim, tuning.kvTile(), lay.bq),
+                (item, s) -> attend(c, lay, item, s));
+        if (lay.splits > 1) {
+            pool.forEach(base, () -> new Scratch(1, c.vHeadDim, 1, 1), (item, s) -> merge(c, lay, item, s));
+        }
+    }
+
+    private Layout layout(AttentionCall c) {
+        Layout lay = new Layout();
+        int g = c.group();
+        int maxLen = c.kv.maxLength();
+        lay.group = g;
+        lay.bq = Math.max(1, Math.min(c.qLen, tuning.queryRows() / g));
+        lay.qTiles = ceilDiv(c.qLen, lay.bq);
+        lay.rows = lay.bq * g;
+        long base = (long) c.batch * c.kvHeads * lay.qTiles;
+        int splits = 1;
+        int splitLen = Math.max(maxLen, 1);
+        if (base < tuning.targetItems() && maxLen > 0) {
+            long want = (tuning.targetItems() + base - 1) / base;
+            long byLen = Math.max(1, maxLen / tuning.minSplitKeys());
+            splits = (int) Math.min(Math.min(want, byLen), tuning.maxSplits());
+            if (splits > 1) {
+                splitLen = roundUp(ceilDiv(maxLen, splits), tuning.kvTile());
+                splits = ceilDiv(maxLen, splitLen);
+            }
+            long partials = (long) c.batch * c.qHeads * c.qLen * splits * c.vHeadDim;
+            if (partials > Tensor.MAX_ELEMENTS) {
+                splits = 1;
+                splitLen = maxLen;
+            }
+        }
+        lay.splits = splits;
+        lay.splitLen = splitLen;
+        if (splits > 1) {
+            int n = c.batch * c.qHeads * c.qLen * splits;
+            lay.partO = new float[n * c.vHeadDim];
+            lay.partM = new float[n];
+            lay.partL = new float[n];
+        }
+        long ktStride = roundUp(maxLen, 16);
+        long ktSize = (long) c.batch * c.kvHeads * c.headDim * ktStride;
+        lay.transposed = maxLen > 0 && (long) g * c.qLen >= tuning.transposeRows() && ktSize <= Tensor.MAX_ELEMENTS;
+        if (lay.transposed) {
+            lay.ktStride = (int) ktStride;
+            lay.kt = new float[(int) ktSize];
+        }
+        return lay;
+    }
+
+    /** Keys of one (batch, KV head) into {@code kt [D][ktStride]}, a block of rows at a time. */
+    private void packTransposed(AttentionCall c, Layout lay, int item) {
+        int b = item / c.kvHeads;
+        int kvh = item % c.kvHeads;
+        int d = c.headDim;
+        int len = c.kv.length(b);
+        int base = item * d * lay.ktStride;
+        float[] src = c.kv.k;
+        int stride = c.kv.kStride;
+        for (int j0 = 0; j0 < len; ) {
+            int n = Math.min(len - j0, PACK_BLOCK);
+            n = Math.min(n, c.kv.run(b, j0));
+            int row = c.kv.kRow(b, kvh, j0);
+            for (int e = 0; e < d; e++) {
+                int dst = base + e * lay.ktStride + j0;
+                int from = row + e;
+                for (int jj = 0; jj < n; jj++) lay.kt[dst + jj] = src[from + jj * stride];
+            }
+            j0 += n;
+        }
+    }
+
+    /** Key {@code j} is visible to query {@code i} iff {@code lo <= j < hi} (before the mask); {@code [lo, hi)} packed in a long. */
+    private static long visible(AttentionCall c, long di, int len) {
+        long lo = 0;
+        long hi = len;
+        if (c.causal) hi = Math.min(hi, di + 1);
+        if (c.windowLeft >= 0) lo = Math.max(lo, di - c.windowLeft);
+        if (c.windowRight >= 0) hi = Math.min(hi, di + c.windowRight + 1);
+        return lo >= hi ? 0 : (lo << 32) | hi; // lo, hi in [0, len]
+    }
+
+    private static long diagonal(AttentionCall c, int i, int len) {
+        return c.bottomRight ? (long) i + len - c.qLen : i;
+    }
+
+    private void attend(AttentionCall c, Layout lay, int item, Scratch s) {
+        // heavy (late, causal) query tiles first for load balance; the mapping does not affect results
+        int per = c.batch * c.kvHeads * lay.splits;
+        int tile = lay.qTiles - 1 - item / per;
+        int rem = item % per;
+        int split = rem % lay.splits;
+        int b = rem / lay.splits / c.kvHeads;
+        int kvh = rem / lay.splits % c.kvHeads;
+
+        int g = lay.group;
+        int dv = c.vHeadDim;
+        int tileLen = tuning.kvTile();
+        int i0 = tile * lay.bq;
+        int nq = Math.min(lay.bq, c.qLen - i0);
+        int rows = nq * g;
+        int len = c.kv.length(b);
+        long ks = (long) split * lay.splitLen;
+        long ke = Math.min(len, ks + lay.splitLen);
+
+        Arrays.fill(s.o, 0, rows * dv, 0f);
+        Arrays.fill(s.m, 0, rows, Float.NEGATIVE_INFINITY);
+        Arrays.fill(s.l, 0, rows, 0f);
+        int jStart = Integer.MAX_VALUE;
+        int jEnd = 0;
+        for (int ii = 0; ii < nq; ii++) {
+            long v = visible(c, diagonal(c, i0 + ii, len), len);
+            long lo = Math.max(v >>> 32, ks);
+            long hi = Math.min(v & 0xffffffffL, ke);
+            if (lo >= hi) {
+                lo = 0;
+                hi = 0;
+            }
+            s.lo[ii] = (int) lo;
+            s.hi[ii] = (int) hi;
+            if (lo < hi) {
+                jStart = Math.min(jStart, (int) lo);
+                jEnd = Math.max(jEnd, (int) hi);
+            }
+        }
+
+        int hBase = kvh * g;
+        int qBase = c.qOff + b * c.qSB + hBase * c.qSH;
+        int ktBase = lay.transposed ? (b * c.kvHeads + kvh) * c.headDim * lay.ktStride : 0;
+        for (int j0 = jStart; j0 < jEnd; ) {
+            int j1 = Math.min(jEnd - j0, tileLen);
+            j1 = j0 + Math.min(j1, c.kv.run(b, j0));
+            int kRow = lay.transposed ? ktBase + j0 : c.kv.kRow(b, kvh, j0);
+            int vRow = c.kv.vRow(b, kvh, j0);
+            if (g >= ROW_BLOCK || g >= nq) {
+                // blocks of query heads of one query: they share the visible range
+                for (int ii = 0; ii < nq; ii++) {
+                    int a = Math.max(s.lo[ii], j0);
+                    int z = Math.min(s.hi[ii], j1);
+                    if (a >= z) continue;
+                    int i = i0 + ii;
+                    for (int g0 = 0; g0 < g; g0 += ROW_BLOCK) {
+                        int r = Math.min(ROW_BLOCK, g - g0);
+                        block(c, lay, s, b, kvh, j0, kRow, vRow, a, z, r, hBase + g0, 1, i, 0, qBase + g0 * c.qSH + i * c.qSL,
+                                c.qSH, ii * g + g0, 1);
+                    }
+                }
+            } else {
+                // few heads per group (MHA): blocks of consecutive queries of one head, over the union of their ranges
+                for (int gh = 0; gh < g; gh++) {
+                    for (int ii = 0; ii < nq; ii += ROW_BLOCK) {
+                        int r = Math.min(ROW_BLOCK, nq - ii);
+                        int a = Integer.MAX_VALUE;
+                        int z = Integer.MIN_VALUE;
+                        for (int rr = 0; rr < r; rr++) {
+                            int lo = Math.max(s.lo[ii + rr], j0);
+                            int hi = Math.min(s.hi[ii + rr], j1);
+                            if (lo < hi) {
+                                a = Math.min(a, lo);
+                                z = Math.max(z, hi);
+                            }
+                        }
+                        if (a >= z) continue;
+                        block(c, lay, s, b, kvh, j0, kRow, vRow, a, z, r, hBase + gh, 0, i0 + ii, ii,
+                                qBase + gh * c.qSH + (i0 + ii) * c.qSL, c.qSL, ii * g + gh, g);
+                    }
+                }
+            }
+            j0 = j1;
+        }
+
+        for (int ii = 0; ii < nq; ii++) {
+            int i = i0 + ii;
+            for (int gh = 0; gh < g; gh++) {
+                int row = ii * g + gh;
+                int h = hBase + gh;
+                if (lay.splits == 1) {
+                    finish(c, b, h, i, s.o, row * dv, s.m[row], s.l[row]);
+                } else {
+                    int p = ((b * c.qHeads + h) * c.qLen + i) * lay.splits + split;
+                    System.arraycopy(s.o, row * dv, lay.partO, p * dv, dv);
+                    lay.partM[p] = s.m[row];
+                    lay.partL[p] = s.l[row];
+                }
+            }
+        }
+    }
+
+    /**
+     * Scores, online softmax and {@code P V} for {@code r} rows over keys {@code [a, z)} of the tile starting at
+     * {@code j0}. Row {@code rr} is query head {@code h0 + rr*hStep} and query {@code i0 + rr*(1 - hStep)}
+     * (a block runs either across heads or across queries); its query starts at {@code qo + rr*qStride} and its
+     * accumulator is row {@code row0 + rr*rowStep}. Keys of {@code [a, z)} outside a row's own range are hidden.
+     */
+    private void block(AttentionCall c, Layout lay, Scratch s, int b, int kvh, int j0, int kRow, int vRow, int a, int z,
+                       int r, int h0, int hStep, int i0, int ii0, int qo, int qStride, int row0, int rowStep) {
+        int n = z - a;
+        int c0 = a - j0;
+        int d = c.headDim;
+        int dv = c.vHeadDim;
+        int tileLen = tuning.kvTile();
+        float[] sc = s.s;
+        if (lay.transposed) {
+            k.transposedScores(r, n, d, c.scale, c.q, qo, qStride, lay.kt, kRow + c0, lay.ktStride, sc, 0, tileLen);
+        } else {
+            k.dotScores(r, n, d, c.scale, c.q, qo, qStride, c.kv.k, kRow + c0 * c.kv.kStride, c.kv.kStride, sc, 0, tileLen);
+        }
+        int len = c.kv.length(b);
+        for (int rr = 0; rr < r; rr++) {
+            int off = rr * tileLen;
+            int h = h0 + rr * hStep;
+            int i = i0 + rr * (1 - hStep);
+            postProcess(c, sc, off, n, b, h, i, a, diagonal(c, i, len));
+            if (hStep == 0) { // query blocks: hide what this query cannot see
+                int ii = ii0 + rr;
+                int lo = Math.min(Math.max(s.lo[ii], a), z);
+                int hi = Math.max(Math.min(s.hi[ii], z), lo);
+                Arrays.fill(sc, off, off + (lo - a), Float.NEGATIVE_INFINITY);
+                Arrays.fill(sc, off + (hi - a), off + n, Float.NEGATIVE_INFINITY);
+            }
+            online(s, sc, off, n, row0 + rr * rowStep, dv);
+        }
+        k.accumulateRows(r, n, dv, sc, 0, tileLen, c.kv.v, vRow + c0 * c.kv.vStride, c.kv.vStride, s.o, row0 * dv, rowStep * dv);
+    }
+
+    /** FORMAT.md steps 2-4 on scores {@code sc[off..off+n)} of keys {@code a..a+n-1} (step 1 was the kernel). */
+    private void postProcess(AttentionCall c, float[] sc, int off, int n, int b, int h, int i, int a, long di) {
+        if (c.softcap > 0) k.softcap(sc, off, n, c.softcap);
+        if (c.bias != null) {
+            k.addStrided(sc, off, n, c.bias, c.biasOff + b * c.biasSB + h * c.biasSH + i * c.biasSL + a * c.biasSK, c.biasSK);
+        }
+        if (c.alibi != null) {
+            float slope = c.alibi[h];
+            for (int cc = 0; cc < n; cc++) sc[off + cc] -= slope * (float) Math.abs(di - (a + cc));
+        }
+        if (c.mask != null) {
+            int mo = c.maskOff + b * c.maskSB + h * c.maskSH + i * c.maskSL + a * c.maskSK;
+            for (int cc = 0; cc < n; cc++) {
+                if (!c.mask[mo + cc * c.maskSK]) sc[off + cc] = Float.NEGATIVE_INFINITY;
+            }
+        }
+    }
+
+    /** Online softmax step for one row: scores become probabilities (relative to the running max) in place. */
+    private void online(Scratch s, float[] sc, int off, int n, int row, int dv) {
+        float mt = k.max(sc, off, n);
+        if (mt == Float.NEGATIVE_INFINITY) { // the mask hid every key of this tile: contribute nothing
+            Arrays.fill(sc, off, off + n, 0f);
+            return;
+        }
+        float m = s.m[row];
+        if (mt > m) {
+            // while m is still -inf the accumulator is 0 and must not be rescaled (-inf - -inf is NaN)
+            if (m != Float.NEGATIVE_INFINITY) {
+                float alpha = (float) StrictMath.exp((double) m - mt);
+                s.l[row] *= alpha;
+                k.scale(s.o, row * dv, dv, alpha);
+            }
+            s.m[row] = mt;
+            m = mt;
+        }
+        s.l[row] += k.expShiftSum(sc, off, n, m);
+    }
+
+    /** Normalises one row into the output; {@code l == 0}: the row saw no key. */
+    private void finish(AttentionCall c, int b, int h, int i, float[] o, int oOff, float m, double l) {
+        int dv = c.vHeadDim;
+        int dst = c.outOff + b * c.outSB + h * c.outSH + i * c.outSL;
+        double lse;
+        if (l == 0) {
+            Arrays.fill(c.out, dst, dst + dv, 0f);
+            lse = c.sinks != null ? c.sinks[h] : Double.NEGATIVE_INFINITY;
+        } else {
+            lse = m + StrictMath.log(l);
+            float f;
+            if (c.sinks != null) {
+                // the sink is one more denominator term: lse = log(e^sink + e^m * l)
+                double sink = c.sinks[h];
+                double hi = Math.max(lse, sink);
+                lse = hi + StrictMath.log(StrictMath.exp(lse - hi) + StrictMath.exp(sink - hi));
+                f = (float) StrictMath.exp(m - lse);
+            } else {
+                f = (float) (1.0 / l);
+            }
+            k.scaleInto(o, oOff, dv, f, c.out, dst);
+        }
+        if (c.lse != null) c.lse[(b * c.qHeads + h) * c.qLen + i] = (float) lse;
+    }
+
+    /** Merges the split partials of one (batch, KV head, query tile) in split order. */
+    private void merge(AttentionCall c, Layout lay, int item, Scratch s) {
+        int tile = item % lay.qTiles;
+        int bh = item / lay.qTiles;
+        int b = bh / c.kvHeads;
+        int kvh = bh % c.kvHeads;
+        int dv = c.vHeadDim;
+        int i0 = tile * lay.bq;
+        int nq = Math.min(lay.bq, c.qLen - i0);
+        for (int ii = 0; ii < nq; ii++) {
+            int i = i0 + ii;
+            for (int gh = 0; gh < lay.group; gh++) {
+                int h = kvh * lay.group + gh;
+                int p0 = ((b * c.qHeads + h) * c.qLen + i) * lay.splits;
+                float mMax = Float.NEGATIVE_INFINITY;
+                for (int sp = 0; sp < lay.splits; sp++) mMax = Math.max(mMax, lay.partM[p0 + sp]);
+                Arrays.fill(s.o, 0, dv, 0f);
+                double l = 0;
+                if (mMax != Float.NEGATIVE_INFINITY) {
+                    for (int sp = 0; sp < lay.splits; sp++) {
+                        float ms = lay.partM[p0 + sp];
+                        if (ms == Float.NEGATIVE_INFINITY) continue; // this split saw no key
+                        double w = StrictMath.exp((double) ms - mMax);
+                        l += lay.partL[p0 + sp] * w;
+                        k.axpy((float) w, lay.partO, (p0 + sp) * dv, s.o, 0, dv);
+                    }
+                }
+                finish(c, b, h, i, s.o, 0, mMax, l);
+            }
+        }
+    }
+
+    static int ceilDiv(int a, int b) {
+        return (a + b - 1) / b;
+    }
+
+    static int roundUp(int a, int b) {
+        return ceilDiv(a, b) * b;
+    }
+}

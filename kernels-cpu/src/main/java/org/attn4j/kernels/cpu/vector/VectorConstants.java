@@ -1,0 +1,38 @@
+package org.attn4j.kernels.cpu.vector;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The float species every vector loop uses, fixed once per JVM ({@code static final}, so the JIT folds it).
+ * Kept in its own class, as Lucene's {@code PanamaVectorConstants}, so that {@link VectorCpuKernels}'s
+ * suitability checks can report problems before the species is needed.
+ *
+ * <p>Test knob: {@code -Dattn4j.cpu.vectorBits=128|256|512} narrows the species (never beyond the
+ * hardware's preferred width), to exercise other lane counts on a wide machine.
+ */
+final class VectorConstants {
+    /** System property narrowing the vector width for tests. */
+    static final String BITS_PROPERTY = "attn4j.cpu.vectorBits";
+
+    static final VectorSpecies<Float> FLOAT = pick();
+
+    private VectorConstants() {
+    }
+
+    private static VectorSpecies<Float> pick() {
+        VectorSpecies<Float> preferred = FloatVector.SPECIES_PREFERRED;
+        String requested = System.getProperty(BITS_PROPERTY);
+        if (requested == null || requested.isBlank()) return preferred;
+        try {
+            int bits = Integer.parseInt(requested.trim());
+            if (bits >= 64 && bits <= preferred.vectorBitSize() && Integer.bitCount(bits) == 1) {
+                return VectorSpecies.of(float.class, VectorShape.forBitSize(bits));
+            }
+        } catch (RuntimeException ignored) {
+            // fall through: an unusable value keeps the preferred species (VectorCpuKernels logs the width)
+        }
+        return preferred;
+    }
+}

@@ -1,0 +1,717 @@
+package org.attn4j.kernels.cpu.vector;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
+import jdk.incubator.vector.VectorSpecies;
+import org.attn4j.kernels.cpu.CpuKernelSupport;
+
+/**
+ * {@link CpuKernelSupport} on the JDK Vector API. The only package of attn4j that imports
+ * {@code jdk.incubator.vector}; {@code CpuKernels} loads it reflectively, so a JVM started without
+ * {@code --add-modules jdk.incubator.vector} never touches this class and falls back to scalar.
+ *
+ * <p>Every loop has the same anatomy (llama3.java): a vector body with FMA accumulators, one lane
+ * reduction ({@link #sum}) where a sum is needed, then a scalar tail for the {@code n % lanes} leftovers. The
+ * one exception is the column tail of {@link #transposedScores}: there a scalar tail would walk key columns
+ * with a stride of a whole row, so it is one masked vector step instead.
+ * Nothing here allocates on the heap (vectors are scalar-replaced by C2).
+ *
+ * <p><b>Bit-identical in every JIT tier.</b> The Vector API's {@code reduceLanes(ADD)}, {@code EXP} and
+ * {@code TANH} give different bits when compiled by C2 (other summation order, SVML) than in their Java
+ * fallbacks that run before compilation, so results would depend on JIT state. This class therefore sums
+ * lanes with a fixed xor-butterfly ({@link #sum}) and computes {@link #exp} and {@link #tanh} from
+ * add/mul/fma/convert only (Cephes {@code expf}/{@code tanhf}: at most 1 and 1.5 ulp), which are exactly
+ * specified lane-wise; scalar tails use {@code StrictMath}.
+ */
+public final class VectorCpuKernels implements CpuKernelSupport {
+    private static final VectorSpecies<Float> F = VectorConstants.FLOAT;
+    private static final int L = F.length();
+    private static final int L2 = 2 * L;
+    private static final int L3 = 3 * L;
+    private static final int L4 = 4 * L;
+    private static final VectorShuffle<Float> XOR1 = xorShuffle(1);
+    private static final VectorShuffle<Float> XOR2 = xorShuffle(2);
+    private static final VectorShuffle<Float> XOR4 = xorShuffle(4);
+    private static final VectorShuffle<Float> XOR8 = xorShuffle(8);
+    private static final VectorMask<Float> BIT1 = bitMask(1);
+    private static final VectorMask<Float> BIT2 = bitMask(2);
+    private static final VectorMask<Float> BIT4 = bitMask(4);
+    private static final VectorMask<Float> BIT8 = bitMask(8);
+    /** 512-bit species means AVX-512 (or wider): 32 vector registers, room for 16 accumulators. */
+    private static final boolean MANY_REGISTERS = F.vectorBitSize() >= 512;
+
+    /**
+     * @throws UnsupportedOperationException when this machine's vectors are too narrow to pay off
+     *                                       (below 128 bits, as Lucene's check)
+     */
+    public VectorCpuKernels() {
+        if (F.vectorBitSize() < 128) {
+            throw new UnsupportedOperationException("vector width " + F.vectorBitSize() + " bits is below 128");
+        }
+    }
+
+    /** Bits of the species in use. */
+    public static int vectorBits() {
+        return F.vectorBitSize();
+    }
+
+    @Override
+    public String name() {
+        return "vector(" + F.vectorBitSize() + " bits, " + L + " float lanes)";
+    }
+
+    private static VectorShuffle<Float> xorShuffle(int k) {
+        return VectorShuffle.fromOp(F, i -> k < L ? i ^ k : i);
+    }
+
+    /** Lanes whose index has bit {@code k} set. */
+    private static VectorMask<Float> bitMask(int k) {
+        boolean[] bits = new boolean[L];
+        for (int i = 0; i < L; i++) bits[i] = (i & k) != 0;
+        return VectorMask.fromArray(F, bits, 0);
+    }
+
+    /**
+     * One level of a transposing reduction: lanes without bit {@code k} get {@code x[i] + x[i^k]}, lanes with it
+     * get {@code y[i] + y[i^k]}. Two vectors' partial sums end up in one.
+     */
+    private static FloatVector fold(FloatVector x, FloatVector y, VectorMask<Float> bit, VectorShuffle<Float> xor) {
+        return x.blend(y, bit).add(y.blend(x, bit).rearrange(xor));
+    }
+
+    /** The sum of the lanes in a fixed order (a butterfly of lane-wise adds), the same in every JIT tier. */
+    static float sum(FloatVector v) {
+        if (L > 16) { // wider than any x86 vector: plain sequential order
+            float s = 0;
+            for (int i = 0; i < L; i++) s += v.lane(i);
+            return s;
+        }
+        if (L >= 16) v = v.add(v.rearrange(XOR8));
+        if (L >= 8) v = v.add(v.rearrange(XOR4));
+        if (L >= 4) v = v.add(v.rearrange(XOR2));
+        return v.add(v.rearrange(XOR1)).lane(0);
+    }
+
+    private static final float EXP_LO = -87.33654f;   // below: e^x is under the smallest normal float, flushed to 0
+    private static final float LOG2E = 1.44269504088896341f;
+    private static final float LN2_HI = 0.693359375f;
+    private static final float LN2_LO = -2.12194440e-4f;
+    private static final float ROUND = 12582912f;      // 1.5 * 2^23: adding and subtracting it rounds to an integer
+
+    /** {@code e^x} for {@code x <= 0} (including -inf, which gives 0); Cephes {@code expf}, at most 1 ulp. */
+    static FloatVector exp(FloatVector x) {
+        VectorMask<Float> under = x.compare(VectorOperators.LT, EXP_LO);
+        x = x.max(EXP_LO);
+        FloatVector n = x.mul(LOG2E).add(ROUND).sub(ROUND);          // x = n ln2 + r, |r| <= ln2 / 2
+        FloatVector r = n.fma(FloatVector.broadcast(F, -LN2_HI), x);
+        r = n.fma(FloatVector.broadcast(F, -LN2_LO), r);
+        FloatVector p = r.fma(1.9875691500e-4f, 1.3981999507e-3f);
+        p = p.fma(r, FloatVector.broadcast(F, 8.3334519073e-3f));
+        p = p.fma(r, FloatVector.broadcast(F, 4.1665795894e-2f));
+        p = p.fma(r, FloatVector.broadcast(F, 1.6666665459e-1f));
+        p = p.fma(r, FloatVector.broadcast(F, 5.0000001201e-1f));
+        p = p.fma(r.mul(r), r).add(1f);                               // e^r
+        IntVector ni = (IntVector) n.convert(VectorOperators.F2I, 0);
+        FloatVector twoN = ni.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats(); // 2^n, n in [-126, 0]
+        return p.mul(twoN).blend(0, under);
+    }
+
+    /** {@code tanh(x)}; Cephes {@code tanhf}: an odd polynomial below 0.625, else {@code (1 - e^-2|x|) / (1 + e^-2|x|)}. */
+    static FloatVector tanh(FloatVector x) {
+        FloatVector ax = x.abs();
+        FloatVector z = x.mul(x);
+        FloatVector small = z.fma(-5.70498872745e-3f, 2.06390887954e-2f);
+        small = small.fma(z, FloatVector.broadcast(F, -5.37397155531e-2f));
+        small = small.fma(z, FloatVector.broadcast(F, 1.33314422036e-1f));
+        small = small.fma(z, FloatVector.broadcast(F, -3.33332819422e-1f));
+        small = small.mul(z).fma(x, x);
+        FloatVector e = exp(ax.mul(-2f));
+        FloatVector large = FloatVector.broadcast(F, 1f).sub(e).div(e.add(1f));
+        large = large.blend(large.neg(), x.compare(VectorOperators.LT, 0f));
+        return large.blend(small, ax.compare(VectorOperators.LT, 0.625f));
+    }
+
+    @Override
+    public float dot(float[] a, int aOff, float[] b, int bOff, int n) {
+        FloatVector acc0 = FloatVector.zero(F);
+        FloatVector acc1 = FloatVector.zero(F);
+        FloatVector acc2 = FloatVector.zero(F);
+        FloatVector acc3 = FloatVector.zero(F);
+        int e = 0;
+        // four independent FMA chains hide the FMA latency on long rows
+        for (; e <= n - L4; e += L4) {
+            acc0 = FloatVector.fromArray(F, a, aOff + e).fma(FloatVector.fromArray(F, b, bOff + e), acc0);
+            acc1 = FloatVector.fromArray(F, a, aOff + e + L).fma(FloatVector.fromArray(F, b, bOff + e + L), acc1);
+            acc2 = FloatVector.fromArray(F, a, aOff + e + L2).fma(FloatVector.fromArray(F, b, bOff + e + L2), acc2);
+            acc3 = FloatVector.fromArray(F, a, aOff + e + L3).fma(FloatVector.fromArray(F, b, bOff + e + L3), acc3);
+        }
+        for (; e <= n - L; e += L) {
+            acc0 = FloatVector.fromArray(F, a, aOff + e).fma(FloatVector.fromArray(F, b, bOff + e), acc0);
+        }
+        float sum = sum(acc0.add(acc1).add(acc2.add(acc3)));
+        for (; e < n; e++) sum += a[aOff + e] * b[bOff + e];
+        return sum;
+    }
+
+    @Override
+    public void dotScores(int rows, int n, int d, float scale, float[] q, int qOff, int qStride,
+                          float[] k, int kOff, int kStride, float[] s, int sOff, int sStride) {
+        int r = 0;
+        for (; r + 4 <= rows; r += 4) {
+            dot4(n, d, scale, q, qOff + r * qStride, qStride, k, kOff, kStride, s, sOff + r * sStride, sStride);
+        }
+        for (; r < rows; r++) {
+            int qr = qOff + r * qStride;
+            int sr = sOff + r * sStride;
+            for (int c = 0; c < n; c++) s[sr + c] = scale * dot(q, qr, k, kOff + c * kStride, d);
+        }
+    }
+
+    /**
+     * Four query rows against two key rows at a time: per step two key loads and four query loads feed eight
+     * FMAs (decode reads every key once for all heads of its group).
+     */
+    private static void dot4(int n, int d, float scale, float[] q, int q0, int qStride,
+                             float[] k, int kOff, int kStride, float[] s, int s0, int sStride) {
+        int q1 = q0 + qStride;
+        int q2 = q1 + qStride;
+        int q3 = q2 + qStride;
+        int c = 0;
+        for (; c + 2 <= n; c += 2) {
+            int ka = kOff + c * kStride;
+            int kb = ka + kStride;
+            FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
+            FloatVector b0 = FloatVector.zero(F), b1 = FloatVector.zero(F), b2 = FloatVector.zero(F), b3 = FloatVector.zero(F);
+            int e = 0;
+            for (; e <= d - L; e += L) {
+                FloatVector ku = FloatVector.fromArray(F, k, ka + e);
+                FloatVector kw = FloatVector.fromArray(F, k, kb + e);
+                FloatVector x0 = FloatVector.fromArray(F, q, q0 + e);
+                FloatVector x1 = FloatVector.fromArray(F, q, q1 + e);
+                FloatVector x2 = FloatVector.fromArray(F, q, q2 + e);
+                FloatVector x3 = FloatVector.fromArray(F, q, q3 + e);
+                a0 = x0.fma(ku, a0);
+                a1 = x1.fma(ku, a1);
+                a2 = x2.fma(ku, a2);
+                a3 = x3.fma(ku, a3);
+                b0 = x0.fma(kw, b0);
+                b1 = x1.fma(kw, b1);
+                b2 = x2.fma(kw, b2);
+                b3 = x3.fma(kw, b3);
+            }
+            float t0, t1, t2, t3, u0, u1, u2, u3;
+            if (L == 16) {
+                // eight lane sums at once: three folds halve the lanes per input, a last xor-1 add finishes
+                FloatVector f0 = fold(fold(a0, b0, BIT8, XOR8), fold(a1, b1, BIT8, XOR8), BIT4, XOR4);
+                FloatVector f1 = fold(fold(a2, b2, BIT8, XOR8), fold(a3, b3, BIT8, XOR8), BIT4, XOR4);
+                FloatVector t = fold(f0, f1, BIT2, XOR2);
+                t = t.add(t.rearrange(XOR1)); // even lanes: a0 a2 a1 a3 b0 b2 b1 b3
+                t0 = t.lane(0);
+                t2 = t.lane(2);
+                t1 = t.lane(4);
+                t3 = t.lane(6);
+                u0 = t.lane(8);
+                u2 = t.lane(10);
+                u1 = t.lane(12);
+                u3 = t.lane(14);
+            } else {
+                t0 = sum(a0);
+                t1 = sum(a1);
+                t2 = sum(a2);
+                t3 = sum(a3);
+                u0 = sum(b0);
+                u1 = sum(b1);
+                u2 = sum(b2);
+                u3 = sum(b3);
+            }
+            for (; e < d; e++) {
+                float kk = k[ka + e];
+                float kl = k[kb + e];
+                t0 += q[q0 + e] * kk;
+                t1 += q[q1 + e] * kk;
+                t2 += q[q2 + e] * kk;
+                t3 += q[q3 + e] * kk;
+                u0 += q[q0 + e] * kl;
+                u1 += q[q1 + e] * kl;
+                u2 += q[q2 + e] * kl;
+                u3 += q[q3 + e] * kl;
+            }
+            s[s0 + c] = scale * t0;
+            s[s0 + sStride + c] = scale * t1;
+            s[s0 + 2 * sStride + c] = scale * t2;
+            s[s0 + 3 * sStride + c] = scale * t3;
+            s[s0 + c + 1] = scale * u0;
+            s[s0 + sStride + c + 1] = scale * u1;
+            s[s0 + 2 * sStride + c + 1] = scale * u2;
+            s[s0 + 3 * sStride + c + 1] = scale * u3;
+        }
+        if (c < n) {
+            int ka = kOff + c * kStride;
+            FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
+            int e = 0;
+            for (; e <= d - L; e += L) {
+                FloatVector kv = FloatVector.fromArray(F, k, ka + e);
+                a0 = FloatVector.fromArray(F, q, q0 + e).fma(kv, a0);
+                a1 = FloatVector.fromArray(F, q, q1 + e).fma(kv, a1);
+                a2 = FloatVector.fromArray(F, q, q2 + e).fma(kv, a2);
+                a3 = FloatVector.fromArray(F, q, q3 + e).fma(kv, a3);
+            }
+            float t0 = sum(a0);
+            float t1 = sum(a1);
+            float t2 = sum(a2);
+            float t3 = sum(a3);
+            for (; e < d; e++) {
+                float kk = k[ka + e];
+                t0 += q[q0 + e] * kk;
+                t1 += q[q1 + e] * kk;
+                t2 += q[q2 + e] * kk;
+                t3 += q[q3 + e] * kk;
+            }
+            s[s0 + c] = scale * t0;
+            s[s0 + sStride + c] = scale * t1;
+            s[s0 + 2 * sStride + c] = scale * t2;
+            s[s0 + 3 * sStride + c] = scale * t3;
+        }
+    }
+
+    @Override
+    public void transposedScores(int rows, int n, int d, float scale, float[] q, int qOff, int qStride,
+                                 float[] kt, int ktOff, int ktStride, float[] s, int sOff, int sStride) {
+        int r = 0;
+        if (MANY_REGISTERS) {
+            for (; r + 4 <= rows; r += 4) {
+                transposed4(n, d, scale, q, qOff + r * qStride, qStride, kt, ktOff, ktStride, s, sOff + r * sStride, sStride);
+            }
+        }
+        for (; r + 2 <= rows; r += 2) {
+            transposed2(n, d, scale, q, qOff + r * qStride, qOff + (r + 1) * qStride, kt, ktOff, ktStride,
+                    s, sOff + r * sStride, sOff + (r + 1) * sStride);
+        }
+        if (r < rows) transposed1(n, d, scale, q, qOff + r * qStride, kt, ktOff, ktStride, s, sOff + r * sStride);
+    }
+
+    /**
+     * Four query rows against {@code 4 * lanes} key columns at a time (16 accumulators, only with 32 vector
+     * registers); narrower column tails go through {@link #transposed2}.
+     */
+    private static void transposed4(int n, int d, float scale, float[] q, int q0, int qStride,
+                                    float[] kt, int ktOff, int ktStride, float[] s, int s0, int sStride) {
+        int q1 = q0 + qStride, q2 = q1 + qStride, q3 = q2 + qStride;
+        int s1 = s0 + sStride, s2 = s1 + sStride, s3 = s2 + sStride;
+        int c = 0;
+        for (; c <= n - L4; c += L4) {
+            FloatVector a00 = FloatVector.zero(F), a01 = FloatVector.zero(F), a02 = FloatVector.zero(F), a03 = FloatVector.zero(F);
+            FloatVector a10 = FloatVector.zero(F), a11 = FloatVector.zero(F), a12 = FloatVector.zero(F), a13 = FloatVector.zero(F);
+            FloatVector a20 = FloatVector.zero(F), a21 = FloatVector.zero(F), a22 = FloatVector.zero(F), a23 = FloatVector.zero(F);
+            FloatVector a30 = FloatVector.zero(F), a31 = FloatVector.zero(F), a32 = FloatVector.zero(F), a33 = FloatVector.zero(F);
+            int kb = ktOff + c;
+            for (int e = 0; e < d; e++, kb += ktStride) {
+                FloatVector k0 = FloatVector.fromArray(F, kt, kb);
+                FloatVector k1 = FloatVector.fromArray(F, kt, kb + L);
+                FloatVector k2 = FloatVector.fromArray(F, kt, kb + L2);
+                FloatVector k3 = FloatVector.fromArray(F, kt, kb + L3);
+                FloatVector b = FloatVector.broadcast(F, q[q0 + e]);
+                a00 = k0.fma(b, a00);
+                a01 = k1.fma(b, a01);
+                a02 = k2.fma(b, a02);
+                a03 = k3.fma(b, a03);
+                b = FloatVector.broadcast(F, q[q1 + e]);
+                a10 = k0.fma(b, a10);
+                a11 = k1.fma(b, a11);
+                a12 = k2.fma(b, a12);
+                a13 = k3.fma(b, a13);
+                b = FloatVector.broadcast(F, q[q2 + e]);
+                a20 = k0.fma(b, a20);
+                a21 = k1.fma(b, a21);
+                a22 = k2.fma(b, a22);
+                a23 = k3.fma(b, a23);
+                b = FloatVector.broadcast(F, q[q3 + e]);
+                a30 = k0.fma(b, a30);
+                a31 = k1.fma(b, a31);
+                a32 = k2.fma(b, a32);
+                a33 = k3.fma(b, a33);
+            }
+            a00.mul(scale).intoArray(s, s0 + c);
+            a01.mul(scale).intoArray(s, s0 + c + L);
+            a02.mul(scale).intoArray(s, s0 + c + L2);
+            a03.mul(scale).intoArray(s, s0 + c + L3);
+            a10.mul(scale).intoArray(s, s1 + c);
+            a11.mul(scale).intoArray(s, s1 + c + L);
+            a12.mul(scale).intoArray(s, s1 + c + L2);
+            a13.mul(scale).intoArray(s, s1 + c + L3);
+            a20.mul(scale).intoArray(s, s2 + c);
+            a21.mul(scale).intoArray(s, s2 + c + L);
+            a22.mul(scale).intoArray(s, s2 + c + L2);
+            a23.mul(scale).intoArray(s, s2 + c + L3);
+            a30.mul(scale).intoArray(s, s3 + c);
+            a31.mul(scale).intoArray(s, s3 + c + L);
+            a32.mul(scale).intoArray(s, s3 + c + L2);
+            a33.mul(scale).intoArray(s, s3 + c + L3);
+        }
+        if (c < n) {
+            transposed2(n - c, d, scale, q, q0, q1, kt, ktOff + c, ktStride, s, s0 + c, s1 + c);
+            transposed2(n - c, d, scale, q, q2, q3, kt, ktOff + c, ktStride, s, s2 + c, s3 + c);
+        }
+    }
+
+    /**
+     * Two query rows against {@code 4 * lanes} key columns at a time: per head-dim step, two broadcasts and
+     * four key loads feed eight FMAs; no horizontal reduction is needed.
+     */
+    private static void transposed2(int n, int d, float scale, float[] q, int q0, int q1,
+                                    float[] kt, int ktOff, int ktStride, float[] s, int s0, int s1) {
+        int c = 0;
+        for (; c <= n - L4; c += L4) {
+            FloatVector a00 = FloatVector.zero(F), a01 = FloatVector.zero(F), a02 = FloatVector.zero(F), a03 = FloatVector.zero(F);
+            FloatVector a10 = FloatVector.zero(F), a11 = FloatVector.zero(F), a12 = FloatVector.zero(F), a13 = FloatVector.zero(F);
+            int kb = ktOff + c;
+            for (int e = 0; e < d; e++, kb += ktStride) {
+                FloatVector k0 = FloatVector.fromArray(F, kt, kb);
+                FloatVector k1 = FloatVector.fromArray(F, kt, kb + L);
+                FloatVector k2 = FloatVector.fromArray(F, kt, kb + L2);
+                FloatVector k3 = FloatVector.fromArray(F, kt, kb + L3);
+                FloatVector b0 = FloatVector.broadcast(F, q[q0 + e]);
+                FloatVector b1 = FloatVector.broadcast(F, q[q1 + e]);
+                a00 = k0.fma(b0, a00);
+                a01 = k1.fma(b0, a01);
+                a02 = k2.fma(b0, a02);
+                a03 = k3.fma(b0, a03);
+                a10 = k0.fma(b1, a10);
+                a11 = k1.fma(b1, a11);
+                a12 = k2.fma(b1, a12);
+                a13 = k3.fma(b1, a13);
+            }
+            a00.mul(scale).intoArray(s, s0 + c);
+            a01.mul(scale).intoArray(s, s0 + c + L);
+            a02.mul(scale).intoArray(s, s0 + c + L2);
+            a03.mul(scale).intoArray(s, s0 + c + L3);
+            a10.mul(scale).intoArray(s, s1 + c);
+            a11.mul(scale).intoArray(s, s1 + c + L);
+            a12.mul(scale).intoArray(s, s1 + c + L2);
+            a13.mul(scale).intoArray(s, s1 + c + L3);
+        }
+        for (; c <= n - L; c += L) {
+            FloatVector a0 = FloatVector.zero(F);
+            FloatVector a1 = FloatVector.zero(F);
+            int kb = ktOff + c;
+            for (int e = 0; e < d; e++, kb += ktStride) {
+                FloatVector k0 = FloatVector.fromArray(F, kt, kb);
+                a0 = k0.fma(FloatVector.broadcast(F, q[q0 + e]), a0);
+                a1 = k0.fma(FloatVector.broadcast(F, q[q1 + e]), a1);
+            }
+            a0.mul(scale).intoArray(s, s0 + c);
+            a1.mul(scale).intoArray(s, s1 + c);
+        }
+        if (c < n) {
+            VectorMask<Float> m = F.indexInRange(c, n);
+            FloatVector a0 = FloatVector.zero(F);
+            FloatVector a1 = FloatVector.zero(F);
+            int kb = ktOff + c;
+            for (int e = 0; e < d; e++, kb += ktStride) {
+                FloatVector k0 = FloatVector.fromArray(F, kt, kb, m);
+                a0 = k0.fma(FloatVector.broadcast(F, q[q0 + e]), a0);
+                a1 = k0.fma(FloatVector.broadcast(F, q[q1 + e]), a1);
+            }
+            a0.mul(scale).intoArray(s, s0 + c, m);
+            a1.mul(scale).intoArray(s, s1 + c, m);
+        }
+    }
+
+    private static void transposed1(int n, int d, float scale, float[] q, int q0,
+                                    float[] kt, int ktOff, int ktStride, float[] s, int s0) {
+        int c = 0;
+        for (; c <= n - L4; c += L4) {
+            FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
+            int kb = ktOff + c;
+            for (int e = 0; e < d; e++, kb += ktStride) {
+                FloatVector b0 = FloatVector.broadcast(F, q[q0 + e]);
+                a0 = FloatVector.fromArray(F, kt, kb).fma(b0, a0);
+                a1 = FloatVector.fromArray(F, kt, kb + L).fma(b0, a1);
+                a2 = FloatVector.fromArray(F, kt, kb + L2).fma(b0, a2);
+                a3 = FloatVector.fromArray(F, kt, kb + L3).fma(b0, a3);
+            }
+            a0.mul(scale).intoArray(s, s0 + c);
+            a1.mul(scale).intoArray(s, s0 + c + L);
+            a2.mul(scale).intoArray(s, s0 + c + L2);
+            a3.mul(scale).intoArray(s, s0 + c + L3);
+        }
+        for (; c <= n - L; c += L) {
+            FloatVector a0 = FloatVector.zero(F);
+            int kb = ktOff + c;
+            for (int e = 0; e < d; e++, kb += ktStride) {
+                a0 = FloatVector.fromArray(F, kt, kb).fma(FloatVector.broadcast(F, q[q0 + e]), a0);
+            }
+            a0.mul(scale).intoArray(s, s0 + c);
+        }
+        if (c < n) {
+            VectorMask<Float> m = F.indexInRange(c, n);
+            FloatVector a0 = FloatVector.zero(F);
+            int kb = ktOff + c;
+            for (int e = 0; e < d; e++, kb += ktStride) {
+                a0 = FloatVector.fromArray(F, kt, kb, m).fma(FloatVector.broadcast(F, q[q0 + e]), a0);
+            }
+            a0.mul(scale).intoArray(s, s0 + c, m);
+        }
+    }
+
+    @Override
+    public void softcap(float[] a, int off, int n, float cap) {
+        int c = 0;
+        for (; c <= n - L; c += L) {
+            tanh(FloatVector.fromArray(F, a, off + c).div(cap)).mul(cap).intoArray(a, off + c);
+        }
+        for (; c < n; c++) a[off + c] = cap * (float) StrictMath.tanh(a[off + c] / cap);
+    }
+
+    @Override
+    public void addStrided(float[] a, int off, int n, float[] src, int srcOff, int srcStride) {
+        int c = 0;
+        if (srcStride == 1) {
+            for (; c <= n - L; c += L) {
+                FloatVector.fromArray(F, a, off + c).add(FloatVector.fromArray(F, src, srcOff + c)).intoArray(a, off + c);
+            }
+        } else if (srcStride == 0 && n >= L) {
+            float x = src[srcOff];
+            for (; c <= n - L; c += L) FloatVector.fromArray(F, a, off + c).add(x).intoArray(a, off + c);
+        }
+        for (; c < n; c++) a[off + c] += src[srcOff + c * srcStride];
+    }
+
+    @Override
+    public float max(float[] a, int off, int n) {
+        int c = 0;
+        float m = Float.NEGATIVE_INFINITY;
+        if (n >= L) {
+            FloatVector acc = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
+            for (; c <= n - L; c += L) acc = acc.max(FloatVector.fromArray(F, a, off + c));
+            m = acc.reduceLanes(VectorOperators.MAX);
+        }
+        for (; c < n; c++) m = Math.max(m, a[off + c]);
+        return m;
+    }
+
+    @Override
+    public float expShiftSum(float[] a, int off, int n, float shift) {
+        int c = 0;
+        FloatVector sum = FloatVector.zero(F);
+        for (; c <= n - L; c += L) {
+            FloatVector p = exp(FloatVector.fromArray(F, a, off + c).sub(shift));
+            p.intoArray(a, off + c);
+            sum = sum.add(p);
+        }
+        float total = sum(sum);
+        for (; c < n; c++) {
+            float p = (float) StrictMath.exp(a[off + c] - shift);
+            a[off + c] = p;
+            total += p;
+        }
+        return total;
+    }
+
+    @Override
+    public void scale(float[] a, int off, int n, float factor) {
+        int c = 0;
+        for (; c <= n - L; c += L) FloatVector.fromArray(F, a, off + c).mul(factor).intoArray(a, off + c);
+        for (; c < n; c++) a[off + c] *= factor;
+    }
+
+    @Override
+    public void scaleInto(float[] src, int srcOff, int n, float factor, float[] dst, int dstOff) {
+        int c = 0;
+        for (; c <= n - L; c += L) FloatVector.fromArray(F, src, srcOff + c).mul(factor).intoArray(dst, dstOff + c);
+        for (; c < n; c++) dst[dstOff + c] = factor * src[srcOff + c];
+    }
+
+    @Override
+    public void axpy(float alpha, float[] x, int xOff, float[] y, int yOff, int n) {
+        int c = 0;
+        FloatVector va = FloatVector.broadcast(F, alpha);
+        for (; c <= n - L; c += L) {
+            FloatVector.fromArray(F, x, xOff + c).fma(va, FloatVector.fromArray(F, y, yOff + c)).intoArray(y, yOff + c);
+        }
+        for (; c < n; c++) y[yOff + c] += alpha * x[xOff + c];
+    }
+
+    @Override
+    public void accumulateRows(int rows, int n, int dv, float[] p, int pOff, int pStride,
+                               float[] v, int vOff, int vStride, float[] o, int oOff, int oStride) {
+        int r = 0;
+        if (MANY_REGISTERS) {
+            for (; r + 4 <= rows; r += 4) {
+                accumulate4(n, dv, p, pOff + r * pStride, pStride, v, vOff, vStride, o, oOff + r * oStride, oStride);
+            }
+        }
+        for (; r + 2 <= rows; r += 2) {
+            accumulate2(n, dv, p, pOff + r * pStride, pOff + (r + 1) * pStride, v, vOff, vStride,
+                    o, oOff + r * oStride, oOff + (r + 1) * oStride);
+        }
+        if (r < rows) accumulate1(n, dv, p, pOff + r * pStride, v, vOff, vStride, o, oOff + r * oStride);
+    }
+
+    /**
+     * Four output rows share every value-vector load: {@code 4 * lanes} output columns of four rows live in 16
+     * accumulators (only with 32 vector registers); the narrower tails go through {@link #accumulate2}.
+     */
+    private static void accumulate4(int n, int dv, float[] p, int p0, int pStride, float[] v, int vOff, int vStride,
+                                    float[] o, int o0, int oStride) {
+        int p1 = p0 + pStride, p2 = p1 + pStride, p3 = p2 + pStride;
+        int o1 = o0 + oStride, o2 = o1 + oStride, o3 = o2 + oStride;
+        int e = 0;
+        for (; e <= dv - L4; e += L4) {
+            FloatVector a00 = FloatVector.fromArray(F, o, o0 + e), a01 = FloatVector.fromArray(F, o, o0 + e + L);
+            FloatVector a02 = FloatVector.fromArray(F, o, o0 + e + L2), a03 = FloatVector.fromArray(F, o, o0 + e + L3);
+            FloatVector a10 = FloatVector.fromArray(F, o, o1 + e), a11 = FloatVector.fromArray(F, o, o1 + e + L);
+            FloatVector a12 = FloatVector.fromArray(F, o, o1 + e + L2), a13 = FloatVector.fromArray(F, o, o1 + e + L3);
+            FloatVector a20 = FloatVector.fromArray(F, o, o2 + e), a21 = FloatVector.fromArray(F, o, o2 + e + L);
+            FloatVector a22 = FloatVector.fromArray(F, o, o2 + e + L2), a23 = FloatVector.fromArray(F, o, o2 + e + L3);
+            FloatVector a30 = FloatVector.fromArray(F, o, o3 + e), a31 = FloatVector.fromArray(F, o, o3 + e + L);
+            FloatVector a32 = FloatVector.fromArray(F, o, o3 + e + L2), a33 = FloatVector.fromArray(F, o, o3 + e + L3);
+            int vb = vOff + e;
+            for (int c = 0; c < n; c++, vb += vStride) {
+                FloatVector v0 = FloatVector.fromArray(F, v, vb);
+                FloatVector v1 = FloatVector.fromArray(F, v, vb + L);
+                FloatVector v2 = FloatVector.fromArray(F, v, vb + L2);
+                FloatVector v3 = FloatVector.fromArray(F, v, vb + L3);
+                FloatVector b = FloatVector.broadcast(F, p[p0 + c]);
+                a00 = v0.fma(b, a00);
+                a01 = v1.fma(b, a01);
+                a02 = v2.fma(b, a02);
+                a03 = v3.fma(b, a03);
+                b = FloatVector.broadcast(F, p[p1 + c]);
+                a10 = v0.fma(b, a10);
+                a11 = v1.fma(b, a11);
+                a12 = v2.fma(b, a12);
+                a13 = v3.fma(b, a13);
+                b = FloatVector.broadcast(F, p[p2 + c]);
+                a20 = v0.fma(b, a20);
+                a21 = v1.fma(b, a21);
+                a22 = v2.fma(b, a22);
+                a23 = v3.fma(b, a23);
+                b = FloatVector.broadcast(F, p[p3 + c]);
+                a30 = v0.fma(b, a30);
+                a31 = v1.fma(b, a31);
+                a32 = v2.fma(b, a32);
+                a33 = v3.fma(b, a33);
+            }
+            a00.intoArray(o, o0 + e);
+            a01.intoArray(o, o0 + e + L);
+            a02.intoArray(o, o0 + e + L2);
+            a03.intoArray(o, o0 + e + L3);
+            a10.intoArray(o, o1 + e);
+            a11.intoArray(o, o1 + e + L);
+            a12.intoArray(o, o1 + e + L2);
+            a13.intoArray(o, o1 + e + L3);
+            a20.intoArray(o, o2 + e);
+            a21.intoArray(o, o2 + e + L);
+            a22.intoArray(o, o2 + e + L2);
+            a23.intoArray(o, o2 + e + L3);
+            a30.intoArray(o, o3 + e);
+            a31.intoArray(o, o3 + e + L);
+            a32.intoArray(o, o3 + e + L2);
+            a33.intoArray(o, o3 + e + L3);
+        }
+        if (e < dv) {
+            // the last (dv % 4 lanes) columns: two rows at a time over the remaining width
+            accumulate2(n, dv - e, p, p0, p1, v, vOff + e, vStride, o, o0 + e, o1 + e);
+            accumulate2(n, dv - e, p, p2, p3, v, vOff + e, vStride, o, o2 + e, o3 + e);
+        }
+    }
+
+    /** Two output rows share every value-vector load: {@code 4 * lanes} output columns live in 8 accumulators. */
+    private static void accumulate2(int n, int dv, float[] p, int p0, int p1, float[] v, int vOff, int vStride,
+                                    float[] o, int o0, int o1) {
+        int e = 0;
+        for (; e <= dv - L4; e += L4) {
+            FloatVector a00 = FloatVector.fromArray(F, o, o0 + e), a01 = FloatVector.fromArray(F, o, o0 + e + L);
+            FloatVector a02 = FloatVector.fromArray(F, o, o0 + e + L2), a03 = FloatVector.fromArray(F, o, o0 + e + L3);
+            FloatVector a10 = FloatVector.fromArray(F, o, o1 + e), a11 = FloatVector.fromArray(F, o, o1 + e + L);
+            FloatVector a12 = FloatVector.fromArray(F, o, o1 + e + L2), a13 = FloatVector.fromArray(F, o, o1 + e + L3);
+            int vb = vOff + e;
+            for (int c = 0; c < n; c++, vb += vStride) {
+                FloatVector v0 = FloatVector.fromArray(F, v, vb);
+                FloatVector v1 = FloatVector.fromArray(F, v, vb + L);
+                FloatVector v2 = FloatVector.fromArray(F, v, vb + L2);
+                FloatVector v3 = FloatVector.fromArray(F, v, vb + L3);
+                FloatVector b0 = FloatVector.broadcast(F, p[p0 + c]);
+                FloatVector b1 = FloatVector.broadcast(F, p[p1 + c]);
+                a00 = v0.fma(b0, a00);
+                a01 = v1.fma(b0, a01);
+                a02 = v2.fma(b0, a02);
+                a03 = v3.fma(b0, a03);
+                a10 = v0.fma(b1, a10);
+                a11 = v1.fma(b1, a11);
+                a12 = v2.fma(b1, a12);
+                a13 = v3.fma(b1, a13);
+            }
+            a00.intoArray(o, o0 + e);
+            a01.intoArray(o, o0 + e + L);
+            a02.intoArray(o, o0 + e + L2);
+            a03.intoArray(o, o0 + e + L3);
+            a10.intoArray(o, o1 + e);
+            a11.intoArray(o, o1 + e + L);
+            a12.intoArray(o, o1 + e + L2);
+            a13.intoArray(o, o1 + e + L3);
+        }
+        for (; e <= dv - L; e += L) {
+            FloatVector a0 = FloatVector.fromArray(F, o, o0 + e);
+            FloatVector a1 = FloatVector.fromArray(F, o, o1 + e);
+            int vb = vOff + e;
+            for (int c = 0; c < n; c++, vb += vStride) {
+                FloatVector v0 = FloatVector.fromArray(F, v, vb);
+                a0 = v0.fma(FloatVector.broadcast(F, p[p0 + c]), a0);
+                a1 = v0.fma(FloatVector.broadcast(F, p[p1 + c]), a1);
+            }
+            a0.intoArray(o, o0 + e);
+            a1.intoArray(o, o1 + e);
+        }
+        for (; e < dv; e++) {
+            float t0 = o[o0 + e];
+            float t1 = o[o1 + e];
+            int vb = vOff + e;
+            for (int c = 0; c < n; c++, vb += vStride) {
+                float x = v[vb];
+                t0 += p[p0 + c] * x;
+                t1 += p[p1 + c] * x;
+            }
+            o[o0 + e] = t0;
+            o[o1 + e] = t1;
+        }
+    }
+
+    private static void accumulate1(int n, int dv, float[] p, int p0, float[] v, int vOff, int vStride, float[] o, int o0) {
+        int e = 0;
+        for (; e <= dv - L4; e += L4) {
+            FloatVector a0 = FloatVector.fromArray(F, o, o0 + e), a1 = FloatVector.fromArray(F, o, o0 + e + L);
+            FloatVector a2 = FloatVector.fromArray(F, o, o0 + e + L2), a3 = FloatVector.fromArray(F, o, o0 + e + L3);
+            int vb = vOff + e;
+            for (int c = 0; c < n; c++, vb += vStride) {
+                FloatVector b0 = FloatVector.broadcast(F, p[p0 + c]);
+                a0 = FloatVector.fromArray(F, v, vb).fma(b0, a0);
+                a1 = FloatVector.fromArray(F, v, vb + L).fma(b0, a1);
+                a2 = FloatVector.fromArray(F, v, vb + L2).fma(b0, a2);
+                a3 = FloatVector.fromArray(F, v, vb + L3).fma(b0, a3);
+            }
+            a0.intoArray(o, o0 + e);
+            a1.intoArray(o, o0 + e + L);
+            a2.intoArray(o, o0 + e + L2);
+            a3.intoArray(o, o0 + e + L3);
+        }
+        for (; e <= dv - L; e += L) {
+            FloatVector a0 = FloatVector.fromArray(F, o, o0 + e);
+            int vb = vOff + e;
+            for (int c = 0; c < n; c++, vb += vStride) {
+                a0 = FloatVector.fromArray(F, v, vb).fma(FloatVector.broadcast(F, p[p0 + c]), a0);
+            }
+            a0.intoArray(o, o0 + e);
+        }
+        for (; e < dv; e++) {
+            float t0 = o[o0 + e];
+            int vb = vOff + e;
+            for (int c = 0; c < n; c++, vb += vStride) t0 += p[p0 + c] * v[vb];
+            o[o0 + e] = t0;
+        }
+    }
+}
