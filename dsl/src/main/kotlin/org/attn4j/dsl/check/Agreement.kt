@@ -9,6 +9,8 @@ import org.attn4j.api.BoolTensor
 import org.attn4j.api.IntTensor
 import org.attn4j.api.LayerConfig
 import org.attn4j.api.PlanOptions
+import org.attn4j.api.ScoreMod
+import org.attn4j.api.MaskMod
 import org.attn4j.api.Tensor
 import org.attn4j.reference.ReferenceAttention
 import org.attn4j.reference.ReferenceBackend
@@ -91,9 +93,12 @@ object ReferenceChecks {
         mask: BoolTensor? = null,
         seed: Long = 1,
         tolerance: Tolerance = Tolerance.FORMAT,
+        scoreMod: ScoreMod? = null,
+        maskMod: MaskMod? = null,
     ): CheckOutcome {
         val what = "kernel ${describe(spec)} B=$batch Lq=$qLen Lk=$kvLen" +
-            (kvLens?.let { " kv_lens=${it.contentToString()}" } ?: "") + (mask?.let { " mask${it.shape().contentToString()}" } ?: "")
+            (kvLens?.let { " kv_lens=${it.contentToString()}" } ?: "") + (mask?.let { " mask${it.shape().contentToString()}" } ?: "") +
+            (if (scoreMod != null) " scoreMod" else "") + (if (maskMod != null) " maskMod" else "")
         val (b, why) = backend(backend)
         if (b == null) return NotRun(what, backend, listOf(why!!))
         val rnd = RandomTensors(seed)
@@ -104,6 +109,8 @@ object ReferenceChecks {
         )
         if (kvLens != null) inputs = inputs.withKvLens(IntTensor.of(kvLens.clone(), kvLens.size))
         if (mask != null) inputs = inputs.withMask(mask)
+        if (scoreMod != null) inputs = inputs.withScoreMod(scoreMod)
+        if (maskMod != null) inputs = inputs.withMaskMod(maskMod)
         val problem = inputs.validate(spec)
         val support = b.support(problem)
         if (!support.isSupported) return NotRun(what, backend, support.reasons())

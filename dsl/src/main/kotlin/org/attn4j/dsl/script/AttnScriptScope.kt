@@ -3,6 +3,8 @@ package org.attn4j.dsl.script
 import org.attn4j.api.AttentionSpec
 import org.attn4j.api.Backends
 import org.attn4j.api.BoolTensor
+import org.attn4j.api.MaskMod
+import org.attn4j.api.ScoreMod
 import org.attn4j.api.LayerConfig
 import org.attn4j.conformance.golden.CaseResult
 import org.attn4j.conformance.golden.GoldenRunner
@@ -79,8 +81,11 @@ open class AttnScriptScope(val scriptFile: Path?) {
         mask: BoolTensor? = null,
         tolerance: Tolerance = Tolerance.FORMAT,
         description: String? = null,
+        scoreMod: ScoreMod? = null,
+        maskMod: MaskMod? = null,
     ) = expectOutcome(description, "matches the reference") {
-        ReferenceChecks.kernel(spec, backend, batch, qLen, kvLen, kvLens, mask, seed = 1, tolerance = tolerance)
+        ReferenceChecks.kernel(spec, backend, batch, qLen, kvLen, kvLens, mask, seed = 1, tolerance = tolerance,
+            scoreMod = scoreMod, maskMod = maskMod)
     }
 
     /**

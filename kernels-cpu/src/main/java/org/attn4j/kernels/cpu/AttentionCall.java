@@ -38,6 +38,9 @@ final class AttentionCall {
     float[] bias;
     int biasOff, biasSB, biasSH, biasSL, biasSK;
     boolean[] mask;
+    /** FlexAttention-style hooks (golden/FORMAT.md step 3 end / step 4), or null. */
+    org.attn4j.api.ScoreMod scoreMod;
+    org.attn4j.api.MaskMod maskMod;
     int maskOff, maskSB, maskSH, maskSL, maskSK;
     float[] alibi;
     double[] sinks;
@@ -89,6 +92,12 @@ final class AttentionCall {
         this.outSB = sb;
         this.outSH = sh;
         this.outSL = sl;
+        return this;
+    }
+
+    AttentionCall mods(org.attn4j.api.ScoreMod scoreMod, org.attn4j.api.MaskMod maskMod) {
+        this.scoreMod = scoreMod;
+        this.maskMod = maskMod;
         return this;
     }
 

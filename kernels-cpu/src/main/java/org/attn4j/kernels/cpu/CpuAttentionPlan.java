@@ -56,7 +56,8 @@ final class CpuAttentionPlan implements AttentionPlan {
         FloatTensor lse = options.computeLse() ? FloatTensor.zeros(b, spec.qHeads(), lq) : null;
         AttentionCall c = new AttentionCall().spec(spec, b, lq).queries(inputs.q());
         c.kv = KvSource.dense(inputs.k(), inputs.v(), lengths);
-        c.bias(inputs.bias(), lk).mask(inputs.mask(), lk).alibi(inputs.alibiSlopes()).sinks(inputs.sinks());
+        c.bias(inputs.bias(), lk).mask(inputs.mask(), lk).alibi(inputs.alibiSlopes()).sinks(inputs.sinks())
+                .mods(inputs.scoreMod(), inputs.maskMod());
         outputs(c, out, lse);
         engine.run(c);
         return new AttentionOutput(out, lse);

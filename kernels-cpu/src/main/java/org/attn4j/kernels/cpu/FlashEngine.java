@@ -1,5 +1,7 @@
 package org.attn4j.kernels.cpu;
 
+import org.attn4j.api.AttentionException;
+
 import org.attn4j.api.Tensor;
 
 import java.util.Arrays;
@@ -312,6 +314,7 @@ final class FlashEngine {
                 Arrays.fill(sc, off, off + (lo - a), Float.NEGATIVE_INFINITY);
                 Arrays.fill(sc, off + (hi - a), off + n, Float.NEGATIVE_INFINITY);
             }
+            if (c.scoreMod != null || c.maskMod != null) applyMods(c, sc, off, n, b, h, i, a);
             online(s, sc, off, n, row0 + rr * rowStep, dv);
         }
         k.accumulateRows(r, n, dv, sc, 0, tileLen, c.kv.v, vRow + c0 * c.kv.vStride, c.kv.vStride, s.o, row0 * dv, rowStep * dv);
@@ -331,6 +334,30 @@ final class FlashEngine {
             int mo = c.maskOff + b * c.maskSB + h * c.maskSH + i * c.maskSL + a * c.maskSK;
             for (int cc = 0; cc < n; cc++) {
                 if (!c.mask[mo + cc * c.maskSK]) sc[off + cc] = Float.NEGATIVE_INFINITY;
+            }
+        }
+    }
+
+    /**
+     * The FlexAttention hooks, after every built-in visibility rule so that they only see visible keys (as the
+     * reference calls them): the mask mod hides more keys, the score mod rewrites the rest. Scores are finite
+     * until hidden, so -inf means "not visible".
+     */
+    private static void applyMods(AttentionCall c, float[] sc, int off, int n, int b, int h, int i, int a) {
+        for (int cc = 0; cc < n; cc++) {
+            if (sc[off + cc] == Float.NEGATIVE_INFINITY) continue;
+            int j = a + cc;
+            if (c.maskMod != null && !c.maskMod.visible(b, h, i, j)) {
+                sc[off + cc] = Float.NEGATIVE_INFINITY;
+                continue;
+            }
+            if (c.scoreMod != null) {
+                double s = c.scoreMod.apply(sc[off + cc], b, h, i, j);
+                if (!Double.isFinite(s)) {
+                    throw AttentionException.invalid("scoreMod(b=" + b + ", h=" + h + ", i=" + i + ", j=" + j + ")",
+                            "a finite score (hide keys with a maskMod)", s);
+                }
+                sc[off + cc] = (float) s;
             }
         }
     }
