@@ -16,6 +16,7 @@ class AttentionInputsTest : StringSpec({
     "valid inputs give the problem they pose" {
         val all = good().withBias(zeros(3, 5)).withMask(BoolTensor.of(BooleanArray(5) { true }, 5))
             .withAlibiSlopes(zeros(4)).withSinks(FloatTensor.zeros(4)).withKvLens(5, 0)
+            .withScoreMod { s, _, _, _, _ -> s }.withMaskMod { _, _, _, _ -> true }
         val p = all.validate(spec)
         p shouldBe AttentionProblem.of(spec, 2, 3, 5, *OptionalInput.entries.toTypedArray())
         good().validate(spec).inputs() shouldBe emptySet()
