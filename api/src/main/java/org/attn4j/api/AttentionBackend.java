@@ -14,8 +14,17 @@ public interface AttentionBackend {
     /** Short unique name, e.g. {@code reference}, {@code cpu}, {@code opencl}. */
     String name();
 
-    /** The arithmetic of this backend; outputs have {@link Precision#dtype()}. */
+    /** The arithmetic of this backend; outputs have {@link Precision#dtype()} (but see {@link #hasFloat64Path()}). */
     Precision precision();
+
+    /**
+     * Whether this backend, although its {@link #precision()} is FLOAT32, computes in float64 and returns FLOAT64
+     * outputs when {@code q}, {@code k} and {@code v} (or a layer's weights) are all FLOAT64 tensors, e.g. an OpenCL
+     * device with {@code cl_khr_fp64}. Such outputs are held to the float64 tolerance.
+     */
+    default boolean hasFloat64Path() {
+        return false;
+    }
 
     /** Why this backend cannot run on this machine (no device, no native library), or empty. */
     default Optional<String> unavailableReason() {

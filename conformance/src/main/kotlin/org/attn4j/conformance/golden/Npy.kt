@@ -389,6 +389,10 @@ object Npy {
      * trailing comma; after the closing brace only whitespace (numpy's space padding and newline) may follow.
      */
     private class HeaderParser(val s: String) {
+        private companion object {
+            const val MAX_NESTING = 32
+        }
+
         var i = 0
 
         fun parse(): Map<String, Any?> {
@@ -417,14 +421,24 @@ object Npy {
             return s[i]
         }
 
-        fun value(): Any? = when (val c = peek()) {
-            '{' -> dict()
-            '(' -> PyTuple(sequence('(', ')'))
-            '[' -> sequence('[', ']')
-            '\'', '"' -> string()
-            else -> when {
-                c == '-' || c == '+' || c.isDigit() -> int()
-                else -> word()
+        /** Nesting so far: a valid header nests 2 deep (dict, shape tuple); a hostile one must not overflow the stack. */
+        private var depth = 0
+
+        fun value(): Any? {
+            if (++depth > MAX_NESTING) throw HeaderSyntaxException("nested deeper than $MAX_NESTING levels at offset $i")
+            try {
+                return when (val c = peek()) {
+                    '{' -> dict()
+                    '(' -> PyTuple(sequence('(', ')'))
+                    '[' -> sequence('[', ']')
+                    '\'', '"' -> string()
+                    else -> when {
+                        c == '-' || c == '+' || c.isDigit() -> int()
+                        else -> word()
+                    }
+                }
+            } finally {
+                depth--
             }
         }
 

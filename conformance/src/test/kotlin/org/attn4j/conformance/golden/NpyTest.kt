@@ -264,6 +264,11 @@ class NpyTest : FunSpec({
             e.message shouldBe "$p: file not found"
         }
     }
+    test("a deeply nested header is a GoldenFormatException, not a StackOverflowError (found by the TCK's reader fuzzer)") {
+        val nested = "(".repeat(100_000) + ")".repeat(100_000)
+        val bytes = Fixtures.npy(Fixtures.padded("{'descr': '<f4', 'fortran_order': False, 'shape': $nested, }", 2), ByteArray(0), major = 2)
+        rejected("nested.npy", bytes).message!! shouldContain "nested deeper than"
+    }
 })
 
 private inline fun <T> withClue(clue: String, block: () -> T): T = io.kotest.assertions.withClue(clue, block)

@@ -182,6 +182,13 @@ public final class OpenClBackend implements AttentionBackend, AutoCloseable {
         return ownContext;
     }
 
+    /** Float64 inputs run in double when the device has {@code cl_khr_fp64} (PoCL does). */
+    @Override
+    public boolean hasFloat64Path() {
+        ClDevice.Discovery d = discovery();
+        return d.device() != null && d.device().fp64();
+    }
+
     @Override
     public Support support(AttentionProblem problem) {
         AttentionException.require(problem != null, "problem", "a problem", "null");

@@ -1,0 +1,234 @@
+package org.attn4j.conformance.tck
+
+import org.attn4j.api.Alignment
+import org.attn4j.api.AttentionInputs
+import org.attn4j.api.AttentionProblem
+import org.attn4j.api.AttentionSpec
+import org.attn4j.api.BoolTensor
+import org.attn4j.api.DoubleTensor
+import org.attn4j.api.FloatTensor
+import org.attn4j.api.IntTensor
+import org.attn4j.api.Tensor
+import org.attn4j.api.Window
+import java.util.SplittableRandom
+import kotlin.math.sqrt
+
+/**
+ * Which axes of the score tensor `[B, Hq, Lq, Lk]` a bias or mask spans, NumPy style (trailing alignment).
+ * Written with one letter per axis of the array: `B`, `H`, `Q`, `K` for a full axis, `1` for a size-1 axis;
+ * `"1HQK"` is `[1, Hq, Lq, Lk]`, `"K"` is `[Lk]`, `"H1K"` is `[Hq, 1, Lk]`.
+ */
+data class Broadcast(val axes: String) {
+    init {
+        require(axes.length in 1..4) { "1 to 4 axes" }
+        val names = "BHQK".substring(4 - axes.length)
+        require(axes.indices.all { axes[it] == '1' || axes[it] == names[it] }) { "axis letters must be in B H Q K order: $axes" }
+    }
+
+    fun shape(batch: Int, heads: Int, qLen: Int, kvLen: Int): IntArray = IntArray(axes.length) {
+        when (axes[it]) {
+            'B' -> batch
+            'H' -> heads
+            'Q' -> qLen
+            'K' -> kvLen
+            else -> 1
+        }
+    }
+
+    /** Whether the array has a full query axis (each query row has its own values). */
+    val perQuery: Boolean get() = 'Q' in axes
+
+    /** Whether the array has a full key axis. */
+    val perKey: Boolean get() = 'K' in axes
+
+    override fun toString(): String =
+        axes.map { when (it) { 'B' -> "B"; 'H' -> "H"; 'Q' -> "Lq"; 'K' -> "Lk"; else -> "1" } }.joinToString(",", "[", "]")
+
+    companion object {
+        /** Every broadcast pattern of rank 1..4: 2 + 4 + 8 + 16 = 30, lower ranks first. */
+        val ALL: List<Broadcast> = (1..4).flatMap { rank ->
+            val names = "BHQK".substring(4 - rank)
+            (0 until (1 shl rank))
+                .map { bits -> Broadcast(String(CharArray(rank) { if ((bits shr (rank - 1 - it)) and 1 == 1) names[it] else '1' })) }
+                // Within a rank: patterns with a key axis first (the common ones), then by how many axes are full.
+                .sortedWith(compareBy<Broadcast>({ !it.perKey }, { p -> -p.axes.count { it != '1' } }))
+        }
+    }
+}
+
+/** How a bool mask is filled. */
+enum class MaskFill(val density: Double, val deadRows: Double) {
+    /** 80 % of entries true */
+    DENSE(0.8, 0.0),
+    /** half */
+    HALF(0.5, 0.0),
+    /** 15 %: many rows end up with no visible key */
+    SPARSE(0.15, 0.0),
+    /** 30 % of the mask's rows entirely false, the others 80 % true */
+    DEAD_ROWS(0.8, 0.3),
+    /** every entry false: every row is fully masked */
+    ALL_FALSE(0.0, 1.0),
+}
+
+/** How `kv_lens` is given. */
+enum class KvLensMode { NONE, FULL, RANDOM, WITH_ZERO }
+
+/** How Q, K and V are laid out in memory (the values are the same). */
+enum class Layout {
+    /** contiguous float32 `[B, H, L, D]` */
+    CONTIGUOUS,
+    /** a `[B, L, H, D]` buffer seen through `permute(0, 2, 1, 3)` */
+    BLHD_VIEW,
+    /** float64 tensors (float32-representable values) */
+    FLOAT64,
+    /** float32 with an offset and padded rows: not contiguous */
+    PADDED,
+}
+
+/**
+ * One generated kernel call: sizes, spec options, which optional inputs exist, and how their values are drawn.
+ * The tensors themselves are derived deterministically from [dataSeed] ([inputs]), so a case prints in one line
+ * and replays exactly.
+ *
+ * Values are float32-representable, so a float64 reference sees exactly what a float32 backend sees.
+ * Q and K are scaled so that typical scores `scale * q.k` have magnitude [scoreMagnitude].
+ */
+data class KernelCase(
+    val batch: Int,
+    val qHeads: Int,
+    val kvHeads: Int,
+    val headDim: Int,
+    val vHeadDim: Int,
+    val qLen: Int,
+    val kvLen: Int,
+    val scale: Double?,
+    val causal: Boolean,
+    val alignment: Alignment,
+    val window: Window,
+    val softcap: Double,
+    val bias: Broadcast?,
+    val biasAmplitude: Double,
+    val mask: Broadcast?,
+    val maskFill: MaskFill,
+    val alibi: Boolean,
+    val sinks: Boolean,
+    val kvLens: KvLensMode,
+    val scoreMagnitude: Double,
+    val valueMagnitude: Double,
+    val layout: Layout,
+    val dataSeed: Long,
+) {
+    val spec: AttentionSpec by lazy {
+        val b = AttentionSpec.builder(qHeads, kvHeads, headDim).vHeadDim(vHeadDim).causal(causal).alignment(alignment)
+            .window(window).softcap(softcap)
+        if (scale != null) b.scale(scale)
+        b.build()
+    }
+
+    /** Multiply-adds of the naive evaluation: what the cost cap bounds. */
+    val cost: Long get() = cost(batch, qHeads, qLen, kvLen, headDim, vHeadDim)
+
+    /** The tensors of this case (built once, then shared: checks must not write to them). */
+    val inputs: AttentionInputs by lazy { materialize() }
+
+    val problem: AttentionProblem get() = inputs.validate(spec)
+
+    /** A copy with other data (same shapes and options). */
+    fun withSeed(seed: Long): KernelCase = copy(dataSeed = seed)
+
+    override fun toString(): String = buildString {
+        append("B=$batch Hq=$qHeads Hkv=$kvHeads D=$headDim")
+        if (vHeadDim != headDim) append(" Dv=$vHeadDim")
+        append(" Lq=$qLen Lk=$kvLen")
+        if (scale != null) append(" scale=$scale")
+        if (causal) append(" causal")
+        if (causal || !window.isNone) append(if (alignment == Alignment.TOP_LEFT) " top-left" else " bottom-right")
+        if (!window.isNone) append(" window=[${window.left()},${window.right()}]")
+        if (softcap > 0) append(" softcap=$softcap")
+        if (bias != null) append(" bias$bias~$biasAmplitude")
+        if (mask != null) append(" mask$mask:$maskFill")
+        if (alibi) append(" alibi")
+        if (sinks) append(" sinks")
+        if (kvLens != KvLensMode.NONE) append(" kvLens=$kvLens${inputs.kvLens()?.toIntArray()?.contentToString() ?: ""}")
+        append(" |s|~$scoreMagnitude")
+        if (valueMagnitude != 1.0) append(" |v|~$valueMagnitude")
+        if (layout != Layout.CONTIGUOUS) append(" layout=$layout")
+        append(" data=$dataSeed")
+    }
+
+    private fun materialize(): AttentionInputs {
+        val rnd = SplittableRandom(dataSeed)
+        // Q.K of two U(-a, a) vectors has standard deviation a^2 sqrt(D) / 3: pick a so that scale * that = |s|.
+        val amp = sqrt(scoreMagnitude / (spec.effectiveScale() * sqrt(headDim.toDouble()) / 3.0))
+        val q = uniform(rnd, intArrayOf(batch, qHeads, qLen, headDim), amp)
+        val k = uniform(rnd, intArrayOf(batch, kvHeads, kvLen, headDim), amp)
+        val v = uniform(rnd, intArrayOf(batch, kvHeads, kvLen, vHeadDim), valueMagnitude)
+        var inputs = AttentionInputs.of(layOut(q), layOut(k), layOut(v))
+        if (bias != null) {
+            val shape = bias.shape(batch, qHeads, qLen, kvLen)
+            inputs = inputs.withBias(FloatTensor.of(uniformArray(rnd, Tensor.elementCount(*shape), biasAmplitude), *shape))
+        }
+        if (mask != null) inputs = inputs.withMask(maskTensor(rnd, mask.shape(batch, qHeads, qLen, kvLen), maskFill))
+        if (alibi) {
+            // The ALiBi paper's geometric slopes 2^(-8 (h+1) / H).
+            val slopes = FloatArray(qHeads) { Math.pow(2.0, -8.0 * (it + 1) / qHeads).toFloat() }
+            inputs = inputs.withAlibiSlopes(FloatTensor.of(slopes, qHeads))
+        }
+        if (sinks) {
+            inputs = inputs.withSinks(FloatTensor.of(uniformArray(rnd, qHeads, 1.5 * maxOf(1.0, scoreMagnitude)), qHeads))
+        }
+        if (kvLens != KvLensMode.NONE) {
+            val lens = IntArray(batch) { if (kvLens == KvLensMode.FULL) kvLen else rnd.nextInt(kvLen + 1) }
+            if (kvLens == KvLensMode.WITH_ZERO) lens[rnd.nextInt(batch)] = 0
+            inputs = inputs.withKvLens(IntTensor.of(lens, batch))
+        }
+        return inputs
+    }
+
+    private fun layOut(t: FloatTensor): Tensor = when (layout) {
+        Layout.CONTIGUOUS -> t
+        Layout.FLOAT64 -> DoubleTensor.copyOf(t)
+        Layout.BLHD_VIEW -> {
+            // Copy into a [B, L, H, D] buffer, then view it as [B, H, L, D].
+            val s = t.shape()
+            val blhd = FloatTensor.zeros(s[0], s[2], s[1], s[3])
+            org.attn4j.api.Tensors.copyInto(t, blhd.permute(0, 2, 1, 3))
+            blhd.permute(0, 2, 1, 3)
+        }
+        Layout.PADDED -> {
+            // Rows of D values padded to D + 3, the whole view starting at offset 5: strides are not C order.
+            val s = t.shape()
+            val padded = s[3] + 3
+            val storage = FloatArray(5 + Tensor.elementCount(s[0], s[1], s[2], padded)) { Float.NaN } // NaN padding: reading it shows
+            val strides = intArrayOf(s[1] * s[2] * padded, s[2] * padded, padded, 1)
+            val view = FloatTensor(storage, s, strides, 5)
+            org.attn4j.api.Tensors.copyInto(t, view)
+            view
+        }
+    }
+
+    companion object {
+        fun cost(batch: Int, heads: Int, qLen: Int, kvLen: Int, d: Int, dv: Int): Long =
+            batch.toLong() * heads * maxOf(qLen, 1) * maxOf(kvLen, 1) * (d + dv)
+
+        /** U(-amp, amp) rounded to float32. */
+        fun uniformArray(rnd: SplittableRandom, n: Int, amp: Double): FloatArray =
+            FloatArray(n) { ((rnd.nextDouble() * 2 - 1) * amp).toFloat() }
+
+        fun uniform(rnd: SplittableRandom, shape: IntArray, amp: Double): FloatTensor =
+            FloatTensor.of(uniformArray(rnd, Tensor.elementCount(*shape), amp), *shape)
+
+        fun maskTensor(rnd: SplittableRandom, shape: IntArray, fill: MaskFill): BoolTensor {
+            val n = Tensor.elementCount(*shape)
+            val rowLen = shape.last()
+            val data = BooleanArray(n)
+            var row = 0
+            while (row * rowLen < n) {
+                val dead = rnd.nextDouble() < fill.deadRows
+                for (j in 0 until rowLen) data[row * rowLen + j] = !dead && rnd.nextDouble() < fill.density
+                row++
+            }
+            return BoolTensor.of(data, *shape)
+        }
+    }
+}

@@ -1,0 +1,104 @@
+package org.attn4j.conformance.tck.broken
+
+import org.attn4j.api.AttentionBackend
+import org.attn4j.api.AttentionInputs
+import org.attn4j.api.AttentionOutput
+import org.attn4j.api.AttentionPlan
+import org.attn4j.api.AttentionProblem
+import org.attn4j.api.BoolTensor
+import org.attn4j.api.FloatTensor
+import org.attn4j.api.KvCache
+import org.attn4j.api.LayerConfig
+import org.attn4j.api.LayerPlan
+import org.attn4j.api.LayerWeights
+import org.attn4j.api.MlaLayerConfig
+import org.attn4j.api.PlanOptions
+import org.attn4j.api.Precision
+import org.attn4j.api.StandardLayerConfig
+import org.attn4j.api.StandardLayerWeights
+import org.attn4j.api.Support
+import org.attn4j.api.Tensor
+import org.attn4j.reference.ReferenceAttention
+import org.attn4j.reference.ReferenceBackend
+import org.attn4j.reference.ReferenceMath
+
+/**
+ * A float32 backend with one deliberate [bug] (test only; never registered with ServiceLoader). Kernels run
+ * [BrokenKernel]; layers run the float64 reference rounded to float32, except for the two layer bugs, which are
+ * wired in here: [Bug.KV_CACHE_OFFSET_OFF_BY_ONE] in the standard layer's `step`, [Bug.ROPE_INTERLEAVED_FOR_HALVES]
+ * in MLA's RoPE pairing.
+ */
+class BrokenBackend(private val bug: Bug) : AttentionBackend {
+    private val kernel = BrokenKernel(bug)
+    private val reference = ReferenceBackend()
+
+    override fun name(): String = "broken-${bug.name.lowercase()}"
+
+    override fun precision(): Precision = Precision.FLOAT32
+
+    override fun support(problem: AttentionProblem): Support = Support.ok()
+
+    override fun plan(problem: AttentionProblem, options: PlanOptions): AttentionPlan = object : AttentionPlan {
+        override fun problem(): AttentionProblem = problem
+
+        override fun run(inputs: AttentionInputs): AttentionOutput {
+            inputs.validate(problem.spec())   // bad input -> AttentionException, as the API requires
+            val o = kernel.attend(problem.spec(), inputs)
+            return if (options.computeLse()) o else AttentionOutput(o.out(), null)
+        }
+    }
+
+    override fun supportLayer(config: LayerConfig): Support = Support.ok()
+
+    override fun planLayer(config: LayerConfig, weights: LayerWeights, options: PlanOptions): LayerPlan {
+        val planned = if (bug == Bug.ROPE_INTERLEAVED_FOR_HALVES && config is MlaLayerConfig && !config.ropeInterleaved()) {
+            config.withRope(true, config.ropeTheta(), config.positionOffset())
+        } else {
+            config
+        }
+        val ref = reference.planLayer(planned, weights, options)
+        if (bug == Bug.KV_CACHE_OFFSET_OFF_BY_ONE && config is StandardLayerConfig) {
+            return OffByOneStepLayer(config, weights as StandardLayerWeights, ref)
+        }
+        return Float32Layer(ref)
+    }
+
+    override fun toString(): String = name()
+
+    /** The reference layer with outputs rounded to float32 (this backend's precision). */
+    private open class Float32Layer(val ref: LayerPlan) : LayerPlan {
+        override fun config(): LayerConfig = ref.config()
+        override fun forward(x: Tensor, kvX: Tensor?, keyPaddingMask: BoolTensor?): Tensor = FloatTensor.copyOf(ref.forward(x, kvX, keyPaddingMask))
+        override fun newCache(batch: Int, maxLength: Int): KvCache = ref.newCache(batch, maxLength)
+        override fun step(x: Tensor, cache: KvCache): Tensor = FloatTensor.copyOf(ref.step(x, cache))
+    }
+
+    /**
+     * [Bug.KV_CACHE_OFFSET_OFF_BY_ONE]: `step` appends the chunk's keys, then attends as if its queries sat one
+     * position earlier than they do, `d_i = i + Lk - n - 1`: with a causal mask each query misses its own key.
+     */
+    private class OffByOneStepLayer(val config: StandardLayerConfig, val w: StandardLayerWeights, ref: LayerPlan) : Float32Layer(ref) {
+        override fun step(x: Tensor, cache: KvCache): Tensor {
+            val b = x.size(0)
+            val n = x.size(1)
+            fun heads(t: Tensor, h: Int) = ReferenceMath.splitHeads(t, h, config.headDim())
+            val q = heads(ReferenceMath.linear(x, w.wq(), w.bq()), config.qHeads())
+            cache.append(heads(ReferenceMath.linear(x, w.wk(), w.bk()), config.kvHeads()), heads(ReferenceMath.linear(x, w.wv(), w.bv()), config.kvHeads()))
+            var inputs = cache.gather(q)
+            val spec = config.attentionSpec()
+            if (spec.causal()) {
+                val lk = inputs.kvLen()
+                val lens = inputs.kvLens().toIntArray()
+                val mask = BooleanArray(b * n * lk) { at ->
+                    val s = at / (n * lk)
+                    val i = at / lk % n
+                    val j = at % lk
+                    j <= i + lens[s] - n - 1            // the bug: one position early
+                }
+                inputs = inputs.withMask(BoolTensor.of(mask, b, 1, n, lk))
+            }
+            val attended = ReferenceAttention.attend(spec, inputs).out()
+            return FloatTensor.copyOf(ReferenceMath.linear(ReferenceMath.mergeHeads(attended), w.wo(), w.bo()))
+        }
+    }
+}
