@@ -1,0 +1,112 @@
+package org.attn4j.bench;
+
+import org.attn4j.api.AttentionBackend;
+import org.attn4j.api.AttentionException;
+import org.attn4j.api.AttentionInputs;
+import org.attn4j.api.AttentionOutput;
+import org.attn4j.api.AttentionPlan;
+import org.attn4j.api.AttentionProblem;
+import org.attn4j.api.ContiguousKvCache;
+import org.attn4j.api.DType;
+import org.attn4j.api.FloatTensor;
+import org.attn4j.api.KvCache;
+import org.attn4j.api.PlanOptions;
+import org.attn4j.api.Tensor;
+
+/**
+ * One workload prepared on an attn4j backend, through the api only: planned once, then {@link #run} many times.
+ * <ul>
+ *   <li>prefill: {@code plan.run(q, k, v)};</li>
+ *   <li>decode: the K/V go into the backend's KV cache once ({@link AttentionBackend#newKvCache}), each run is
+ *       {@code plan.decode(q, cache)}, which reads the cache and never appends (the cache does not grow);</li>
+ *   <li>MLA absorbed decode: MQA over a keys-only latent cache ({@code kvHeads 1}, {@code headDim c + rope},
+ *       {@code vHeadDim 0}, as {@code docs/kv-layout.md} describes) with {@code plan.decode(q_absorbed, cache)}; the
+ *       values are the first {@code c} latent columns. A backend whose decode does not read latent caches (the api's
+ *       default decode gathers K and V) runs {@code plan.run(q, latent, latent[..., :c])} instead, the values being a
+ *       view of the same storage.</li>
+ * </ul>
+ * The output tensor of the last run is kept, so a benchmark can consume it.
+ */
+public final class AttnRun implements AutoCloseable {
+    private final AttentionPlan plan;
+    private final Tensor q;
+    private final AttentionInputs inputs;   // prefill, MLA
+    private final KvCache cache;            // decode
+    private Tensor lastOutput;
+
+    private AttnRun(AttentionPlan plan, Tensor q, AttentionInputs inputs, KvCache cache) {
+        this.plan = plan;
+        this.q = q;
+        this.inputs = inputs;
+        this.cache = cache;
+    }
+
+    /** The plan options every benchmark uses: {@code threads} workers, no LSE (nobody reads it). */
+    public static PlanOptions options(int threads) {
+        return new PlanOptions(threads, false, PlanOptions.MlaPath.ABSORBED);
+    }
+
+    /** Plans {@code data}'s workload on {@code backend} and binds its inputs (fills the KV cache for decode). */
+    public static AttnRun prepare(AttentionBackend backend, BenchData data, int threads) {
+        Workload w = data.workload();
+        FloatTensor q = FloatTensor.of(data.q(), w.batch(), w.qHeads(), w.qLen(), w.headDim());
+        AttentionProblem problem = AttentionProblem.of(w.spec(), w.batch(), w.qLen(), w.kvLen());
+        AttentionPlan plan = backend.plan(problem, options(threads));
+        try {
+            return switch (w.kind()) {
+                case PREFILL -> new AttnRun(plan, q, AttentionInputs.of(q,
+                        FloatTensor.of(data.k(), w.batch(), w.kvHeads(), w.kvLen(), w.headDim()),
+                        FloatTensor.of(data.v(), w.batch(), w.kvHeads(), w.kvLen(), w.vHeadDim())), null);
+                case DECODE -> {
+                    KvCache cache = backend.newKvCache(w.batch(), w.kvHeads(), w.kvLen(), w.headDim(), w.vHeadDim());
+                    cache.append(FloatTensor.of(data.k(), w.batch(), w.kvHeads(), w.kvLen(), w.headDim()),
+                            FloatTensor.of(data.v(), w.batch(), w.kvHeads(), w.kvLen(), w.vHeadDim()));
+                    yield new AttnRun(plan, q, null, cache);
+                }
+                case MLA_DECODE -> {
+                    KvCache latentCache = latentCache(backend, data);
+                    try {
+                        plan.decode(q, latentCache); // probe: can this backend's decode read a latent cache?
+                        yield new AttnRun(plan, q, null, latentCache);
+                    } catch (AttentionException e) {
+                        FloatTensor latent = FloatTensor.of(data.k(), w.batch(), 1, w.kvLen(), w.headDim());
+                        yield new AttnRun(plan, q, AttentionInputs.of(q, latent, latent.slice(3, 0, w.vHeadDim())), null);
+                    }
+                }
+            };
+        } catch (RuntimeException e) {
+            plan.close();
+            throw e;
+        }
+    }
+
+    /** A float32 keys-only cache {@code [B, 1, Lk, c + rope]} holding {@code data.k()}, the latent of an MLA workload. */
+    public static KvCache latentCache(AttentionBackend backend, BenchData data) {
+        Workload w = data.workload();
+        KvCache cache = new ContiguousKvCache(DType.FLOAT32, w.batch(), 1, w.kvLen(), w.headDim(), 0);
+        cache.append(FloatTensor.of(data.k(), w.batch(), 1, w.kvLen(), w.headDim()), null);
+        return cache;
+    }
+
+    /** Whether runs go through {@code plan.decode} over a cache (decode, and MLA on backends that read latent caches). */
+    public boolean usesCache() {
+        return cache != null;
+    }
+
+    /** One timed call; returns the output {@code [B, Hq, Lq, Dv]}. */
+    public Tensor run() {
+        AttentionOutput o = cache != null ? plan.decode(q, cache) : plan.run(inputs);
+        lastOutput = o.out();
+        return lastOutput;
+    }
+
+    /** The output of the last {@link #run}, or {@code null}. */
+    public Tensor lastOutput() {
+        return lastOutput;
+    }
+
+    @Override
+    public void close() {
+        plan.close();
+    }
+}

@@ -1,0 +1,242 @@
+package org.attn4j.bench;
+
+import org.attn4j.api.AttentionBackend;
+import org.attn4j.api.AttentionException;
+import org.attn4j.api.AttentionProblem;
+import org.attn4j.api.Backends;
+import org.attn4j.api.Support;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.function.Consumer;
+
+/**
+ * What {@code attn bench} runs: the machine limits, then each workload on each attn4j backend and on the peer, in one
+ * JVM, with the ratios between them. Every figure is a median of {@code reps} timed calls after {@code warmup} calls.
+ * Derived rows: D1's MHA twin (32/32 heads) and the MHA/GQA time ratio; for M1, whole decode steps in the absorbed and
+ * the naive order and their time ratio.
+ */
+public final class BenchSuite {
+    private BenchSuite() {
+    }
+
+    /**
+     * @param workloads what to run, in order
+     * @param backends  attn4j backend names ({@link Backends#byName})
+     * @param peer      whether to run ONNX Runtime alongside
+     * @param warmup    untimed calls before the timed ones
+     * @param reps      timed calls (the median is reported)
+     * @param limits    how long to measure the machine limits
+     * @param threads   threads for every implementation (plans, ORT intra-op, limits)
+     */
+    public record Config(List<Workload> workloads, List<String> backends, boolean peer, int warmup, int reps,
+                         MachineLimits.Settings limits, int threads) {
+        public Config {
+            AttentionException.require(workloads != null && !workloads.isEmpty(), "workloads", "at least one", workloads);
+            AttentionException.require(backends != null && !backends.isEmpty(), "backends", "at least one", backends);
+            AttentionException.require(warmup >= 0, "warmup", ">= 0", warmup);
+            AttentionException.require(reps >= 1, "reps", ">= 1", reps);
+            AttentionException.require(threads >= 1, "threads", ">= 1", threads);
+            workloads = List.copyOf(workloads);
+            backends = List.copyOf(backends);
+        }
+    }
+
+    /**
+     * @param limits     the measured machine limits
+     * @param peerStatus the ONNX Runtime version, or why the peer did not run
+     * @param rows       the limits first, then per workload: each backend, the peer, the derived rows
+     */
+    public record Report(MachineLimits limits, String peerStatus, List<BenchRow> rows, String loadBefore, String loadAfter) {
+    }
+
+    /**
+     * The 1/5/15-minute load averages ({@code /proc/loadavg}), or "unknown": other processes on a 2-core machine skew
+     * every figure, so the report states the load it ran under.
+     */
+    public static String loadAverage() {
+        try {
+            String[] f = java.nio.file.Files.readString(java.nio.file.Path.of("/proc/loadavg")).trim().split("\\s+");
+            return f[0] + " " + f[1] + " " + f[2];
+        } catch (Exception | Error e) {
+            return "unknown";
+        }
+    }
+
+    /** Runs everything; progress lines go to {@code progress} (the CLI prints them on stderr). */
+    public static Report run(Config config, Consumer<String> progress) {
+        String loadBefore = loadAverage();
+        progress.accept("load average " + loadBefore + "; measuring machine limits (" + config.threads() + " threads)...");
+        MachineLimits limits = MachineLimits.measure(config.threads(), config.limits());
+        progress.accept(limits.toString());
+        List<BenchRow> rows = new ArrayList<>();
+        rows.add(new BenchRow("fma_peak", "machine", limits.fmaGflops(), "GFLOP/s", 100.0, null, null, null, null,
+                "fp32 FMA, " + limits.lanes() + " lanes x " + limits.threads() + " threads; load average " + loadBefore));
+        rows.add(new BenchRow("dram_read", "machine", limits.dramGBs(), "GB/s", 100.0, null, null, null, null,
+                "vector loads, " + limits.threads() + " threads"));
+
+        OrtPeer.Availability peer = config.peer() ? OrtPeer.open(config.threads()) : new OrtPeer.Availability(null, "--peer none");
+        String peerStatus = peer.available() ? "onnxruntime " + peer.peer().version() : peer.reason();
+        if (config.peer()) progress.accept("peer: " + peerStatus);
+        try {
+            Runner r = new Runner(config, limits, peer, progress, rows);
+            for (Workload w : config.workloads()) {
+                r.workload(w);
+                System.gc(); // the big inputs of one workload should not crowd the next one's measurements
+            }
+        } finally {
+            if (peer.available()) peer.peer().close();
+        }
+        return new Report(limits, peerStatus, List.copyOf(rows), loadBefore, loadAverage());
+    }
+
+    /** The measurements of one run; rows are appended in output order. */
+    private record Runner(Config config, MachineLimits limits, OrtPeer.Availability peer, Consumer<String> progress,
+                          List<BenchRow> rows) {
+
+        void workload(Workload w) {
+            progress.accept(w.name() + ": " + w.describe());
+            BenchData data = BenchData.random(w, w.name().hashCode());
+            Measured peerTime = measurePeer(data);
+            for (String name : config.backends()) {
+                Measured ours = measureBackend(name, data);
+                rows.add(row(w, name, ours, peerTime, true));
+                if (w.kind() == Workload.Kind.DECODE && w.name().equals("D1")) mhaOverGqa(w, name, ours);
+                if (w.kind() == Workload.Kind.MLA_DECODE) naiveOverAbsorbed(w, name);
+            }
+            if (config.peer()) {
+                rows.add(row(w, OrtPeer.NAME, peerTime, null, false));
+                if (w.kind() == Workload.Kind.DECODE && w.name().equals("D1") && peerTime.ok()) {
+                    mhaOverGqa(w, OrtPeer.NAME, peerTime);
+                }
+            }
+        }
+
+        /** A row for {@code m}; {@code vsPeer} adds the ratio to the peer and the goal. */
+        BenchRow row(Workload w, String backend, Measured m, Measured peerTime, boolean vsPeer) {
+            String target = vsPeer ? Targets.describe(w) : null;
+            if (!m.ok()) return BenchRow.missing(w.name(), backend, w.unit(), target, m.note());
+            double value = w.rate(m.timing().median());
+            double limit = w.memoryBound() ? limits.dramGBs() : limits.fmaGflops();
+            Double percent = 100 * value / limit;
+            Double ratio = null;
+            String note = null;
+            if (vsPeer) {
+                if (peerTime != null && peerTime.ok()) ratio = peerTime.timing().median() / m.timing().median();
+                else note = "no peer ratio: " + (peerTime == null ? "peer not run" : peerTime.note());
+            }
+            return new BenchRow(w.name(), backend, value, w.unit(), percent, ratio, m.timing().median() * 1e3, target,
+                    vsPeer ? Targets.met(w, percent, ratio) : null, note);
+        }
+
+        Measured measurePeer(BenchData data) {
+            if (!config.peer()) return Measured.failed("--peer none");
+            if (!peer.available()) return Measured.failed(peer.reason());
+            Workload w = data.workload();
+            try (OrtPeer.Prepared p = peer.peer().prepare(data)) {
+                Timing t = Timing.measure(config.warmup(), config.reps(), p::run);
+                progress.accept(line(w, OrtPeer.NAME, t));
+                return Measured.of(t);
+            } catch (Exception | LinkageError e) {
+                progress.accept(w.name() + " " + OrtPeer.NAME + ": failed: " + e);
+                return Measured.failed("ONNX Runtime failed on " + w.name() + ": " + e);
+            }
+        }
+
+        Measured measureBackend(String name, BenchData data) {
+            Workload w = data.workload();
+            try {
+                AttentionBackend backend = Backends.byName(name);
+                Support s = backend.support(AttentionProblem.of(w.spec(), w.batch(), w.qLen(), w.kvLen()));
+                if (!s.isSupported()) return Measured.failed(name + " does not support " + w.name() + ": " + String.join("; ", s.reasons()));
+                try (AttnRun run = AttnRun.prepare(backend, data, config.threads())) {
+                    Timing t = Timing.measure(config.warmup(), config.reps(), run::run);
+                    progress.accept(line(w, name, t));
+                    return Measured.of(t);
+                }
+            } catch (Exception e) {
+                progress.accept(w.name() + " " + name + ": failed: " + e);
+                return Measured.failed(name + " failed on " + w.name() + ": " + e.getMessage());
+            }
+        }
+
+        /** D1 with 32 KV heads (MHA, 4x the bytes) next to D1 (GQA 32/8): the time ratio should approach 4. */
+        void mhaOverGqa(Workload gqa, String backend, Measured gqaTime) {
+            Workload mha = gqa.withKvHeads(gqa.name() + "-MHA", gqa.qHeads());
+            progress.accept(mha.name() + ": " + mha.describe());
+            BenchData data = BenchData.random(mha, mha.name().hashCode());
+            Measured m = backend.equals(OrtPeer.NAME) ? measurePeer(data) : measureBackend(backend, data);
+            rows.add(row(mha, backend, m, null, false));
+            String target = String.format(Locale.ROOT, ">= %.1fx", Targets.MHA_OVER_GQA);
+            String name = gqa.name() + " MHA/GQA";
+            if (!m.ok() || !gqaTime.ok()) {
+                rows.add(BenchRow.missing(name, backend, "x", target, !m.ok() ? m.note() : gqaTime.note()));
+                return;
+            }
+            double ratio = m.timing().median() / gqaTime.timing().median();
+            rows.add(new BenchRow(name, backend, ratio, "x", null, null, null, target, ratio >= Targets.MHA_OVER_GQA,
+                    "decode time of MHA " + gqa.qHeads() + "/" + gqa.qHeads() + " over GQA " + gqa.qHeads() + "/" + gqa.kvHeads()));
+        }
+
+        /**
+         * Whole MLA decode steps on the same backend: absorbed (q absorption + attention over the latent + W_UV) and
+         * naive (decompress the cache + MHA attention). The naive step is slow, so it gets at most 1 warm-up and 3 reps.
+         */
+        void naiveOverAbsorbed(Workload w, String backend) {
+            String target = String.format(Locale.ROOT, ">= %.0fx", Targets.MLA_NAIVE_OVER_ABSORBED);
+            String name = w.name() + " naive/absorbed";
+            MlaDecode.Data data = MlaDecode.Data.random(w, w.name().hashCode() + 1);
+            Measured absorbed;
+            Measured naive;
+            double decompress;
+            try {
+                AttentionBackend b = Backends.byName(backend);
+                try (MlaDecode a = MlaDecode.absorbed(b, data, config.threads())) {
+                    absorbed = Measured.of(Timing.measure(config.warmup(), config.reps(), a::step));
+                }
+                progress.accept(w.name() + "-step " + backend + ": absorbed whole step " + absorbed.timing());
+                try (MlaDecode n = MlaDecode.naive(b, data, config.threads())) {
+                    naive = Measured.of(Timing.measure(Math.min(1, config.warmup()), Math.min(3, config.reps()), n::step));
+                    decompress = n.lastDecompressSeconds();
+                }
+                progress.accept(w.name() + "-naive " + backend + ": naive whole step " + naive.timing());
+            } catch (Exception e) {
+                progress.accept(name + " " + backend + ": failed: " + e);
+                rows.add(BenchRow.missing(name, backend, "x", target, "MLA step failed: " + e.getMessage()));
+                return;
+            }
+            double a = absorbed.timing().median();
+            double n = naive.timing().median();
+            rows.add(new BenchRow(w.name() + "-step", backend, a * 1e3, "ms", null, null, a * 1e3, null, null,
+                    "absorbed whole decode step: q W_UK, attention over the latent, W_UV"));
+            rows.add(new BenchRow(w.name() + "-naive", backend, n * 1e3, "ms", null, null, n * 1e3, null, null,
+                    String.format(Locale.ROOT, "naive whole decode step: decompress the cache to per-head K/V (last step: %.1f ms)"
+                            + ", then MHA attention", decompress * 1e3)));
+            rows.add(new BenchRow(name, backend, n / a, "x", null, null, null, target, n / a >= Targets.MLA_NAIVE_OVER_ABSORBED,
+                    "naive step time over absorbed step time"));
+        }
+
+        private String line(Workload w, String backend, Timing t) {
+            double value = w.rate(t.median());
+            double limit = w.memoryBound() ? limits.dramGBs() : limits.fmaGflops();
+            return String.format(Locale.ROOT, "%s %s: %s -> %.1f %s (%.1f%% of limit)", w.name(), backend, t, value, w.unit(),
+                    100 * value / limit);
+        }
+    }
+
+    /** A timing, or why there is none. */
+    private record Measured(Timing timing, String note) {
+        static Measured of(Timing t) {
+            return new Measured(t, null);
+        }
+
+        static Measured failed(String note) {
+            return new Measured(null, note);
+        }
+
+        boolean ok() {
+            return timing != null;
+        }
+    }
+}

@@ -1,0 +1,57 @@
+package org.attn4j.bench;
+
+import org.attn4j.api.AttentionException;
+
+import java.util.Arrays;
+import java.util.Locale;
+
+/**
+ * Wall-clock timing of a repeated action: {@code warmup} untimed runs, then {@code reps} timed ones.
+ *
+ * @param min    fastest run, seconds
+ * @param median median run, seconds (the figure reported)
+ * @param max    slowest run, seconds
+ * @param reps   timed runs
+ */
+public record Timing(double min, double median, double max, int reps) {
+
+    /** Something to time; may throw (the peer's calls do). */
+    @FunctionalInterface
+    public interface Action {
+        void run() throws Exception;
+    }
+
+    /** Times {@code action}; the median of an even count is the mean of the two middle runs. */
+    public static Timing measure(int warmup, int reps, Action action) throws Exception {
+        AttentionException.require(warmup >= 0, "warmup", ">= 0", warmup);
+        AttentionException.require(reps >= 1, "reps", ">= 1", reps);
+        for (int i = 0; i < warmup; i++) action.run();
+        double[] s = new double[reps];
+        for (int i = 0; i < reps; i++) {
+            long t0 = System.nanoTime();
+            action.run();
+            s[i] = (System.nanoTime() - t0) / 1e9;
+        }
+        return of(s);
+    }
+
+    /** Statistics of measured durations (seconds). */
+    public static Timing of(double... seconds) {
+        AttentionException.require(seconds.length >= 1, "seconds.length", ">= 1", seconds.length);
+        double[] s = seconds.clone();
+        Arrays.sort(s);
+        int n = s.length;
+        double median = n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+        return new Timing(s[0], median, s[n - 1], n);
+    }
+
+    @Override
+    public String toString() {
+        return String.format(Locale.ROOT, "%s / %s / %s (min/median/max of %d)", ms(min), ms(median), ms(max), reps);
+    }
+
+    static String ms(double seconds) {
+        double ms = seconds * 1e3;
+        return ms >= 100 ? String.format(Locale.ROOT, "%.0f ms", ms) : String.format(Locale.ROOT, "%.2f ms", ms);
+    }
+}

@@ -1,0 +1,49 @@
+package org.attn4j.cli
+
+import com.fasterxml.jackson.databind.ObjectMapper
+import io.kotest.core.spec.style.StringSpec
+import io.kotest.matchers.doubles.plusOrMinus
+import io.kotest.matchers.shouldBe
+import io.kotest.matchers.string.shouldContain
+
+class CostCommandTest : StringSpec({
+
+    "default tables carry the article's ratios and the formulas" {
+        val run = runAttn("cost")
+        run.exit shouldBe 0
+        run.out shouldContain "article-256"
+        run.out shouldContain "deepseek-v2"
+        run.out shouldContain "MQA params = "
+        run.out shouldContain "MLA KV elements/token/layer = c + r"
+    }
+
+    "--json for a config given by flags: MQA and GQA follow 0.5 + 0.5*g/h (worked by hand)" {
+        val run = runAttn("cost", "--json", "--hidden", "512", "--heads", "16", "--kv-heads", "4",
+            "--kv-lora-rank", "64", "--rope", "16")
+        run.exit shouldBe 0
+        val reports = ObjectMapper().readTree(run.out)
+        reports.size() shouldBe 1
+        val variants = reports[0]["variants"]
+        variants.map { it["label"].asText() } shouldBe listOf("MHA", "MQA", "GQA-4", "MLA")
+        // h = 16, d_h = 32, no biases: MHA = 4*512*512; MQA = 2*512*512 + 2*512*32 -> 0.5 + 0.5/16
+        variants[0]["params"].asLong() shouldBe 4L * 512 * 512
+        variants[1]["paramsVsMha"].asDouble() shouldBe (0.5 + 0.5 / 16 plusOrMinus 1e-12)
+        variants[2]["paramsVsMha"].asDouble() shouldBe (0.5 + 0.5 * 4 / 16 plusOrMinus 1e-12)
+        // cache: MHA 2*h*d_h = 1024 elements; MQA 1/h; GQA g/h; MLA c + r = 80
+        variants[1]["kvVsMha"].asDouble() shouldBe (1.0 / 16 plusOrMinus 1e-12)
+        variants[2]["kvVsMha"].asDouble() shouldBe (4.0 / 16 plusOrMinus 1e-12)
+        variants[3]["kvElementsPerToken"].asLong() shouldBe 80L
+    }
+
+    "a half-given config is one clear error line" {
+        val run = runAttn("cost", "--hidden", "512")
+        run.exit shouldBe 2
+        run.err shouldContain "--heads"
+    }
+
+    "bad dimensions name the argument" {
+        val run = runAttn("cost", "--hidden", "512", "--heads", "16", "--kv-heads", "5")
+        run.exit shouldBe 2
+        run.err shouldContain "kvGroups"
+    }
+})
