@@ -25,14 +25,16 @@ public final class BenchSuite {
      * @param workloads what to run, in order
      * @param backends  attn4j backend names ({@link Backends#byName})
      * @param peer      whether to run ONNX Runtime alongside
-     * @param warmup    untimed calls before the timed ones
+     * @param warmup    untimed calls before the timed ones (at least)
+     * @param warmupSeconds untimed calls go on until this much time has passed too
      * @param reps      timed calls (the median is reported)
      * @param limits    how long to measure the machine limits
      * @param threads   threads for every implementation (plans, ORT intra-op, limits)
      */
-    public record Config(List<Workload> workloads, List<String> backends, boolean peer, int warmup, int reps,
-                         MachineLimits.Settings limits, int threads) {
+    public record Config(List<Workload> workloads, List<String> backends, boolean peer, int warmup, double warmupSeconds,
+                         int reps, MachineLimits.Settings limits, int threads) {
         public Config {
+            AttentionException.require(warmupSeconds >= 0 && Double.isFinite(warmupSeconds), "warmupSeconds", ">= 0", warmupSeconds);
             AttentionException.require(workloads != null && !workloads.isEmpty(), "workloads", "at least one", workloads);
             AttentionException.require(backends != null && !backends.isEmpty(), "backends", "at least one", backends);
             AttentionException.require(warmup >= 0, "warmup", ">= 0", warmup);
@@ -135,7 +137,7 @@ public final class BenchSuite {
             if (!peer.available()) return Measured.failed(peer.reason());
             Workload w = data.workload();
             try (OrtPeer.Prepared p = peer.peer().prepare(data)) {
-                Timing t = Timing.measure(config.warmup(), config.reps(), p::run);
+                Timing t = Timing.measure(config.warmup(), config.warmupSeconds(), config.reps(), p::run);
                 progress.accept(line(w, OrtPeer.NAME, t));
                 return Measured.of(t);
             } catch (Exception | LinkageError e) {
@@ -151,7 +153,7 @@ public final class BenchSuite {
                 Support s = backend.support(AttentionProblem.of(w.spec(), w.batch(), w.qLen(), w.kvLen()));
                 if (!s.isSupported()) return Measured.failed(name + " does not support " + w.name() + ": " + String.join("; ", s.reasons()));
                 try (AttnRun run = AttnRun.prepare(backend, data, config.threads())) {
-                    Timing t = Timing.measure(config.warmup(), config.reps(), run::run);
+                    Timing t = Timing.measure(config.warmup(), config.warmupSeconds(), config.reps(), run::run);
                     progress.accept(line(w, name, t));
                     return Measured.of(t);
                 }
@@ -193,7 +195,7 @@ public final class BenchSuite {
             try {
                 AttentionBackend b = Backends.byName(backend);
                 try (MlaDecode a = MlaDecode.absorbed(b, data, config.threads())) {
-                    absorbed = Measured.of(Timing.measure(config.warmup(), config.reps(), a::step));
+                    absorbed = Measured.of(Timing.measure(config.warmup(), config.warmupSeconds(), config.reps(), a::step));
                 }
                 progress.accept(w.name() + "-step " + backend + ": absorbed whole step " + absorbed.timing());
                 try (MlaDecode n = MlaDecode.naive(b, data, config.threads())) {

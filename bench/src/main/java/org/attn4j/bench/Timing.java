@@ -21,11 +21,22 @@ public record Timing(double min, double median, double max, int reps) {
         void run() throws Exception;
     }
 
-    /** Times {@code action}; the median of an even count is the mean of the two middle runs. */
+    /** Times {@code action} after exactly {@code warmup} untimed calls. */
     public static Timing measure(int warmup, int reps, Action action) throws Exception {
+        return measure(warmup, 0, reps, action);
+    }
+
+    /**
+     * Times {@code action}: untimed calls until at least {@code warmup} calls <em>and</em> {@code warmupSeconds} have
+     * passed (a few calls of a millisecond kernel are not enough for C2 to compile its inner loops), then
+     * {@code reps} timed calls. The median of an even count is the mean of the two middle runs.
+     */
+    public static Timing measure(int warmup, double warmupSeconds, int reps, Action action) throws Exception {
         AttentionException.require(warmup >= 0, "warmup", ">= 0", warmup);
+        AttentionException.require(warmupSeconds >= 0 && Double.isFinite(warmupSeconds), "warmupSeconds", ">= 0", warmupSeconds);
         AttentionException.require(reps >= 1, "reps", ">= 1", reps);
-        for (int i = 0; i < warmup; i++) action.run();
+        long start = System.nanoTime();
+        for (int i = 0; i < warmup || (System.nanoTime() - start) / 1e9 < warmupSeconds; i++) action.run();
         double[] s = new double[reps];
         for (int i = 0; i < reps; i++) {
             long t0 = System.nanoTime();

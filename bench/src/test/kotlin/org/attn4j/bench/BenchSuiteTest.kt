@@ -11,7 +11,7 @@ import io.kotest.matchers.shouldNotBe
 class BenchSuiteTest : StringSpec({
 
     val report = BenchSuite.run(
-        BenchSuite.Config(Workload.standard().map { Workload.tiny(it.name()) }, listOf("reference"), true, 0, 1,
+        BenchSuite.Config(Workload.standard().map { Workload.tiny(it.name()) }, listOf("reference"), true, 0, 0.0, 1,
             MachineLimits.Settings.quick(), 2),
     ) { }
 
@@ -48,7 +48,7 @@ class BenchSuiteTest : StringSpec({
 
     "an unknown backend gives rows with a reason instead of failing the run" {
         val r = BenchSuite.run(
-            BenchSuite.Config(listOf(Workload.tiny("P2")), listOf("nope"), false, 0, 1, MachineLimits.Settings.quick(), 1),
+            BenchSuite.Config(listOf(Workload.tiny("P2")), listOf("nope"), false, 0, 0.0, 1, MachineLimits.Settings.quick(), 1),
         ) { }
         val row = r.rows().single { it.workload() == "P2" }
         row.value() shouldBe null

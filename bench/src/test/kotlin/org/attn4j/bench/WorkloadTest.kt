@@ -89,4 +89,14 @@ class WorkloadTest : StringSpec({
         listOf(t.min(), t.median(), t.max()) shouldBe listOf(1.0, 2.0, 3.0)
         Timing.of(4.0, 1.0, 3.0, 2.0).median() shouldBe 2.5
     }
+
+    "warm-up runs at least the asked calls, and goes on for the asked time" {
+        var calls = 0
+        Timing.measure(2, 0.0, 3) { calls++ }.reps() shouldBe 3
+        calls shouldBe 5
+        calls = 0
+        Timing.measure(0, 0.02, 1) { calls++; Thread.sleep(1) }
+        (calls >= 2) shouldBe true // at least one warm-up call (time had not passed) plus the timed one
+        shouldThrow<AttentionException> { Timing.measure(0, -1.0, 1) { } }.message shouldContain "warmupSeconds"
+    }
 })

@@ -48,6 +48,11 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--warmup", paramLabel = "N", defaultValue = "3", description = "Untimed calls first (default: ${DEFAULT-VALUE}).")
     int warmup;
 
+    @Option(names = "--warmup-seconds", paramLabel = "S", defaultValue = "1.0",
+            description = "Keep warming up until this many seconds have passed too, so C2 has compiled the kernels "
+                    + "(default: ${DEFAULT-VALUE}).")
+    double warmupSeconds;
+
     @Option(names = "--reps", paramLabel = "N", defaultValue = "9", description = "Timed calls; the median is reported (default: ${DEFAULT-VALUE}).")
     int reps;
 
@@ -64,6 +69,7 @@ public final class BenchCommand implements Callable<Integer> {
         AttentionException.require(peer.equals("ort") || peer.equals("none"), "--peer", "ort or none", "'" + peer + "'");
         AttentionException.require(warmup >= 0, "--warmup", ">= 0", warmup);
         AttentionException.require(reps >= 1, "--reps", ">= 1", reps);
+        AttentionException.require(warmupSeconds >= 0 && Double.isFinite(warmupSeconds), "--warmup-seconds", ">= 0", warmupSeconds);
         AttentionException.require(threads >= 0, "--threads", ">= 0 (0 = all processors)", threads);
         int nThreads = threads > 0 ? threads : Runtime.getRuntime().availableProcessors();
         List<Workload> selected = selectWorkloads();
@@ -71,7 +77,8 @@ public final class BenchCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
 
-        BenchSuite.Config config = new BenchSuite.Config(selected, backendNames, peer.equals("ort"), warmup, reps,
+        BenchSuite.Config config = new BenchSuite.Config(selected, backendNames, peer.equals("ort"), warmup,
+                tiny ? 0 : warmupSeconds, reps,
                 tiny ? MachineLimits.Settings.quick() : MachineLimits.Settings.standard(), nThreads);
         BenchSuite.Report report = BenchSuite.run(config, line -> {
             err.println("[bench] " + line);
@@ -85,8 +92,8 @@ public final class BenchCommand implements Callable<Integer> {
             out.println("limits:  " + report.limits());
             out.println("peer:    " + report.peerStatus());
             out.println("load:    " + report.loadBefore() + " before, " + report.loadAfter() + " after (1/5/15-min averages)");
-            out.println(String.format(Locale.ROOT, "timing:  median of %d after %d warm-up calls, %d threads%s", reps, warmup,
-                    nThreads, tiny ? " (tiny shapes: figures are meaningless)" : ""));
+            out.println(String.format(Locale.ROOT, "timing:  median of %d after >= %d warm-up calls and >= %.1f s, %d threads%s", reps,
+                    warmup, tiny ? 0 : warmupSeconds, nThreads, tiny ? " (tiny shapes: figures are meaningless)" : ""));
             out.println();
             out.print(BenchReport.table(report.rows()));
         }

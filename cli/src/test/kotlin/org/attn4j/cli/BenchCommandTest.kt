@@ -80,5 +80,6 @@ class BenchCommandTest : StringSpec({
         badWorkload.status shouldBe Attn.EXIT_BAD_INPUT
         badWorkload.err shouldContain "Q9"
         bench("--tiny", "--reps", "0", "--peer", "none").status shouldBe Attn.EXIT_BAD_INPUT
+        bench("--tiny", "--warmup-seconds", "-1", "--peer", "none").err shouldContain "--warmup-seconds"
     }
 })
