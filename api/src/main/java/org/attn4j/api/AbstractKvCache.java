@@ -6,7 +6,7 @@ import java.util.Arrays;
  * What both cache layouts share: dimensions, per-sequence lengths, and the checks that run before any
  * write, so that a failed append leaves the cache unchanged.
  */
-public abstract sealed class AbstractKvCache implements KvCache permits ContiguousKvCache, PagedKvCache {
+public abstract sealed class AbstractKvCache implements KvCache permits ContiguousKvCache, PagedKvCache, TiledKvCache {
     protected final DType dtype;
     protected final int sequences;
     protected final int kvHeads;

@@ -25,9 +25,10 @@ class KvCacheTest : StringSpec({
     fun contiguous(maxLength: Int) = ContiguousKvCache(DType.FLOAT64, 2, heads, maxLength, headDim, vHeadDim)
     fun paged(pageCount: Int, maxLength: Int) =
         PagedKvCache(DType.FLOAT64, 2, heads, headDim, vHeadDim, 3, pageCount, maxLength)
+    fun tiled(maxLength: Int, tile: Int = 3) = TiledKvCache(DType.FLOAT64, 2, heads, maxLength, headDim, vHeadDim, tile)
 
     "appended keys and values read back exactly, chunk after chunk" {
-        for (cache in listOf<KvCache>(contiguous(10), paged(8, 10))) {
+        for (cache in listOf<KvCache>(contiguous(10), paged(8, 10), tiled(10))) {
             val k1 = chunk(2, heads, 4, headDim, 0.0)
             val v1 = chunk(2, heads, 4, vHeadDim, 0.5)
             val k2 = chunk(2, heads, 2, headDim, 10_000.0)
@@ -52,7 +53,7 @@ class KvCacheTest : StringSpec({
     }
 
     "per-sequence appends give sequences their own lengths, and gather pads with kv_lens" {
-        for (cache in listOf<KvCache>(contiguous(10), paged(8, 10))) {
+        for (cache in listOf<KvCache>(contiguous(10), paged(8, 10), tiled(10))) {
             cache.append(1, chunk(1, heads, 5, headDim, 0.0).select(0, 0), chunk(1, heads, 5, vHeadDim, 0.0).select(0, 0))
             cache.append(0, chunk(1, heads, 2, headDim, 7.0).select(0, 0), chunk(1, heads, 2, vHeadDim, 7.0).select(0, 0))
             cache.length(0) shouldBe 2
@@ -68,7 +69,7 @@ class KvCacheTest : StringSpec({
     }
 
     "appending past capacity fails and leaves lengths and contents unchanged" {
-        for (cache in listOf<KvCache>(contiguous(5), paged(8, 5))) {
+        for (cache in listOf<KvCache>(contiguous(5), paged(8, 5), tiled(5), tiled(5, 2))) {
             val k = chunk(2, heads, 4, headDim, 0.0)
             val v = chunk(2, heads, 4, vHeadDim, 0.0)
             cache.append(k, v)
@@ -91,6 +92,11 @@ class KvCacheTest : StringSpec({
             }
             if (cache is ContiguousKvCache) values(cache.keyStore()) shouldBe storeBefore   // not even stale slots written
             if (cache is PagedKvCache) cache.freePageCount() shouldBe 8 - 2 * 2             // ceil(4/3) = 2 pages each
+            if (cache is TiledKvCache) {
+                // the stale slots of the last tile stay zero
+                values(cache.keyTiles().select(0, 0).select(1, cache.keyTiles().size(2) - 1).select(2, cache.tile() - 1)) shouldBe
+                    List(heads * headDim) { 0.0 }
+            }
         }
     }
 
@@ -127,6 +133,32 @@ class KvCacheTest : StringSpec({
         values(pages.gather(DoubleTensor.zeros(2, 2, 1, headDim)).k()) shouldBe
             values(dense.gather(DoubleTensor.zeros(2, 2, 1, headDim)).k())
         pages.freePageCount() shouldBe 8 - 2 * 4          // 11 tokens = 4 pages per sequence
+    }
+
+    "a tiled cache equals a contiguous one over chunks crossing tiles, for tile lengths 1 to 12" {
+        for (tile in listOf(1, 2, 3, 4, 5, 12)) {
+            val dense = contiguous(11)
+            val tiles = tiled(11, tile)
+            tiles.keyTiles().shape().toList() shouldBe listOf(2, heads, (11 + tile - 1) / tile, headDim, tile)
+            for ((n, base) in listOf(2 to 0.0, 1 to 20_000.0, 4 to 40_000.0, 3 to 60_000.0, 1 to 80_000.0)) {
+                val k = chunk(2, heads, n, headDim, base)
+                val v = chunk(2, heads, n, vHeadDim, base + 0.25)
+                dense.append(k, v)
+                tiles.append(k, v)
+                for (s in 0 until 2) {
+                    tiles.length(s) shouldBe dense.length(s)
+                    values(tiles.keys(s)) shouldBe values(dense.keys(s))
+                    values(tiles.values(s)) shouldBe values(dense.values(s))
+                }
+            }
+            // the layout itself: token t, dim e of (sequence 1, head 1) sits at tile t / tile, row e, column t % tile
+            for (t in 0 until 11) for (e in 0 until headDim) {
+                tiles.keyTiles().getDouble(1, 1, t / tile, e, t % tile) shouldBe dense.keys(1).getDouble(1, t, e)
+            }
+            tiles.reset()
+            tiles.maxCurrentLength() shouldBe 0
+            shouldThrow<AttentionException> { TiledKvCache(DType.FLOAT32, 1, 1, 4, 4, 4, 0) }.argument() shouldBe "tile"
+        }
     }
 
     "release returns a sequence's pages and reset returns all" {

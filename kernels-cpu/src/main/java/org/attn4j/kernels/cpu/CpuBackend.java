@@ -5,6 +5,9 @@ import org.attn4j.api.AttentionException;
 import org.attn4j.api.AttentionPlan;
 import org.attn4j.api.AttentionProblem;
 import org.attn4j.api.AttentionSpec;
+import org.attn4j.api.ContiguousKvCache;
+import org.attn4j.api.DType;
+import org.attn4j.api.KvCache;
 import org.attn4j.api.LayerConfig;
 import org.attn4j.api.LayerPlan;
 import org.attn4j.api.LayerWeights;
@@ -16,6 +19,7 @@ import org.attn4j.api.StandardLayerConfig;
 import org.attn4j.api.StandardLayerWeights;
 import org.attn4j.api.Support;
 import org.attn4j.api.Tensor;
+import org.attn4j.api.TiledKvCache;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -111,6 +115,22 @@ public final class CpuBackend implements AttentionBackend {
             case StandardLayerConfig c -> new CpuStandardLayerPlan(c, (StandardLayerWeights) weights, engine);
             case MlaLayerConfig c -> new CpuMlaLayerPlan(c, (MlaLayerWeights) weights, engine);
         };
+    }
+
+    /**
+     * A float32 {@link TiledKvCache} with tiles of {@link CpuTuning#kvTile()} tokens, which decode scores without
+     * horizontal sums (see {@link FlashEngine}); a keys-only (latent) cache stays contiguous, since its values are
+     * the key rows and must stay row-major.
+     */
+    @Override
+    public KvCache newKvCache(int sequences, int kvHeads, int maxLength, int headDim, int vHeadDim) {
+        return newCache(tuning, sequences, kvHeads, maxLength, headDim, vHeadDim);
+    }
+
+    static KvCache newCache(CpuTuning tuning, int sequences, int kvHeads, int maxLength, int headDim, int vHeadDim) {
+        return vHeadDim == 0
+                ? new ContiguousKvCache(DType.FLOAT32, sequences, kvHeads, maxLength, headDim, 0)
+                : new TiledKvCache(DType.FLOAT32, sequences, kvHeads, maxLength, headDim, vHeadDim, tuning.kvTile());
     }
 
     @Override

@@ -46,6 +46,21 @@ public interface CpuKernelSupport {
     /** {@code a[off+c] = exp(a[off+c] - shift)} in place (−inf becomes 0); returns the sum of the new values. */
     float expShiftSum(float[] a, int off, int n, float shift);
 
+    /**
+     * One online-softmax step (FlashAttention-2) over a tile of scores, for {@code rows} rows at once. Row
+     * {@code r} holds scores {@code s[sOff + r*sStride + c]}, {@code c < n}, and its running max and sum are
+     * {@code m[i]}, {@code l[i]} with {@code i = stOff + r*stStride}. Per row, with {@code t} the largest score:
+     * <pre>
+     * t == -inf (every key hidden): s := 0, m and l unchanged, alpha[r] = 1
+     * otherwise: M = max(m, t); s := e^(s - M) (-inf becomes 0); l := l * alpha + sum(s); m := M
+     *            alpha[r] = e^(m_old - M) when m_old is finite and smaller than t, else 1
+     * </pre>
+     * {@code alpha[r]} is the factor the row's output accumulator must be scaled by (when the accumulator is still
+     * empty, {@code m_old = -inf}, it is 1: nothing needs scaling).
+     */
+    void onlineSoftmax(int rows, int n, float[] s, int sOff, int sStride, float[] m, float[] l, int stOff, int stStride,
+                       float[] alpha);
+
     /** {@code a[off+c] *= factor}. */
     void scale(float[] a, int off, int n, float factor);
 

@@ -85,10 +85,10 @@ final class CpuStandardLayerPlan implements LayerPlan {
         return attendAndProject(c, batch, lq);
     }
 
-    /** A float32 contiguous cache: {@code batch} sequences, {@code kvHeads} heads, {@code headDim} for K and V. */
+    /** The backend's float32 tiled cache: {@code batch} sequences, {@code kvHeads} heads, {@code headDim} for K and V. */
     @Override
     public KvCache newCache(int batch, int maxLength) {
-        return new ContiguousKvCache(DType.FLOAT32, batch, hkv, maxLength, d, d);
+        return CpuBackend.newCache(engine.tuning(), batch, hkv, maxLength, d, d);
     }
 
     /**

@@ -18,9 +18,11 @@ import java.util.Arrays;
  * {@code 4 x kvTile} scratch, never {@code Lq x Lk}.
  *
  * <p><b>Keys.</b> With many query rows per group (prefill) the keys are packed once per call, transposed to
- * {@code [D][L]}, and scored by broadcasting query elements over key columns (no horizontal sums). With few
- * rows (decode) keys are read in place, row-major, from the inputs or the cache pages. Values are always
- * read in place.
+ * {@code [D][L]}, and scored by broadcasting query elements over key columns (no horizontal sums). A
+ * {@link org.attn4j.api.TiledKvCache} (the cpu backend's own cache) already stores keys that way, tile by tile,
+ * so decode over it scores the same way with no packing and reads the keys as one sequential stream. With
+ * few rows over any other source (decode over a contiguous or paged cache) keys are read in place,
+ * row-major, with one horizontal sum per key and query row. Values are always read in place.
  *
  * <p><b>Split-KV.</b> When there are too few items to feed the threads (decode), the key range is cut into
  * splits; each produces {@code (out, m, l)} partials which are merged exactly, in split order:
@@ -47,6 +49,10 @@ final class FlashEngine {
         return k;
     }
 
+    CpuTuning tuning() {
+        return tuning;
+    }
+
     WorkerPool pool() {
         return pool;
     }
@@ -59,8 +65,9 @@ final class FlashEngine {
         int rows;        // bq * group: rows of one item
         int splits;
         int splitLen;    // keys per split
-        boolean transposed;
-        float[] kt;      // [B, Hkv, D, ktStride] when transposed
+        boolean transposed; // keys are scored from a transposed copy or store
+        boolean packed;     // ... which this call packs itself (kt), rather than a tiled cache's store
+        float[] kt;      // [B, Hkv, D, ktStride] when packed; the cache's key tiles when the source is transposed
         int ktStride;
         float[] partO;   // [B, Hq, Lq, splits, Dv] when splits > 1
         float[] partM;
@@ -73,6 +80,8 @@ final class FlashEngine {
         final float[] m;
         final float[] l;
         final float[] s;
+        final float[] alpha = new float[ROW_BLOCK];
+        float touched; // see touchAhead
         final int[] lo;
         final int[] hi;
 
@@ -92,7 +101,7 @@ final class FlashEngine {
         if (c.qLen == 0) return;
         Layout lay = layout(c);
         int bh = c.batch * c.kvHeads;
-        if (lay.transposed) pool.forEach(bh, () -> null, (item, unused) -> packTransposed(c, lay, item));
+        if (lay.packed) pool.forEach(bh, () -> null, (item, unused) -> packTransposed(c, lay, item));
         int base = bh * lay.qTiles;
         pool.forEach(base * lay.splits, () -> new Scratch(lay.rows, c.vHeadDim, tuning.kvTile(), lay.bq),
                 (item, s) -> attend(c, lay, item, s));
@@ -134,9 +143,16 @@ final class FlashEngine {
             lay.partM = new float[n];
             lay.partL = new float[n];
         }
+        if (c.kv.keysTransposed()) { // a tiled cache: its store already is what packing would make
+            lay.transposed = true;
+            lay.kt = c.kv.k;
+            lay.ktStride = c.kv.ktStride();
+            return lay;
+        }
         long ktStride = roundUp(maxLen, 16);
         long ktSize = (long) c.batch * c.kvHeads * c.headDim * ktStride;
         lay.transposed = maxLen > 0 && (long) g * c.qLen >= tuning.transposeRows() && ktSize <= Tensor.MAX_ELEMENTS;
+        lay.packed = lay.transposed;
         if (lay.transposed) {
             lay.ktStride = (int) ktStride;
             lay.kt = new float[(int) ktSize];
@@ -222,12 +238,13 @@ final class FlashEngine {
 
         int hBase = kvh * g;
         int qBase = c.qOff + b * c.qSB + hBase * c.qSH;
-        int ktBase = lay.transposed ? (b * c.kvHeads + kvh) * c.headDim * lay.ktStride : 0;
+        int ktBase = lay.packed ? (b * c.kvHeads + kvh) * c.headDim * lay.ktStride : 0;
         for (int j0 = jStart; j0 < jEnd; ) {
             int j1 = Math.min(jEnd - j0, tileLen);
             j1 = j0 + Math.min(j1, c.kv.run(b, j0));
-            int kRow = lay.transposed ? ktBase + j0 : c.kv.kRow(b, kvh, j0);
+            int kRow = lay.packed ? ktBase + j0 : c.kv.kRow(b, kvh, j0);
             int vRow = c.kv.vRow(b, kvh, j0);
+            if (!lay.packed && j1 < jEnd && TOUCH_AHEAD) s.touched += touchAhead(c, b, kvh, j1, Math.min(jEnd - j1, tileLen));
             if (g >= ROW_BLOCK || g >= nq) {
                 // blocks of query heads of one query: they share the visible range
                 for (int ii = 0; ii < nq; ii++) {
@@ -282,6 +299,36 @@ final class FlashEngine {
         }
     }
 
+    static final boolean TOUCH_AHEAD = !"false".equals(System.getProperty("attn4j.cpu.touchAhead"));
+
+    /**
+     * Reads one float of every cache line of the next tile's keys and values (decode over a cache, where K and V
+     * come from DRAM). Java has no prefetch instruction; these loads start the misses for the next tile while
+     * this one is computed, many at a time, which the hardware prefetchers alone do not (measured on D1:
+     * see docs/PERFORMANCE.md). The sum is kept in the scratch so that the loads are not dead code.
+     */
+    private static float touchAhead(AttentionCall c, int b, int kvh, int j, int n) {
+        n = Math.min(n, c.kv.run(b, j));
+        float sum = 0;
+        float[] kk = c.kv.k;
+        if (c.kv.keysTransposed()) { // one [D][tile] block: a contiguous range from the first key of the tile
+            int from = c.kv.kRow(b, kvh, j);
+            int to = from + (c.headDim - 1) * c.kv.ktStride() + n;
+            for (int x = from; x < to; x += 16) sum += kk[x];
+        } else {
+            int row = c.kv.kRow(b, kvh, j);
+            for (int r = 0; r < n; r++, row += c.kv.kStride) {
+                for (int e = 0; e < c.headDim; e += 16) sum += kk[row + e];
+            }
+        }
+        float[] vv = c.kv.v;
+        int row = c.kv.vRow(b, kvh, j);
+        for (int r = 0; r < n; r++, row += c.kv.vStride) {
+            for (int e = 0; e < c.vHeadDim; e += 16) sum += vv[row + e];
+        }
+        return sum;
+    }
+
     /**
      * Scores, online softmax and {@code P V} for {@code r} rows over keys {@code [a, z)} of the tile starting at
      * {@code j0}. Row {@code rr} is query head {@code h0 + rr*hStep} and query {@code i0 + rr*(1 - hStep)}
@@ -315,7 +362,11 @@ final class FlashEngine {
                 Arrays.fill(sc, off + (hi - a), off + n, Float.NEGATIVE_INFINITY);
             }
             if (c.scoreMod != null || c.maskMod != null) applyMods(c, sc, off, n, b, h, i, a);
-            online(s, sc, off, n, row0 + rr * rowStep, dv);
+        }
+        // online softmax of all r rows together; then rescale the accumulators whose running max grew
+        k.onlineSoftmax(r, n, sc, 0, tileLen, s.m, s.l, row0, rowStep, s.alpha);
+        for (int rr = 0; rr < r; rr++) {
+            if (s.alpha[rr] != 1f) k.scale(s.o, (row0 + rr * rowStep) * dv, dv, s.alpha[rr]);
         }
         k.accumulateRows(r, n, dv, sc, 0, tileLen, c.kv.v, vRow + c0 * c.kv.vStride, c.kv.vStride, s.o, row0 * dv, rowStep * dv);
     }
@@ -360,27 +411,6 @@ final class FlashEngine {
                 sc[off + cc] = (float) s;
             }
         }
-    }
-
-    /** Online softmax step for one row: scores become probabilities (relative to the running max) in place. */
-    private void online(Scratch s, float[] sc, int off, int n, int row, int dv) {
-        float mt = k.max(sc, off, n);
-        if (mt == Float.NEGATIVE_INFINITY) { // the mask hid every key of this tile: contribute nothing
-            Arrays.fill(sc, off, off + n, 0f);
-            return;
-        }
-        float m = s.m[row];
-        if (mt > m) {
-            // while m is still -inf the accumulator is 0 and must not be rescaled (-inf - -inf is NaN)
-            if (m != Float.NEGATIVE_INFINITY) {
-                float alpha = (float) StrictMath.exp((double) m - mt);
-                s.l[row] *= alpha;
-                k.scale(s.o, row * dv, dv, alpha);
-            }
-            s.m[row] = mt;
-            m = mt;
-        }
-        s.l[row] += k.expShiftSum(sc, off, n, m);
     }
 
     /** Normalises one row into the output; {@code l == 0}: the row saw no key. */

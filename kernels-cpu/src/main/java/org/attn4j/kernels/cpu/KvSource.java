@@ -7,6 +7,7 @@ import org.attn4j.api.FloatTensor;
 import org.attn4j.api.KvCache;
 import org.attn4j.api.PagedKvCache;
 import org.attn4j.api.Tensor;
+import org.attn4j.api.TiledKvCache;
 
 /**
  * Where the keys and values of one call live, read in place: dense tensors, a contiguous cache slab, or cache
@@ -15,7 +16,7 @@ import org.attn4j.api.Tensor;
  * tile, never per element. For a latent (MLA) cache the values are the first {@code vHeadDim} columns of the
  * key rows ({@code v == k}).
  */
-abstract sealed class KvSource permits KvSource.Strided, KvSource.Paged {
+abstract sealed class KvSource permits KvSource.Strided, KvSource.Paged, KvSource.Tiled {
     final float[] k;
     final float[] v;
     final int kStride;
@@ -40,7 +41,22 @@ abstract sealed class KvSource permits KvSource.Strided, KvSource.Paged {
         return m;
     }
 
+    /**
+     * Where key {@code j} starts. Row-major sources: its {@code headDim} floats follow at unit stride. Transposed
+     * sources ({@link #keysTransposed}): its first element; element {@code e} is {@link #ktStride} {@code * e}
+     * further, and key {@code j + 1} (within the same {@link #run}) is the next float.
+     */
     abstract int kRow(int b, int kvh, int j);
+
+    /** Whether keys are stored transposed ({@code [headDim][tile]} blocks), to be scored with broadcast queries. */
+    boolean keysTransposed() {
+        return false;
+    }
+
+    /** For transposed keys: the distance between two head-dim elements of one key. */
+    int ktStride() {
+        return 0;
+    }
 
     abstract int vRow(int b, int kvh, int j);
 
@@ -114,6 +130,54 @@ abstract sealed class KvSource permits KvSource.Strided, KvSource.Paged {
         }
     }
 
+    /**
+     * A {@link TiledKvCache}: key tiles {@code [seqs, kvHeads, tiles, D, tile]} (a run ends at the end of a tile),
+     * values {@code [seqs, kvHeads, maxLen, Dv]}.
+     */
+    static final class Tiled extends KvSource {
+        private final int tile;
+        private final int kOff, kSB, kSH, kTile, kDim;
+        private final int vOff, vSB, vSH;
+
+        Tiled(FloatTensor keyTiles, FloatTensor values, int tile, int[] lengths) {
+            super(keyTiles.data(), values.data(), 1, values.stride(2), lengths);
+            this.tile = tile;
+            this.kOff = keyTiles.offset();
+            this.kSB = keyTiles.stride(0);
+            this.kSH = keyTiles.stride(1);
+            this.kTile = keyTiles.stride(2);
+            this.kDim = keyTiles.stride(3);
+            this.vOff = values.offset();
+            this.vSB = values.stride(0);
+            this.vSH = values.stride(1);
+        }
+
+        @Override
+        int kRow(int b, int kvh, int j) {
+            return kOff + b * kSB + kvh * kSH + (j / tile) * kTile + j % tile;
+        }
+
+        @Override
+        int vRow(int b, int kvh, int j) {
+            return vOff + b * vSB + kvh * vSH + j * vStride;
+        }
+
+        @Override
+        int run(int b, int j) {
+            return tile - j % tile;
+        }
+
+        @Override
+        boolean keysTransposed() {
+            return true;
+        }
+
+        @Override
+        int ktStride() {
+            return kDim;
+        }
+    }
+
     /** Whether a tensor's last axis can be read as a plain run of floats. */
     static boolean rowContiguous(Tensor t) {
         return t instanceof FloatTensor && (t.size(t.rank() - 1) <= 1 || t.stride(t.rank() - 1) == 1);
@@ -161,6 +225,11 @@ abstract sealed class KvSource permits KvSource.Strided, KvSource.Paged {
                 return new Paged(kp.data(), kp.offset(), kp.stride(0), kp.stride(1), kp.stride(2),
                         vp.data(), vp.offset(), vp.stride(0), vp.stride(1), vp.stride(2), p.pageSize(), tables, lengths);
             }
+        }
+        if (!latent && cache.dtype() == DType.FLOAT32 && cache instanceof TiledKvCache t
+                && t.keyTiles() instanceof FloatTensor kt && kt.stride(4) == 1 && t.valueStore() instanceof FloatTensor vs
+                && rowContiguous(vs)) {
+            return new Tiled(kt, vs, t.tile(), lengths);
         }
         return copyOf(cache, latent, lengths);
     }

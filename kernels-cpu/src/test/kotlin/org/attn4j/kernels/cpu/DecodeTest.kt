@@ -6,6 +6,8 @@ import org.attn4j.api.AttentionInputs
 import org.attn4j.api.AttentionSpec
 import org.attn4j.api.BoolTensor
 import org.attn4j.api.ContiguousKvCache
+import org.attn4j.api.TiledKvCache
+import io.kotest.matchers.types.shouldBeInstanceOf
 import org.attn4j.api.DType
 import org.attn4j.api.FloatTensor
 import org.attn4j.api.KvCache
@@ -59,19 +61,24 @@ class DecodeTest : StringSpec({
     for (tuning in listOf(CpuTuning.DEFAULT, SMALL_TILES, MANY_SPLITS)) for (backend in Kernels.backends(tuning)) {
         val tag = "[${backend.kernels().name()}, $tuning]"
 
-        "contiguous and paged caches, different lengths per sequence $tag" {
+        "contiguous, paged and tiled caches, different lengths per sequence $tag" {
             val rng = Random(21)
             val lengths = intArrayOf(150, 0, 37, 1)
             for (spec in listOf(AttentionSpec.builder(8, 2, 40).build(), AttentionSpec.builder(6, 3, 17).vHeadDim(9).causal().build(),
                 AttentionSpec.builder(4, 1, 16).causal().window(Window(20, -1)).softcap(4.0).build())) {
                 val contiguous = ContiguousKvCache(DType.FLOAT32, 4, spec.kvHeads(), 160, spec.headDim(), spec.vHeadDim())
                 val paged = PagedKvCache(DType.FLOAT32, 4, spec.kvHeads(), spec.headDim(), spec.vHeadDim(), 7, 40, 200)
-                fill(Random(5), contiguous, lengths)
-                fill(Random(5), paged, lengths)
+                // the backend's own cache (tiles of kvTile) and a tile length that matches neither kvTile nor a page
+                val own = backend.newKvCache(4, spec.kvHeads(), 160, spec.headDim(), spec.vHeadDim())
+                own.shouldBeInstanceOf<TiledKvCache>()
+                val tiled7 = TiledKvCache(DType.FLOAT32, 4, spec.kvHeads(), 160, spec.headDim(), spec.vHeadDim(), 7)
+                for (cache in listOf(contiguous, paged, own, tiled7)) fill(Random(5), cache, lengths)
                 for (lq in listOf(1, 4)) {
                     val q = randn(rng, 4, spec.qHeads(), lq, spec.headDim())
                     checkDecode(backend, "contiguous lq=$lq $spec", spec, q, contiguous)
                     checkDecode(backend, "paged lq=$lq $spec", spec, q, paged)
+                    checkDecode(backend, "tiled (backend) lq=$lq $spec", spec, q, own)
+                    checkDecode(backend, "tiled 7 lq=$lq $spec", spec, q, tiled7)
                 }
             }
         }

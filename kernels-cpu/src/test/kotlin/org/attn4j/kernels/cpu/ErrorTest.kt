@@ -11,6 +11,7 @@ import org.attn4j.api.AttentionProblem
 import org.attn4j.api.AttentionSpec
 import org.attn4j.api.BoolTensor
 import org.attn4j.api.ContiguousKvCache
+import org.attn4j.api.TiledKvCache
 import org.attn4j.api.DType
 import org.attn4j.api.FloatTensor
 import org.attn4j.api.IntTensor
@@ -92,14 +93,17 @@ class ErrorTest : StringSpec({
         backend.planLayer(c, w, options()).use { layer ->
             val cache = layer.newCache(2, 6)
             layer.step(randn(rng, 2, 4, 16), cache)
-            val keys = (cache as ContiguousKvCache).keyStore().toDoubleArray()
+            val store = (cache as TiledKvCache).keyTiles()   // the whole store, stale slots included
+            val keys = store.toDoubleArray()
+            val values = cache.valueStore().toDoubleArray()
             failsOn("x.shape[1]") { layer.step(randn(rng, 2, 3, 16), cache) }      // 4 + 3 > 6
             failsOn("x.shape[2]") { layer.step(randn(rng, 2, 1, 15), cache) }
             failsOn("x.shape[0]") { layer.step(randn(rng, 3, 1, 16), cache) }
             failsOn("cache.kvHeads") { layer.step(randn(rng, 2, 1, 16), ContiguousKvCache(DType.FLOAT32, 2, 1, 6, 4, 4)) }
             cache.length(0) shouldBe 4
             cache.length(1) shouldBe 4
-            cache.keyStore().toDoubleArray().toList() shouldBe keys.toList()
+            store.toDoubleArray().toList() shouldBe keys.toList()
+            cache.valueStore().toDoubleArray().toList() shouldBe values.toList()
             failsOn("kvX.shape[0]") { layer.forward(randn(rng, 2, 3, 16), randn(rng, 1, 3, 16), null) }
             failsOn("keyPaddingMask.shape") { layer.forward(randn(rng, 2, 3, 16), null, BoolTensor.of(BooleanArray(4), 2, 2)) }
         }

@@ -116,7 +116,7 @@ public final class VectorCpuKernels implements CpuKernelSupport {
         p = p.fma(r.mul(r), r).add(1f);                               // e^r
         IntVector ni = (IntVector) n.convert(VectorOperators.F2I, 0);
         FloatVector twoN = ni.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats(); // 2^n, n in [-126, 0]
-        return p.mul(twoN).blend(0, under);
+        return p.mul(twoN).blend(FloatVector.zero(F), under); // blend(0L, m) is not intrinsified: it runs as Java code
     }
 
     /** {@code tanh(x)}; Cephes {@code tanhf}: an odd polynomial below 0.625, else {@code (1 - e^-2|x|) / (1 + e^-2|x|)}. */
@@ -493,22 +493,86 @@ public final class VectorCpuKernels implements CpuKernelSupport {
         return m;
     }
 
+    /**
+     * The exp polynomial of {@link #exp} is written out in the loop rather than called. A helper that takes and
+     * returns vectors is only fast when C2 inlines it, and whether it does depends on profiles (a helper that
+     * was compiled on its own first is no longer inlined: "already compiled into a medium method"); then every
+     * vector crossing the call is boxed and the loop runs several times slower (seen in JFR as
+     * {@code VectorSupport.ternaryOp} frames). {@code blend(0L, mask)} is avoided for the same reason: it is not
+     * intrinsified.
+     */
     @Override
     public float expShiftSum(float[] a, int off, int n, float shift) {
         int c = 0;
         FloatVector sum = FloatVector.zero(F);
+        FloatVector zero = FloatVector.zero(F);
         for (; c <= n - L; c += L) {
-            FloatVector p = exp(FloatVector.fromArray(F, a, off + c).sub(shift));
+            FloatVector x = FloatVector.fromArray(F, a, off + c).sub(shift);
+            VectorMask<Float> under = x.compare(VectorOperators.LT, EXP_LO);
+            x = x.max(EXP_LO);
+            FloatVector k = x.mul(LOG2E).add(ROUND).sub(ROUND);
+            FloatVector r = k.fma(FloatVector.broadcast(F, -LN2_HI), x);
+            r = k.fma(FloatVector.broadcast(F, -LN2_LO), r);
+            FloatVector p = r.fma(1.9875691500e-4f, 1.3981999507e-3f);
+            p = p.fma(r, FloatVector.broadcast(F, 8.3334519073e-3f));
+            p = p.fma(r, FloatVector.broadcast(F, 4.1665795894e-2f));
+            p = p.fma(r, FloatVector.broadcast(F, 1.6666665459e-1f));
+            p = p.fma(r, FloatVector.broadcast(F, 5.0000001201e-1f));
+            p = p.fma(r.mul(r), r).add(1f);
+            IntVector ki = (IntVector) k.convert(VectorOperators.F2I, 0);
+            FloatVector twoK = ki.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+            p = p.mul(twoK).blend(zero, under);
             p.intoArray(a, off + c);
             sum = sum.add(p);
         }
         float total = sum(sum);
         for (; c < n; c++) {
-            float p = (float) StrictMath.exp(a[off + c] - shift);
+            float p = expScalar(a[off + c] - shift);
             a[off + c] = p;
             total += p;
         }
         return total;
+    }
+
+    /**
+     * Row by row, through {@link #expShiftSum}, where the exp polynomial is written out in the loop. A version
+     * doing four rows side by side (more exp chains in flight) was slower: C2 did not intrinsify all of its
+     * vector operations (too large), and every vector then went through the Java fallback.
+     */
+    @Override
+    public void onlineSoftmax(int rows, int n, float[] s, int sOff, int sStride, float[] m, float[] l, int stOff, int stStride,
+                              float[] alpha) {
+        for (int r = 0; r < rows; r++) {
+            int i = stOff + r * stStride;
+            int off = sOff + r * sStride;
+            float t = max(s, off, n);
+            alpha[r] = 1f;
+            if (t == Float.NEGATIVE_INFINITY) { // every key hidden: this tile contributes nothing
+                java.util.Arrays.fill(s, off, off + n, 0f);
+                continue;
+            }
+            float old = m[i];
+            if (t > old) {
+                if (old != Float.NEGATIVE_INFINITY) alpha[r] = expScalar(old - t);
+                m[i] = t;
+            }
+            l[i] = l[i] * alpha[r] + expShiftSum(s, off, n, m[i]);
+        }
+    }
+
+    /** {@code e^x}, {@code x <= 0}, with the same polynomial as the vector lanes (deterministic in every JIT tier). */
+    static float expScalar(float x) {
+        if (x < EXP_LO) return 0f;
+        float n = (x * LOG2E + ROUND) - ROUND;
+        float r = Math.fma(n, -LN2_HI, x);
+        r = Math.fma(n, -LN2_LO, r);
+        float p = Math.fma(r, 1.9875691500e-4f, 1.3981999507e-3f);
+        p = Math.fma(p, r, 8.3334519073e-3f);
+        p = Math.fma(p, r, 4.1665795894e-2f);
+        p = Math.fma(p, r, 1.6666665459e-1f);
+        p = Math.fma(p, r, 5.0000001201e-1f);
+        p = Math.fma(p, r * r, r) + 1f;
+        return p * Float.intBitsToFloat(((int) n + 127) << 23);
     }
 
     @Override
