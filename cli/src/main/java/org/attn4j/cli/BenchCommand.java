@@ -48,7 +48,7 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--warmup", paramLabel = "N", defaultValue = "3", description = "Untimed calls first (default: ${DEFAULT-VALUE}).")
     int warmup;
 
-    @Option(names = "--warmup-seconds", paramLabel = "S", defaultValue = "1.0",
+    @Option(names = "--warmup-seconds", paramLabel = "S", defaultValue = "3.0",
             description = "Keep warming up until this many seconds have passed too, so C2 has compiled the kernels "
                     + "(default: ${DEFAULT-VALUE}).")
     double warmupSeconds;
