@@ -1,0 +1,163 @@
+package org.attn4j.bench;
+
+import org.attn4j.kernels.cpu.CpuKernelSupport;
+import org.attn4j.kernels.cpu.CpuKernels;
+
+import java.util.Arrays;
+import java.util.Locale;
+import java.util.SplittableRandom;
+
+/**
+ * The cpu kernels one at a time, on one thread, with operands in L1: how fast each building block of
+ * {@code FlashEngine} is on its own, to compare with what a whole call achieves (docs/PERFORMANCE.md, "What limits
+ * each workload"). Prints one line per kernel, best of {@code rounds} rounds.
+ *
+ * <pre>
+ * java --add-modules jdk.incubator.vector -cp bench/target/benchmarks.jar org.attn4j.bench.KernelProbe [rounds] [iterations]
+ * </pre>
+ * <ul>
+ *   <li>{@code scores}: {@code transposedScores}, 4 query rows x 64 transposed key columns (the prefill and
+ *       tiled-cache decode kernel), d 64 and 128, in GFLOP/s.</li>
+ *   <li>{@code dot}: {@code dotScores} against 64 row-major keys (decode over contiguous/paged caches), 4 rows,
+ *       d 128, in ns per key.</li>
+ *   <li>{@code pv}: {@code accumulateRows}, 4 rows x 64 keys, dv 64 and 128, in GFLOP/s.</li>
+ *   <li>{@code softmax}: {@code onlineSoftmax} of 4 rows x 64 scores, in ns per call.</li>
+ *   <li>{@code p2-item}: one work item of P2 (one head, 128 queries x 1024 keys, d 64) as {@code FlashEngine}
+ *       runs it: per 64-key tile and 4-row block, scores, softmax (with rescaling), {@code P V}; in
+ *       microseconds per item, with the share of each step.</li>
+ * </ul>
+ * Timings are printed, never checked: this is a measuring tool, like {@code attn bench}.
+ */
+public final class KernelProbe {
+    private static final int TILE = 64;
+    private static final int ROWS = 4;
+
+    private KernelProbe() {
+    }
+
+    public static void main(String[] args) {
+        int rounds = args.length > 0 ? Integer.parseInt(args[0]) : 5;
+        int iterations = args.length > 1 ? Integer.parseInt(args[1]) : 20_000;
+        CpuKernelSupport k = CpuKernels.get();
+        System.out.println("kernels: " + k.name() + ", one thread, best of " + rounds + " rounds");
+        for (String line : probe(k, rounds, iterations)) System.out.println(line);
+    }
+
+    /** The report lines (visible for the smoke test). */
+    static String[] probe(CpuKernelSupport k, int rounds, int iterations) {
+        SplittableRandom rng = new SplittableRandom(7);
+        String[] out = new String[7];
+        int n = 0;
+        for (int d : new int[]{64, 128}) {
+            float[] q = random(rng, ROWS * d);
+            float[] kt = random(rng, d * TILE);
+            float[] s = new float[ROWS * TILE];
+            double best = best(rounds, () -> {
+                for (int i = 0; i < iterations; i++) k.transposedScores(ROWS, TILE, d, 0.1f, q, 0, d, kt, 0, TILE, s, 0, TILE);
+            });
+            out[n++] = String.format(Locale.ROOT, "scores   d %3d: %6.1f GFLOP/s", d, 2.0 * ROWS * TILE * d * iterations / best);
+        }
+        {
+            int d = 128;
+            float[] q = random(rng, ROWS * d);
+            float[] keys = random(rng, TILE * d);
+            float[] s = new float[ROWS * TILE];
+            double best = best(rounds, () -> {
+                for (int i = 0; i < iterations; i++) k.dotScores(ROWS, TILE, d, 0.1f, q, 0, d, keys, 0, d, s, 0, TILE);
+            });
+            out[n++] = String.format(Locale.ROOT, "dot      d %3d: %6.2f ns per key (4 rows)", d, best / iterations / TILE);
+        }
+        for (int dv : new int[]{64, 128}) {
+            float[] p = random(rng, ROWS * TILE);
+            float[] v = random(rng, TILE * dv);
+            float[] o = new float[ROWS * dv];
+            double best = best(rounds, () -> {
+                for (int i = 0; i < iterations; i++) k.accumulateRows(ROWS, TILE, dv, p, 0, TILE, v, 0, dv, o, 0, dv);
+            });
+            out[n++] = String.format(Locale.ROOT, "pv      dv %3d: %6.1f GFLOP/s", dv, 2.0 * ROWS * TILE * dv * iterations / best);
+        }
+        {
+            float[] scores = random(rng, ROWS * TILE);
+            float[] s = new float[ROWS * TILE];
+            float[] m = new float[ROWS];
+            float[] l = new float[ROWS];
+            float[] alpha = new float[ROWS];
+            double best = best(rounds, () -> {
+                for (int i = 0; i < iterations; i++) {
+                    System.arraycopy(scores, 0, s, 0, s.length); // the softmax overwrites its scores
+                    Arrays.fill(m, Float.NEGATIVE_INFINITY);
+                    k.onlineSoftmax(ROWS, TILE, s, 0, TILE, m, l, 0, 1, alpha);
+                }
+            });
+            out[n++] = String.format(Locale.ROOT, "softmax 4 x %d: %6.1f ns per call (incl. a %d-float copy)", TILE, best / iterations,
+                    s.length);
+        }
+        out[n] = p2Item(k, rng, rounds, Math.max(1, iterations / 100));
+        return out;
+    }
+
+    /** One P2 work item, step by step as FlashEngine.block does it, with the time of each step. */
+    private static String p2Item(CpuKernelSupport k, SplittableRandom rng, int rounds, int items) {
+        int d = 64, dv = 64, len = 1024, rows = 128, ktStride = len + 16;
+        float[] q = random(rng, rows * d);
+        float[] kt = random(rng, d * ktStride);
+        float[] v = random(rng, len * dv);
+        float[] o = new float[rows * dv];
+        float[] s = new float[ROWS * TILE];
+        float[] m = new float[rows];
+        float[] l = new float[rows];
+        float[] alpha = new float[ROWS];
+        double bestTotal = Double.MAX_VALUE;
+        long[] bestSteps = new long[3];
+        for (int round = 0; round < rounds; round++) {
+            long[] steps = new long[3];
+            long start = System.nanoTime();
+            for (int item = 0; item < items; item++) {
+                Arrays.fill(m, Float.NEGATIVE_INFINITY);
+                Arrays.fill(l, 0f);
+                Arrays.fill(o, 0f);
+                for (int j0 = 0; j0 < len; j0 += TILE) {
+                    for (int r0 = 0; r0 < rows; r0 += ROWS) {
+                        long t0 = System.nanoTime();
+                        k.transposedScores(ROWS, TILE, d, 0.125f, q, r0 * d, d, kt, j0, ktStride, s, 0, TILE);
+                        long t1 = System.nanoTime();
+                        k.onlineSoftmax(ROWS, TILE, s, 0, TILE, m, l, r0, 1, alpha);
+                        for (int rr = 0; rr < ROWS; rr++) {
+                            if (alpha[rr] != 1f) k.scale(o, (r0 + rr) * dv, dv, alpha[rr]);
+                        }
+                        long t2 = System.nanoTime();
+                        k.accumulateRows(ROWS, TILE, dv, s, 0, TILE, v, j0 * dv, dv, o, r0 * dv, dv);
+                        long t3 = System.nanoTime();
+                        steps[0] += t1 - t0;
+                        steps[1] += t2 - t1;
+                        steps[2] += t3 - t2;
+                    }
+                }
+            }
+            double total = System.nanoTime() - start;
+            if (total < bestTotal) {
+                bestTotal = total;
+                bestSteps = steps;
+            }
+        }
+        double us = bestTotal / items / 1e3;
+        return String.format(Locale.ROOT, "p2-item: %6.1f us per item (scores %.1f, softmax %.1f, pv %.1f; timer calls included)",
+                us, bestSteps[0] / 1e3 / items, bestSteps[1] / 1e3 / items, bestSteps[2] / 1e3 / items);
+    }
+
+    private static double best(int rounds, Runnable body) {
+        double best = Double.MAX_VALUE;
+        for (int i = 0; i < rounds; i++) {
+            long t0 = System.nanoTime();
+            body.run();
+            best = Math.min(best, System.nanoTime() - t0);
+        }
+        return best;
+    }
+
+    private static float[] random(SplittableRandom rng, int n) {
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) x[i] = (float) (rng.nextDouble() * 2 - 1);
+        return x;
+    }
+}
