@@ -7,26 +7,55 @@ public final class Tensors {
     private Tensors() {
     }
 
-    /** Copies {@code src} into {@code dst} element-wise (same shape; {@code dst} float32 or float64). */
+    /**
+     * Copies {@code src} into {@code dst} element-wise (same shape; {@code dst} float32 or float64). Walks the
+     * storage by strides, a run along the last axis at a time (cache appends go through here).
+     */
     public static void copyInto(Tensor src, Tensor dst) {
         if (!Arrays.equals(src.shape(), dst.shape())) {
             throw AttentionException.invalid("dst.shape", Arrays.toString(src.shape()), Arrays.toString(dst.shape()));
         }
+        if (!(dst instanceof FloatTensor) && !(dst instanceof DoubleTensor)) {
+            throw AttentionException.invalid("dst.dtype", "FLOAT32 or FLOAT64", dst.dtype());
+        }
         int n = src.elementCount();
-        int[] idx = new int[src.rank()];
+        if (n == 0) return;
+        int rank = src.rank();
+        if (rank == 0) {
+            write(src, src.offset(), dst, dst.offset(), 1, 0, 0);
+            return;
+        }
         int[] shape = src.shape();
-        for (int i = 0; i < n; i++) {
-            double x = src.getDouble(idx);
-            int at = dst.storageIndex(idx);
-            switch (dst) {
-                case FloatTensor f -> f.data()[at] = (float) x;
-                case DoubleTensor d -> d.data()[at] = x;
-                default -> throw AttentionException.invalid("dst.dtype", "FLOAT32 or FLOAT64", dst.dtype());
+        int last = rank - 1;
+        int run = shape[last];
+        int[] idx = new int[rank]; // over all axes but the last
+        for (int done = 0; done < n; done += run) {
+            int si = src.offset();
+            int di = dst.offset();
+            for (int a = 0; a < last; a++) {
+                si += idx[a] * src.stride(a);
+                di += idx[a] * dst.stride(a);
             }
-            for (int a = idx.length - 1; a >= 0; a--) {
+            write(src, si, dst, di, run, src.stride(last), dst.stride(last));
+            for (int a = last - 1; a >= 0; a--) {
                 if (++idx[a] < shape[a]) break;
                 idx[a] = 0;
             }
+        }
+    }
+
+    /** {@code run} elements from storage index {@code si} (stride {@code ss}) of src to {@code di} (stride {@code ds}) of dst. */
+    private static void write(Tensor src, int si, Tensor dst, int di, int run, int ss, int ds) {
+        if (src instanceof FloatTensor f && dst instanceof FloatTensor t) {
+            float[] from = f.data();
+            float[] to = t.data();
+            for (int i = 0; i < run; i++, si += ss, di += ds) to[di] = from[si];
+        } else if (dst instanceof FloatTensor t) {
+            float[] to = t.data();
+            for (int i = 0; i < run; i++, si += ss, di += ds) to[di] = (float) src.doubleAtStorage(si);
+        } else {
+            double[] to = ((DoubleTensor) dst).data();
+            for (int i = 0; i < run; i++, si += ss, di += ds) to[di] = src.doubleAtStorage(si);
         }
     }
 

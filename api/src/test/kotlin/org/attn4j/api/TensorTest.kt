@@ -104,6 +104,34 @@ class TensorTest : StringSpec({
         shouldThrow<AttentionException> { Tensors.copyInto(f, DoubleTensor.zeros(4)) }.argument() shouldBe "dst.shape"
     }
 
+    "copyInto walks any strides: permuted, sliced, broadcast and rank-0 views, across dtypes" {
+        val base = FloatTensor.of(FloatArray(2 * 3 * 4) { it * 0.5f - 3f }, 2, 3, 4)
+        val sources = listOf<Tensor>(
+            base,
+            base.permute(2, 0, 1),                         // [4, 2, 3], innermost stride 4
+            base.slice(2, 1, 2).select(0, 1),              // [3, 2], offset view
+            FloatTensor.of(floatArrayOf(7f), 1).broadcastTo(3, 5),   // zero strides
+            DoubleTensor.copyOf(base).permute(1, 2, 0),
+            base.select(0, 1).select(0, 2).select(0, 3),   // rank 0
+        )
+        for (src in sources) {
+            for (dst in listOf(FloatTensor.zeros(*src.shape()), DoubleTensor.zeros(*src.shape()),
+                DoubleTensor.zeros(*(src.shape() + 2)).let { if (src.rank() == 0) it.select(0, 1) else it.slice(src.rank(), 1, 1).select(src.rank(), 0) })) {
+                Tensors.copyInto(src, dst)
+                // element by element through the logical index, as a reader would see it
+                dst.toDoubleArray().toList() shouldBe src.toDoubleArray().map { if (dst is FloatTensor) it.toFloat().toDouble() else it }
+            }
+        }
+        // into a permuted destination: the logical layout decides, not the storage order
+        val dst = FloatTensor.zeros(4, 3, 2)
+        Tensors.copyInto(base.permute(2, 1, 0), dst.permute(0, 1, 2))
+        dst.getDouble(3, 1, 0) shouldBe base.getDouble(0, 1, 3)
+        val into = FloatTensor.zeros(2, 3, 4)
+        Tensors.copyInto(base.permute(2, 1, 0), into.permute(2, 1, 0))
+        into.toDoubleArray().toList() shouldBe base.toDoubleArray().toList()
+        shouldThrow<AttentionException> { Tensors.copyInto(base, BoolTensor.of(BooleanArray(24), 2, 3, 4)) }.argument() shouldBe "dst.dtype"
+    }
+
     "views outside their storage and bad data lengths are rejected" {
         shouldThrow<AttentionException> {
             DoubleTensor(DoubleArray(5), intArrayOf(2, 3), intArrayOf(3, 1), 0)
