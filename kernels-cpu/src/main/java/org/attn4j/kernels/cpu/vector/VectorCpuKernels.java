@@ -351,9 +351,64 @@ public final class VectorCpuKernels implements CpuKernelSupport {
             a32.mul(scale).intoArray(s, s3 + c + L2);
             a33.mul(scale).intoArray(s, s3 + c + L3);
         }
-        if (c < n) {
-            transposed2(n - c, d, scale, q, q0, q1, kt, ktOff + c, ktStride, s, s0 + c, s1 + c);
-            transposed2(n - c, d, scale, q, q2, q3, kt, ktOff + c, ktStride, s, s2 + c, s3 + c);
+        if (c < n) transposed4Narrow(n - c, d, scale, q, q0, qStride, kt, ktOff + c, ktStride, s, s0 + c, sStride);
+    }
+
+    /**
+     * The last {@code n < 4 * lanes} key columns of {@link #transposed4} (the diagonal tile of a causal row, a
+     * window's edge, a short sequence): four rows against two vectors of columns, then one, then a masked
+     * one, so that every step still has 8 or 4 independent FMA chains. (Two rows against one vector, the
+     * previous tail, had 2 chains: FMA-latency bound at a quarter of the peak.)
+     */
+    private static void transposed4Narrow(int n, int d, float scale, float[] q, int q0, int qStride,
+                                          float[] kt, int ktOff, int ktStride, float[] s, int s0, int sStride) {
+        int q1 = q0 + qStride, q2 = q1 + qStride, q3 = q2 + qStride;
+        int s1 = s0 + sStride, s2 = s1 + sStride, s3 = s2 + sStride;
+        int c = 0;
+        for (; c <= n - L2; c += L2) {
+            FloatVector a00 = FloatVector.zero(F), a01 = FloatVector.zero(F), a10 = FloatVector.zero(F), a11 = FloatVector.zero(F);
+            FloatVector a20 = FloatVector.zero(F), a21 = FloatVector.zero(F), a30 = FloatVector.zero(F), a31 = FloatVector.zero(F);
+            int kb = ktOff + c;
+            for (int e = 0; e < d; e++, kb += ktStride) {
+                FloatVector k0 = FloatVector.fromArray(F, kt, kb);
+                FloatVector k1 = FloatVector.fromArray(F, kt, kb + L);
+                FloatVector b = FloatVector.broadcast(F, q[q0 + e]);
+                a00 = k0.fma(b, a00);
+                a01 = k1.fma(b, a01);
+                b = FloatVector.broadcast(F, q[q1 + e]);
+                a10 = k0.fma(b, a10);
+                a11 = k1.fma(b, a11);
+                b = FloatVector.broadcast(F, q[q2 + e]);
+                a20 = k0.fma(b, a20);
+                a21 = k1.fma(b, a21);
+                b = FloatVector.broadcast(F, q[q3 + e]);
+                a30 = k0.fma(b, a30);
+                a31 = k1.fma(b, a31);
+            }
+            a00.mul(scale).intoArray(s, s0 + c);
+            a01.mul(scale).intoArray(s, s0 + c + L);
+            a10.mul(scale).intoArray(s, s1 + c);
+            a11.mul(scale).intoArray(s, s1 + c + L);
+            a20.mul(scale).intoArray(s, s2 + c);
+            a21.mul(scale).intoArray(s, s2 + c + L);
+            a30.mul(scale).intoArray(s, s3 + c);
+            a31.mul(scale).intoArray(s, s3 + c + L);
+        }
+        for (; c < n; c += L) { // one vector of columns, the last one masked
+            VectorMask<Float> m = F.indexInRange(c, n);
+            FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
+            int kb = ktOff + c;
+            for (int e = 0; e < d; e++, kb += ktStride) {
+                FloatVector k0 = FloatVector.fromArray(F, kt, kb, m);
+                a0 = k0.fma(FloatVector.broadcast(F, q[q0 + e]), a0);
+                a1 = k0.fma(FloatVector.broadcast(F, q[q1 + e]), a1);
+                a2 = k0.fma(FloatVector.broadcast(F, q[q2 + e]), a2);
+                a3 = k0.fma(FloatVector.broadcast(F, q[q3 + e]), a3);
+            }
+            a0.mul(scale).intoArray(s, s0 + c, m);
+            a1.mul(scale).intoArray(s, s1 + c, m);
+            a2.mul(scale).intoArray(s, s2 + c, m);
+            a3.mul(scale).intoArray(s, s3 + c, m);
         }
     }
 
