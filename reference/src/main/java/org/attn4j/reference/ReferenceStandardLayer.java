@@ -16,7 +16,6 @@ import org.attn4j.api.StandardLayerWeights;
 import org.attn4j.api.Tensor;
 import org.attn4j.api.Tensors;
 
-import java.util.Arrays;
 
 /**
  * The float64 MHA / MQA / GQA layer of FORMAT.md ("kind = layer, variant mha/mqa/gqa"):
@@ -68,10 +67,10 @@ public final class ReferenceStandardLayer implements LayerPlan {
      */
     @Override
     public DoubleTensor forward(Tensor x, Tensor kvX, BoolTensor keyPaddingMask) {
-        checkActivations("x", x, -1);
+        config.requireActivations("x", x, -1);
         int batch = x.size(0);
         Tensor memory = kvX == null ? x : kvX;
-        if (kvX != null) checkActivations("kvX", kvX, batch);
+        if (kvX != null) config.requireActivations("kvX", kvX, batch);
         int kvLen = memory.size(1);
         AttentionInputs inputs = AttentionInputs.of(queries(x), keys(memory), values(memory));
         if (keyPaddingMask != null) {
@@ -101,7 +100,7 @@ public final class ReferenceStandardLayer implements LayerPlan {
     @Override
     public DoubleTensor step(Tensor x, KvCache cache) {
         AttentionException.require(cache != null, "cache", "a KV cache", "null");
-        checkActivations("x", x, cache.sequences());
+        config.requireActivations("x", x, cache.sequences());
         AttentionException.require(cache.kvHeads() == config.kvHeads(), "cache.kvHeads", config.kvHeads(), cache.kvHeads());
         AttentionException.require(cache.headDim() == config.headDim(), "cache.headDim", config.headDim(), cache.headDim());
         AttentionException.require(cache.vHeadDim() == config.headDim(), "cache.vHeadDim", config.headDim(), cache.vHeadDim());
@@ -140,19 +139,5 @@ public final class ReferenceStandardLayer implements LayerPlan {
     /** Attention output {@code [B, qHeads, L, headDim]} to {@code y [B, L, hidden]}. */
     private DoubleTensor output(Tensor attended) {
         return ReferenceMath.linear(ReferenceMath.mergeHeads(attended), wo, bo);
-    }
-
-    /** {@code t} must be a finite float tensor {@code [batch, L, hidden]} ({@code batch < 0}: any batch >= 1). */
-    private void checkActivations(String name, Tensor t, int batch) {
-        AttentionException.require(t != null, name, "a tensor [B, L, " + config.hidden() + "]", "null");
-        AttentionException.require(t.dtype().isFloating(), name + ".dtype", "FLOAT32 or FLOAT64", t.dtype());
-        AttentionException.require(t.rank() == 3, name + ".rank", 3, t.rank() + " (shape " + Arrays.toString(t.shape()) + ")");
-        if (batch < 0) {
-            AttentionException.require(t.size(0) >= 1, name + ".shape[0]", "batch >= 1", t.size(0));
-        } else {
-            AttentionException.require(t.size(0) == batch, name + ".shape[0]", "batch " + batch, t.size(0));
-        }
-        AttentionException.require(t.size(2) == config.hidden(), name + ".shape[2]", "hidden " + config.hidden(), t.size(2));
-        Tensors.requireFinite(name, t);
     }
 }

@@ -87,7 +87,7 @@ final class CpuMlaLayerPlan implements LayerPlan {
         engine.pool().ensureOpen();
         AttentionException.require(kvX == null, "kvX", "null (MLA layers are self-attention only)",
                 "a tensor " + (kvX == null ? "" : Arrays.toString(kvX.shape())));
-        Linear.checkActivations("x", x, -1, hidden);
+        config.requireActivations("x", x, -1);
         int batch = x.size(0);
         int len = x.size(1);
         if (keyPaddingMask != null) keyPaddingMask.requireShape("keyPaddingMask", batch, len);
@@ -123,7 +123,7 @@ final class CpuMlaLayerPlan implements LayerPlan {
     public FloatTensor step(Tensor x, KvCache cache) {
         engine.pool().ensureOpen();
         AttentionException.require(cache != null, "cache", "a latent KV cache", "null");
-        Linear.checkActivations("x", x, cache.sequences(), hidden);
+        config.requireActivations("x", x, cache.sequences());
         AttentionException.require(cache.kvHeads() == 1, "cache.kvHeads", "1 (one latent per token)", cache.kvHeads());
         AttentionException.require(cache.headDim() == width, "cache.headDim", "kv_lora_rank + rope = " + width, cache.headDim());
         AttentionException.require(cache.vHeadDim() == 0, "cache.vHeadDim", "0 (a keys-only latent cache)", cache.vHeadDim());

@@ -62,10 +62,10 @@ final class CpuStandardLayerPlan implements LayerPlan {
     @Override
     public FloatTensor forward(Tensor x, Tensor kvX, BoolTensor keyPaddingMask) {
         engine.pool().ensureOpen();
-        Linear.checkActivations("x", x, -1, hidden);
+        config.requireActivations("x", x, -1);
         int batch = x.size(0);
         int lq = x.size(1);
-        if (kvX != null) Linear.checkActivations("kvX", kvX, batch, hidden);
+        if (kvX != null) config.requireActivations("kvX", kvX, batch);
         int lk = kvX == null ? lq : kvX.size(1);
         if (keyPaddingMask != null) keyPaddingMask.requireShape("keyPaddingMask", batch, lk);
 
@@ -102,7 +102,7 @@ final class CpuStandardLayerPlan implements LayerPlan {
     public FloatTensor step(Tensor x, KvCache cache) {
         engine.pool().ensureOpen();
         AttentionException.require(cache != null, "cache", "a KV cache", "null");
-        Linear.checkActivations("x", x, cache.sequences(), hidden);
+        config.requireActivations("x", x, cache.sequences());
         AttentionException.require(cache.kvHeads() == hkv, "cache.kvHeads", hkv, cache.kvHeads());
         AttentionException.require(cache.headDim() == d, "cache.headDim", d, cache.headDim());
         AttentionException.require(cache.vHeadDim() == d, "cache.vHeadDim", d, cache.vHeadDim());

@@ -4,7 +4,6 @@ import org.attn4j.api.AttentionException;
 import org.attn4j.api.FloatTensor;
 import org.attn4j.api.Tensor;
 
-import java.util.Arrays;
 
 /**
  * {@code y = x W^T + b} with {@code W} in {@code nn.Linear} layout {@code [out, in]}: rows of {@code W} are
@@ -68,20 +67,6 @@ final class Linear {
     /** Activations {@code [B, L, width]} as a row-major float32 tensor: {@code t} itself when it already is one. */
     static FloatTensor rows(Tensor t) {
         return t instanceof FloatTensor f && f.isContiguous() ? f : FloatTensor.copyOf(t);
-    }
-
-    /** {@code t} must be a finite float tensor {@code [batch, L, hidden]} ({@code batch < 0}: any batch >= 1). */
-    static void checkActivations(String name, Tensor t, int batch, int hidden) {
-        AttentionException.require(t != null, name, "a tensor [B, L, " + hidden + "]", "null");
-        AttentionException.require(t.dtype().isFloating(), name + ".dtype", "FLOAT32 or FLOAT64", t.dtype());
-        AttentionException.require(t.rank() == 3, name + ".rank", 3, t.rank() + " (shape " + Arrays.toString(t.shape()) + ")");
-        if (batch < 0) {
-            AttentionException.require(t.size(0) >= 1, name + ".shape[0]", "batch >= 1", t.size(0));
-        } else {
-            AttentionException.require(t.size(0) == batch, name + ".shape[0]", "the cache's " + batch + " sequences", t.size(0));
-        }
-        AttentionException.require(t.size(2) == hidden, name + ".shape[2]", "hidden " + hidden, t.size(2));
-        org.attn4j.api.Tensors.requireFinite(name, t);
     }
 
     /** Throws when a projection overflowed float32 (finite inputs, finite weights, infinite products). */

@@ -11,7 +11,6 @@ import org.attn4j.api.LayerPlan;
 import org.attn4j.api.MlaLayerConfig;
 import org.attn4j.api.MlaLayerWeights;
 import org.attn4j.api.Tensor;
-import org.attn4j.api.Tensors;
 
 import java.util.Arrays;
 
@@ -103,7 +102,7 @@ final class OpenClMlaLayer implements LayerPlan {
     @Override
     public Tensor forward(Tensor x, Tensor kvX, BoolTensor keyPaddingMask) {
         AttentionException.require(kvX == null, "kvX", "null (MLA layers are self-attention only)", "a tensor");
-        checkActivations(x, -1);
+        config.requireActivations("x", x, -1);
         int batch = x.size(0), len = x.size(1);
         if (keyPaddingMask != null) keyPaddingMask.requireShape("keyPaddingMask", batch, len);
         long[] start = new long[batch];
@@ -148,7 +147,7 @@ final class OpenClMlaLayer implements LayerPlan {
     @Override
     public Tensor step(Tensor x, KvCache cache) {
         AttentionException.require(cache != null, "cache", "a latent KV cache", "null");
-        checkActivations(x, cache.sequences());
+        config.requireActivations("x", x, cache.sequences());
         AttentionException.require(cache.kvHeads() == 1, "cache.kvHeads", "1 (one latent per token)", cache.kvHeads());
         AttentionException.require(cache.headDim() == width, "cache.headDim", "kv_lora_rank + rope = " + width, cache.headDim());
         AttentionException.require(cache.vHeadDim() == 0, "cache.vHeadDim", "0 (a keys-only latent cache)", cache.vHeadDim());
@@ -254,18 +253,6 @@ final class OpenClMlaLayer implements LayerPlan {
         return scope.readTensor(y, real, batch, len, config.hidden());
     }
 
-    private void checkActivations(Tensor x, int batch) {
-        AttentionException.require(x != null, "x", "a tensor [B, L, " + config.hidden() + "]", "null");
-        AttentionException.require(x.dtype().isFloating(), "x.dtype", "FLOAT32 or FLOAT64", x.dtype());
-        AttentionException.require(x.rank() == 3, "x.rank", 3, x.rank() + " (shape " + Arrays.toString(x.shape()) + ")");
-        if (batch < 0) {
-            AttentionException.require(x.size(0) >= 1, "x.shape[0]", "batch >= 1", x.size(0));
-        } else {
-            AttentionException.require(x.size(0) == batch, "x.shape[0]", "the cache's " + batch + " sequences", x.size(0));
-        }
-        AttentionException.require(x.size(2) == config.hidden(), "x.shape[2]", "hidden " + config.hidden(), x.size(2));
-        Tensors.requireFinite("x", x);
-    }
 
     private void requireOpen() {
         if (closed) throw new AttentionException("opencl: the layer plan is closed");

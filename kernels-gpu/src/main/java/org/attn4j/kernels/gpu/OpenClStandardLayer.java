@@ -9,9 +9,7 @@ import org.attn4j.api.LayerPlan;
 import org.attn4j.api.StandardLayerConfig;
 import org.attn4j.api.StandardLayerWeights;
 import org.attn4j.api.Tensor;
-import org.attn4j.api.Tensors;
 
-import java.util.Arrays;
 
 /**
  * An MHA / MQA / GQA layer on the device: projections with the tiled {@code linear} kernel, attention with the same
@@ -73,9 +71,9 @@ final class OpenClStandardLayer implements LayerPlan {
      */
     @Override
     public Tensor forward(Tensor x, Tensor kvX, BoolTensor keyPaddingMask) {
-        checkActivations("x", x, -1);
+        config.requireActivations("x", x, -1);
         int batch = x.size(0);
-        if (kvX != null) checkActivations("kvX", kvX, batch);
+        if (kvX != null) config.requireActivations("kvX", kvX, batch);
         Tensor memory = kvX == null ? x : kvX;
         int lq = x.size(1), lk = memory.size(1);
         if (keyPaddingMask != null) keyPaddingMask.requireShape("keyPaddingMask", batch, lk);
@@ -128,7 +126,7 @@ final class OpenClStandardLayer implements LayerPlan {
     @Override
     public Tensor step(Tensor x, KvCache cache) {
         AttentionException.require(cache != null, "cache", "a KV cache", "null");
-        checkActivations("x", x, cache.sequences());
+        config.requireActivations("x", x, cache.sequences());
         OpenClAttentionPlan.checkCache(spec, cache);
         int n = x.size(1);
         for (int s = 0; s < cache.sequences(); s++) {
@@ -173,18 +171,6 @@ final class OpenClStandardLayer implements LayerPlan {
         return scope.readTensor(y, real, batch, lq, hidden);
     }
 
-    private void checkActivations(String name, Tensor t, int batch) {
-        AttentionException.require(t != null, name, "a tensor [B, L, " + config.hidden() + "]", "null");
-        AttentionException.require(t.dtype().isFloating(), name + ".dtype", "FLOAT32 or FLOAT64", t.dtype());
-        AttentionException.require(t.rank() == 3, name + ".rank", 3, t.rank() + " (shape " + Arrays.toString(t.shape()) + ")");
-        if (batch < 0) {
-            AttentionException.require(t.size(0) >= 1, name + ".shape[0]", "batch >= 1", t.size(0));
-        } else {
-            AttentionException.require(t.size(0) == batch, name + ".shape[0]", "batch " + batch, t.size(0));
-        }
-        AttentionException.require(t.size(2) == config.hidden(), name + ".shape[2]", "hidden " + config.hidden(), t.size(2));
-        Tensors.requireFinite(name, t);
-    }
 
     private void requireOpen() {
         if (closed) throw new AttentionException("opencl: the layer plan is closed");

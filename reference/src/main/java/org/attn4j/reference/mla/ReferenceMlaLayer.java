@@ -114,7 +114,7 @@ public final class ReferenceMlaLayer implements LayerPlan {
     public DoubleTensor forward(Tensor x, Tensor kvX, BoolTensor keyPaddingMask) {
         AttentionException.require(kvX == null, "kvX", "null (MLA layers are self-attention only)", "a tensor "
                 + Arrays.toString(kvX == null ? new int[0] : kvX.shape()));
-        checkActivations(x, -1);
+        config.requireActivations("x", x, -1);
         int batch = x.size(0);
         int len = x.size(1);
         BoolTensor mask = null;
@@ -153,7 +153,7 @@ public final class ReferenceMlaLayer implements LayerPlan {
     @Override
     public DoubleTensor step(Tensor x, KvCache cache) {
         AttentionException.require(cache != null, "cache", "a latent KV cache", "null");
-        checkActivations(x, cache.sequences());
+        config.requireActivations("x", x, cache.sequences());
         AttentionException.require(cache.kvHeads() == 1, "cache.kvHeads", "1 (one latent per token)", cache.kvHeads());
         AttentionException.require(cache.headDim() == config.latentWidth(), "cache.headDim",
                 "kv_lora_rank + rope = " + config.latentWidth(), cache.headDim());
@@ -337,19 +337,5 @@ public final class ReferenceMlaLayer implements LayerPlan {
         double acc = 0;
         for (int i = 0; i < n; i++) acc += a[aAt + i] * b[bAt + i];
         return acc;
-    }
-
-    /** {@code x} must be a finite float tensor {@code [batch, L, hidden]} ({@code batch < 0}: any batch >= 1). */
-    private void checkActivations(Tensor x, int batch) {
-        AttentionException.require(x != null, "x", "a tensor [B, L, " + config.hidden() + "]", "null");
-        AttentionException.require(x.dtype().isFloating(), "x.dtype", "FLOAT32 or FLOAT64", x.dtype());
-        AttentionException.require(x.rank() == 3, "x.rank", 3, x.rank() + " (shape " + Arrays.toString(x.shape()) + ")");
-        if (batch < 0) {
-            AttentionException.require(x.size(0) >= 1, "x.shape[0]", "batch >= 1", x.size(0));
-        } else {
-            AttentionException.require(x.size(0) == batch, "x.shape[0]", "the cache's " + batch + " sequences", x.size(0));
-        }
-        AttentionException.require(x.size(2) == config.hidden(), "x.shape[2]", "hidden " + config.hidden(), x.size(2));
-        Tensors.requireFinite("x", x);
     }
 }
