@@ -56,10 +56,29 @@ public interface CpuKernelSupport {
      *            alpha[r] = e^(m_old - M) when m_old is finite and smaller than t, else 1
      * </pre>
      * {@code alpha[r]} is the factor the row's output accumulator must be scaled by (when the accumulator is still
-     * empty, {@code m_old = -inf}, it is 1: nothing needs scaling).
+     * empty, {@code m_old = -inf}, it is 1: nothing needs scaling). Built from {@link #max} and
+     * {@link #expShiftSum}, row by row: versions doing several rows side by side in the vector kernels were
+     * slower or erratic under C2 (docs/PERFORMANCE.md).
      */
-    void onlineSoftmax(int rows, int n, float[] s, int sOff, int sStride, float[] m, float[] l, int stOff, int stStride,
-                       float[] alpha);
+    default void onlineSoftmax(int rows, int n, float[] s, int sOff, int sStride, float[] m, float[] l, int stOff, int stStride,
+                               float[] alpha) {
+        for (int r = 0; r < rows; r++) {
+            int off = sOff + r * sStride;
+            int i = stOff + r * stStride;
+            float t = max(s, off, n);
+            alpha[r] = 1f;
+            if (t == Float.NEGATIVE_INFINITY) { // every key of this tile hidden: it contributes nothing
+                java.util.Arrays.fill(s, off, off + n, 0f);
+                continue;
+            }
+            if (t > m[i]) {
+                // while m is still -inf the accumulator is 0 and needs no rescaling (-inf - -inf would be NaN)
+                if (m[i] != Float.NEGATIVE_INFINITY) alpha[r] = (float) StrictMath.exp((double) m[i] - t);
+                m[i] = t;
+            }
+            l[i] = l[i] * alpha[r] + expShiftSum(s, off, n, m[i]);
+        }
+    }
 
     /** {@code a[off+c] *= factor}. */
     void scale(float[] a, int off, int n, float factor);

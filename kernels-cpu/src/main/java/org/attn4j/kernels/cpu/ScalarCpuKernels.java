@@ -88,26 +88,6 @@ public final class ScalarCpuKernels implements CpuKernelSupport {
     }
 
     @Override
-    public void onlineSoftmax(int rows, int n, float[] s, int sOff, int sStride, float[] m, float[] l, int stOff, int stStride,
-                              float[] alpha) {
-        for (int r = 0; r < rows; r++) {
-            int off = sOff + r * sStride;
-            int i = stOff + r * stStride;
-            float t = max(s, off, n);
-            alpha[r] = 1f;
-            if (t == Float.NEGATIVE_INFINITY) {
-                java.util.Arrays.fill(s, off, off + n, 0f);
-                continue;
-            }
-            if (t > m[i]) {
-                if (m[i] != Float.NEGATIVE_INFINITY) alpha[r] = (float) StrictMath.exp((double) m[i] - t);
-                m[i] = t;
-            }
-            l[i] = l[i] * alpha[r] + expShiftSum(s, off, n, m[i]);
-        }
-    }
-
-    @Override
     public void scale(float[] a, int off, int n, float factor) {
         for (int c = 0; c < n; c++) a[off + c] *= factor;
     }

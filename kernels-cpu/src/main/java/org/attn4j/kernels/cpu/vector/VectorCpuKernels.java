@@ -295,7 +295,7 @@ public final class VectorCpuKernels implements CpuKernelSupport {
 
     /**
      * Four query rows against {@code 4 * lanes} key columns at a time (16 accumulators, only with 32 vector
-     * registers); narrower column tails go through {@link #transposed2}.
+     * registers); narrower column tails go through {@link #transposed4Narrow}.
      */
     private static void transposed4(int n, int d, float scale, float[] q, int q0, int qStride,
                                     float[] kt, int ktOff, int ktStride, float[] s, int s0, int sStride) {
@@ -547,10 +547,9 @@ public final class VectorCpuKernels implements CpuKernelSupport {
         if (n >= L) {
             FloatVector acc = FloatVector.fromArray(F, a, off);
             for (c = L; c <= n - L; c += L) {
-                FloatVector x = FloatVector.fromArray(F, a, off + c);
-                acc = acc.blend(x, acc.compare(VectorOperators.LT, x));
+                acc = larger(acc, FloatVector.fromArray(F, a, off + c));
             }
-            // a butterfly, as in sum(): reduceLanes(MAX) measured 3-4x slower here (7 ns vs 2 ns for 4 vectors)
+            // a butterfly, as in sum(), rather than reduceLanes(MAX)
             if (L >= 16) acc = larger(acc, acc.rearrange(XOR8));
             if (L >= 8) acc = larger(acc, acc.rearrange(XOR4));
             if (L >= 4) acc = larger(acc, acc.rearrange(XOR2));
@@ -603,32 +602,6 @@ public final class VectorCpuKernels implements CpuKernelSupport {
             total += p;
         }
         return total;
-    }
-
-    /**
-     * Row by row, through {@link #expShiftSum}, where the exp polynomial is written out in the loop. A version
-     * doing four rows side by side (more exp chains in flight) was slower: C2 did not intrinsify all of its
-     * vector operations (too large), and every vector then went through the Java fallback.
-     */
-    @Override
-    public void onlineSoftmax(int rows, int n, float[] s, int sOff, int sStride, float[] m, float[] l, int stOff, int stStride,
-                              float[] alpha) {
-        for (int r = 0; r < rows; r++) {
-            int i = stOff + r * stStride;
-            int off = sOff + r * sStride;
-            float t = max(s, off, n);
-            alpha[r] = 1f;
-            if (t == Float.NEGATIVE_INFINITY) { // every key hidden: this tile contributes nothing
-                java.util.Arrays.fill(s, off, off + n, 0f);
-                continue;
-            }
-            float old = m[i];
-            if (t > old) {
-                if (old != Float.NEGATIVE_INFINITY) alpha[r] = expScalar(old - t);
-                m[i] = t;
-            }
-            l[i] = l[i] * alpha[r] + expShiftSum(s, off, n, m[i]);
-        }
     }
 
     /** {@code e^x}, {@code x <= 0}, with the same polynomial as the vector lanes (deterministic in every JIT tier). */
