@@ -304,10 +304,10 @@ final class FlashEngine {
     /**
      * Reads one float of every cache line of the next tile's keys and values (decode over a cache, where K and V
      * come from DRAM). Java has no prefetch instruction; these loads start the misses for the next tile while
-     * this one is computed, many at a time, which the hardware prefetchers alone do not (measured on D1:
+     * this one is computed, many at a time, which the hardware prefetchers alone do not (measured on D2:
      * see docs/PERFORMANCE.md). The sum is kept in the scratch so that the loads are not dead code. The single
-     * chain of dependent adds is deliberate: it lets the touches trickle out while the tile is computed. Eight
-     * independent sums issued them all at once and made D1 and D2 15-20 % slower.
+     * chain of dependent adds is deliberate: it lets the touches trickle out while the tile is computed (eight
+     * independent sums, issuing them all at once, were slower in a scratch test).
      */
     private static float touchAhead(AttentionCall c, int b, int kvh, int j, int n) {
         n = Math.min(n, c.kv.run(b, j));
