@@ -23,7 +23,7 @@ import java.util.SplittableRandom;
  *   <li>{@code pv}: {@code accumulateRows}, 4 rows x 64 keys, dv 64 and 128, in GFLOP/s.</li>
  *   <li>{@code softmax}: {@code onlineSoftmax} of 4 rows x 64 scores, in ns per call.</li>
  *   <li>{@code p2-item}: one work item of P2 (one head, 128 queries x 1024 keys, d 64) as {@code FlashEngine}
- *       runs it: per 64-key tile and 4-row block, scores, softmax (with rescaling), {@code P V}; in
+ *       runs it: per 64-key tile and 4-row block, scores, softmax, {@code P V} (which also rescales the accumulator); in
  *       microseconds per item, with the share of each step.</li>
  * </ul>
  * Timings are printed, never checked: this is a measuring tool, like {@code attn bench}.
@@ -72,7 +72,7 @@ public final class KernelProbe {
             float[] v = random(rng, TILE * dv);
             float[] o = new float[ROWS * dv];
             double best = best(rounds, () -> {
-                for (int i = 0; i < iterations; i++) k.accumulateRows(ROWS, TILE, dv, p, 0, TILE, v, 0, dv, o, 0, dv);
+                for (int i = 0; i < iterations; i++) k.accumulateRows(ROWS, TILE, dv, p, 0, TILE, v, 0, dv, o, 0, dv, null);
             });
             out[n++] = String.format(Locale.ROOT, "pv      dv %3d: %6.1f GFLOP/s", dv, 2.0 * ROWS * TILE * dv * iterations / best);
         }
@@ -122,11 +122,8 @@ public final class KernelProbe {
                         k.transposedScores(ROWS, TILE, d, 0.125f, q, r0 * d, d, kt, j0, ktStride, s, 0, TILE);
                         long t1 = System.nanoTime();
                         k.onlineSoftmax(ROWS, TILE, s, 0, TILE, m, l, r0, 1, alpha);
-                        for (int rr = 0; rr < ROWS; rr++) {
-                            if (alpha[rr] != 1f) k.scale(o, (r0 + rr) * dv, dv, alpha[rr]);
-                        }
                         long t2 = System.nanoTime();
-                        k.accumulateRows(ROWS, TILE, dv, s, 0, TILE, v, j0 * dv, dv, o, r0 * dv, dv);
+                        k.accumulateRows(ROWS, TILE, dv, s, 0, TILE, v, j0 * dv, dv, o, r0 * dv, dv, alpha);
                         long t3 = System.nanoTime();
                         steps[0] += t1 - t0;
                         steps[1] += t2 - t1;

@@ -52,13 +52,12 @@ public interface CpuKernelSupport {
      * {@code m[i]}, {@code l[i]} with {@code i = stOff + r*stStride}. Per row, with {@code t} the largest score:
      * <pre>
      * t == -inf (every key hidden): s := 0, m and l unchanged, alpha[r] = 1
-     * otherwise: M = max(m, t); s := e^(s - M) (-inf becomes 0); l := l * alpha + sum(s); m := M
-     *            alpha[r] = e^(m_old - M) when m_old is finite and smaller than t, else 1
+     * otherwise: M = max(m, t); alpha[r] = e^(m - M); s := e^(s - M) (-inf becomes 0); l := l * alpha[r] + sum(s); m := M
      * </pre>
-     * {@code alpha[r]} is the factor the row's output accumulator must be scaled by (when the accumulator is still
-     * empty, {@code m_old = -inf}, it is 1: nothing needs scaling). Built from {@link #max} and
-     * {@link #expShiftSum}, row by row: versions doing several rows side by side in the vector kernels were
-     * slower or erratic under C2 (docs/PERFORMANCE.md).
+     * {@code alpha[r]} is the factor the row's output accumulator must be scaled by before this tile's
+     * {@code P V} is added ({@link #accumulateRows} takes it): exactly 1 when the max did not grow, and 0 while
+     * the row was still empty ({@code m = -inf}, the accumulator is 0). This default goes row by row through
+     * {@link #max} and {@link #expShiftSum}; the vector kernels do four rows side by side.
      */
     default void onlineSoftmax(int rows, int n, float[] s, int sOff, int sStride, float[] m, float[] l, int stOff, int stStride,
                                float[] alpha) {
@@ -66,17 +65,16 @@ public interface CpuKernelSupport {
             int off = sOff + r * sStride;
             int i = stOff + r * stStride;
             float t = max(s, off, n);
-            alpha[r] = 1f;
             if (t == Float.NEGATIVE_INFINITY) { // every key of this tile hidden: it contributes nothing
+                alpha[r] = 1f;
                 java.util.Arrays.fill(s, off, off + n, 0f);
                 continue;
             }
-            if (t > m[i]) {
-                // while m is still -inf the accumulator is 0 and needs no rescaling (-inf - -inf would be NaN)
-                if (m[i] != Float.NEGATIVE_INFINITY) alpha[r] = (float) StrictMath.exp((double) m[i] - t);
-                m[i] = t;
-            }
-            l[i] = l[i] * alpha[r] + expShiftSum(s, off, n, m[i]);
+            float old = m[i];
+            float mx = Math.max(old, t);
+            alpha[r] = old == mx ? 1f : (float) StrictMath.exp((double) old - mx); // e^-inf = 0 while empty
+            m[i] = mx;
+            l[i] = l[i] * alpha[r] + expShiftSum(s, off, n, mx);
         }
     }
 
@@ -90,9 +88,12 @@ public interface CpuKernelSupport {
     void axpy(float alpha, float[] x, int xOff, float[] y, int yOff, int n);
 
     /**
-     * Weighted sum of value rows, the {@code P V} step: for {@code r < rows}, {@code e < dv}
-     * <pre>o[oOff + r*oStride + e] += sum_{c<n} p[pOff + r*pStride + c] * v[vOff + c*vStride + e]</pre>
+     * Weighted sum of value rows, the {@code P V} step, after rescaling the accumulator rows: for {@code r < rows},
+     * {@code e < dv}, with {@code f = oScale[r]} (1 when {@code oScale} is null)
+     * <pre>o[oOff + r*oStride + e] = f * o[oOff + r*oStride + e] + sum_{c<n} p[pOff + r*pStride + c] * v[vOff + c*vStride + e]</pre>
+     * The online softmax's rescaling is folded in here, where the accumulator is loaded anyway, instead of a
+     * separate pass behind a data-dependent branch.
      */
     void accumulateRows(int rows, int n, int dv, float[] p, int pOff, int pStride,
-                        float[] v, int vOff, int vStride, float[] o, int oOff, int oStride);
+                        float[] v, int vOff, int vStride, float[] o, int oOff, int oStride, float[] oScale);
 }

@@ -365,12 +365,10 @@ final class FlashEngine {
             }
             if (c.scoreMod != null || c.maskMod != null) applyMods(c, sc, off, n, b, h, i, a);
         }
-        // online softmax of all r rows together; then rescale the accumulators whose running max grew
+        // online softmax of all r rows together; P V rescales the accumulators by alpha as it loads them
         k.onlineSoftmax(r, n, sc, 0, tileLen, s.m, s.l, row0, rowStep, s.alpha);
-        for (int rr = 0; rr < r; rr++) {
-            if (s.alpha[rr] != 1f) k.scale(s.o, (row0 + rr * rowStep) * dv, dv, s.alpha[rr]);
-        }
-        k.accumulateRows(r, n, dv, sc, 0, tileLen, c.kv.v, vRow + c0 * c.kv.vStride, c.kv.vStride, s.o, row0 * dv, rowStep * dv);
+        k.accumulateRows(r, n, dv, sc, 0, tileLen, c.kv.v, vRow + c0 * c.kv.vStride, c.kv.vStride, s.o, row0 * dv, rowStep * dv,
+                s.alpha);
     }
 
     /** FORMAT.md steps 2-4 on scores {@code sc[off..off+n)} of keys {@code a..a+n-1} (step 1 was the kernel). */

@@ -104,10 +104,13 @@ public final class ScalarCpuKernels implements CpuKernelSupport {
 
     @Override
     public void accumulateRows(int rows, int n, int dv, float[] p, int pOff, int pStride,
-                               float[] v, int vOff, int vStride, float[] o, int oOff, int oStride) {
+                               float[] v, int vOff, int vStride, float[] o, int oOff, int oStride, float[] oScale) {
         for (int r = 0; r < rows; r++) {
             int pr = pOff + r * pStride;
             int or = oOff + r * oStride;
+            if (oScale != null && oScale[r] != 1f) {
+                for (int e = 0; e < dv; e++) o[or + e] *= oScale[r];
+            }
             for (int c = 0; c < n; c++) {
                 float pc = p[pr + c];
                 if (pc == 0f) continue; // hidden keys contribute nothing

@@ -79,9 +79,9 @@ class KernelSupportTest : StringSpec({
             }
         }
 
-        "accumulateRows: rows 1..3, every value width [$kn]" {
+        "accumulateRows: rows 1..9, every value width, accumulator rescaling [$kn]" {
             val rng = Random(44)
-            for (dv in sizes) for (rows in 1..3) {
+            for (dv in sizes) for (rows in 1..9) for (scaled in listOf(false, true)) {
                 val n = 1 + rng.nextInt(12)
                 val pStride = n + 2; val vStride = dv + 3; val oStride = dv + 1
                 val p = FloatArray(rows * pStride) { abs(rng.nextGaussian().toFloat()) }
@@ -89,13 +89,66 @@ class KernelSupportTest : StringSpec({
                 val v = floats(rng, n * vStride + 2)
                 val o = floats(rng, rows * oStride + 1)
                 val before = o.copyOf()
-                k.accumulateRows(rows, n, dv, p, 0, pStride, v, 2, vStride, o, 1, oStride)
+                // factors as the online softmax gives them: 1 (max unchanged), 0 (row was empty), in between
+                val oScale = if (scaled) FloatArray(rows) { listOf(1f, 0f, 0.375f, rng.nextFloat())[it % 4] } else null
+                k.accumulateRows(rows, n, dv, p, 0, pStride, v, 2, vStride, o, 1, oStride, oScale)
                 for (r in 0 until rows) for (e in 0 until dv) {
-                    var exact = before[1 + r * oStride + e].toDouble(); var mag = abs(exact)
+                    val f = oScale?.get(r)?.toDouble() ?: 1.0
+                    var exact = f * before[1 + r * oStride + e]; var mag = abs(exact)
                     for (c in 0 until n) { val t = p[r * pStride + c].toDouble() * v[2 + c * vStride + e]; exact += t; mag += abs(t) }
                     close("dv=$dv rows=$rows r=$r e=$e", o[1 + r * oStride + e], exact, mag, n)
                 }
                 o[0] shouldBe before[0]
+            }
+        }
+
+        "onlineSoftmax: rows 1..9, strided state, hidden keys, empty rows, growing and stale maxima [$kn]" {
+            val rng = Random(47)
+            for (n in sizes) for (rows in 1..9) {
+                val sStride = n + 3; val stStride = 2
+                val s = FloatArray(rows * sStride + 2) { rng.nextGaussian().toFloat() * 4 }
+                for (r in 0 until rows) for (c in 0 until n) if (rng.nextInt(5) == 0) s[1 + r * sStride + c] = Float.NEGATIVE_INFINITY
+                if (rows > 2) for (c in 0 until n) s[1 + 2 * sStride + c] = Float.NEGATIVE_INFINITY // a row with every key hidden
+                // running state: row 0 empty so far, the others with a max below, near or above this tile's
+                val m = FloatArray(1 + rows * stStride) { 42f }
+                val l = FloatArray(1 + rows * stStride) { 42f }
+                for (r in 0 until rows) {
+                    m[1 + r * stStride] = if (r % 4 == 0) Float.NEGATIVE_INFINITY else listOf(-3f, 0.5f, 9f)[r % 3]
+                    l[1 + r * stStride] = if (r % 4 == 0) 0f else 1f + r
+                }
+                val s0 = s.copyOf(); val m0 = m.copyOf(); val l0 = l.copyOf()
+                val alpha = FloatArray(rows) { -1f }
+                k.onlineSoftmax(rows, n, s, 1, sStride, m, l, 1, stStride, alpha)
+                for (r in 0 until rows) {
+                    val i = 1 + r * stStride
+                    var t = Double.NEGATIVE_INFINITY
+                    for (c in 0 until n) t = max(t, s0[1 + r * sStride + c].toDouble())
+                    if (t == Double.NEGATIVE_INFINITY) {
+                        alpha[r] shouldBe 1f; m[i] shouldBe m0[i]; l[i] shouldBe l0[i]
+                        for (c in 0 until n) s[1 + r * sStride + c] shouldBe 0f
+                        continue
+                    }
+                    val mNew = max(m0[i].toDouble(), t)
+                    m[i].toDouble() shouldBe mNew
+                    val diff = m0[i] - mNew
+                    val a = exp(diff) // 0 while the row was empty
+                    // the exp's ulp plus the rounding of m - M if a kernel subtracts in float
+                    val aTol = (2.5e-7 + 6e-8 * abs(diff)) * a
+                    if (m0[i] == Float.NEGATIVE_INFINITY) alpha[r] shouldBe 0f
+                    else if (m0[i].toDouble() == mNew) alpha[r] shouldBe 1f
+                    else check(abs(alpha[r] - a) <= aTol) { "alpha r=$r: ${alpha[r]} vs $a" }
+                    var sum = 0.0
+                    for (c in 0 until n) {
+                        val x = s0[1 + r * sStride + c]
+                        val p = exp((x - m[i]).toDouble())
+                        sum += p
+                        if (x == Float.NEGATIVE_INFINITY) s[1 + r * sStride + c] shouldBe 0f
+                        else check(abs(s[1 + r * sStride + c] - p) <= 2.5e-7 * p) { "p n=$n r=$r c=$c: ${s[1 + r * sStride + c]} vs $p" }
+                    }
+                    close("l n=$n rows=$rows r=$r", l[i], l0[i] * a + sum, l0[i] * a + sum, n + 2)
+                }
+                m[0] shouldBe 42f; l[0] shouldBe 42f; s[0] shouldBe s0[0] // nothing outside the rows and the state
+                for (r in 0 until rows) for (c in n until sStride) if (1 + r * sStride + c < s.size) s[1 + r * sStride + c] shouldBe s0[1 + r * sStride + c]
             }
         }
 

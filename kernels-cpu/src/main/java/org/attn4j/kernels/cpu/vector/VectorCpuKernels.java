@@ -74,13 +74,11 @@ public final class VectorCpuKernels implements CpuKernelSupport {
         return VectorMask.fromArray(F, bits, 0);
     }
 
-    /**
-     * One level of a transposing reduction: lanes without bit {@code k} get {@code x[i] + x[i^k]}, lanes with it
-     * get {@code y[i] + y[i^k]}. Two vectors' partial sums end up in one.
+    /*
+     * A "fold" (written out where it is used, see the class comment) is one level of a transposing reduction:
+     * x.blend(y, BITk).add(y.blend(x, BITk).rearrange(XORk)) gives lanes without bit k x[i] + x[i^k] and lanes
+     * with it y[i] + y[i^k], so two vectors' partial sums end up in one.
      */
-    private static FloatVector fold(FloatVector x, FloatVector y, VectorMask<Float> bit, VectorShuffle<Float> xor) {
-        return x.blend(y, bit).add(y.blend(x, bit).rearrange(xor));
-    }
 
     /** The sum of the lanes in a fixed order (a butterfly of lane-wise adds), the same in every JIT tier. */
     static float sum(FloatVector v) {
@@ -204,10 +202,15 @@ public final class VectorCpuKernels implements CpuKernelSupport {
             }
             float t0, t1, t2, t3, u0, u1, u2, u3;
             if (L == 16) {
-                // eight lane sums at once: three folds halve the lanes per input, a last xor-1 add finishes
-                FloatVector f0 = fold(fold(a0, b0, BIT8, XOR8), fold(a1, b1, BIT8, XOR8), BIT4, XOR4);
-                FloatVector f1 = fold(fold(a2, b2, BIT8, XOR8), fold(a3, b3, BIT8, XOR8), BIT4, XOR4);
-                FloatVector t = fold(f0, f1, BIT2, XOR2);
+                // eight lane sums at once: three levels of folds (see fold()) halve the lanes per input, a last
+                // xor-1 add finishes. Written out: a helper taking vectors is boxed when C2 does not inline it.
+                FloatVector x = a0.blend(b0, BIT8).add(b0.blend(a0, BIT8).rearrange(XOR8));
+                FloatVector y = a1.blend(b1, BIT8).add(b1.blend(a1, BIT8).rearrange(XOR8));
+                FloatVector f0 = x.blend(y, BIT4).add(y.blend(x, BIT4).rearrange(XOR4));
+                x = a2.blend(b2, BIT8).add(b2.blend(a2, BIT8).rearrange(XOR8));
+                y = a3.blend(b3, BIT8).add(b3.blend(a3, BIT8).rearrange(XOR8));
+                FloatVector f1 = x.blend(y, BIT4).add(y.blend(x, BIT4).rearrange(XOR4));
+                FloatVector t = f0.blend(f1, BIT2).add(f1.blend(f0, BIT2).rearrange(XOR2));
                 t = t.add(t.rearrange(XOR1)); // even lanes: a0 a2 a1 a3 b0 b2 b1 b3
                 t0 = t.lane(0);
                 t2 = t.lane(2);
@@ -547,20 +550,238 @@ public final class VectorCpuKernels implements CpuKernelSupport {
         if (n >= L) {
             FloatVector acc = FloatVector.fromArray(F, a, off);
             for (c = L; c <= n - L; c += L) {
-                acc = larger(acc, FloatVector.fromArray(F, a, off + c));
+                FloatVector y = FloatVector.fromArray(F, a, off + c);
+                acc = acc.blend(y, acc.compare(VectorOperators.LT, y));
             }
             // a butterfly, as in sum(), rather than reduceLanes(MAX)
-            if (L >= 16) acc = larger(acc, acc.rearrange(XOR8));
-            if (L >= 8) acc = larger(acc, acc.rearrange(XOR4));
-            if (L >= 4) acc = larger(acc, acc.rearrange(XOR2));
-            m = L > 16 ? acc.reduceLanes(VectorOperators.MAX) : larger(acc, acc.rearrange(XOR1)).lane(0);
+            if (L > 16) return Math.max(acc.reduceLanes(VectorOperators.MAX), maxTail(a, off, c, n));
+            FloatVector y;
+            if (L >= 16) {
+                y = acc.rearrange(XOR8);
+                acc = acc.blend(y, acc.compare(VectorOperators.LT, y));
+            }
+            if (L >= 8) {
+                y = acc.rearrange(XOR4);
+                acc = acc.blend(y, acc.compare(VectorOperators.LT, y));
+            }
+            if (L >= 4) {
+                y = acc.rearrange(XOR2);
+                acc = acc.blend(y, acc.compare(VectorOperators.LT, y));
+            }
+            y = acc.rearrange(XOR1);
+            m = acc.blend(y, acc.compare(VectorOperators.LT, y)).lane(0);
         }
+        return Math.max(m, maxTail(a, off, c, n));
+    }
+
+    private static float maxTail(float[] a, int off, int c, int n) {
+        float m = Float.NEGATIVE_INFINITY;
         for (; c < n; c++) m = a[off + c] > m ? a[off + c] : m;
         return m;
     }
 
-    private static FloatVector larger(FloatVector x, FloatVector y) {
-        return x.blend(y, x.compare(VectorOperators.LT, y));
+    /**
+     * Four rows at a time when the vectors have 16 lanes (the common case: a 4-row block of the engine), else row
+     * by row; the semantics of {@link CpuKernelSupport#onlineSoftmax}.
+     */
+    @Override
+    public void onlineSoftmax(int rows, int n, float[] s, int sOff, int sStride, float[] m, float[] l, int stOff, int stStride,
+                              float[] alpha) {
+        int r = 0;
+        if (L == 16) {
+            for (; r + 4 <= rows; r += 4) {
+                softmax4(n, s, sOff + r * sStride, sStride, m, l, stOff + r * stStride, stStride, alpha, r);
+            }
+        }
+        for (; r < rows; r++) {
+            int off = sOff + r * sStride;
+            int i = stOff + r * stStride;
+            float shift = raiseMax(max(s, off, n), m, i, alpha, r);
+            l[i] = l[i] * alpha[r] + expShiftSum(s, off, n, shift);
+        }
+    }
+
+    /**
+     * Row {@code i}'s running max after a tile whose largest score is {@code t}: sets {@code m[i]} and
+     * {@code alpha[r] = e^(m_old - m_new)} (exactly 1 when the max did not grow, 0 while the row was empty) and
+     * returns the shift for the tile's exps: the new max, or +inf when every key of the tile is hidden (then
+     * every {@code s - shift} is -inf and every exp 0). Scalar code with one rarely taken branch: the max of a
+     * row is data, and a mispredicted branch on it would serialise the rows.
+     */
+    private static float raiseMax(float t, float[] m, int i, float[] alpha, int r) {
+        if (t == Float.NEGATIVE_INFINITY) {
+            alpha[r] = 1f;
+            return Float.POSITIVE_INFINITY;
+        }
+        float old = m[i];
+        float mx = old > t ? old : t;
+        alpha[r] = expScalar(old - mx); // expScalar(0) is exactly 1, expScalar(-inf) 0
+        m[i] = mx;
+        return mx;
+    }
+
+    /**
+     * {@link #onlineSoftmax} for four rows of 16-lane vectors: the four row maxima in one pass (four independent
+     * compare chains, one transposing reduction), then the exps of the four rows side by side, one vector of
+     * each per step, so that four independent polynomials are in flight (row by row, a 64-score row is only
+     * four vectors and the polynomial's latency was exposed). Everything is written out in this one method:
+     * helpers taking vectors are boxed when C2 declines to inline them, and masked vector operations were
+     * erratic here (several-fold slowdowns in some JVMs), so the {@code n % 16} tail columns are scalar.
+     */
+    private static void softmax4(int n, float[] s, int o0, int sStride, float[] m, float[] l, int st0, int stStride,
+                                 float[] alpha, int a0) {
+        int o1 = o0 + sStride, o2 = o1 + sStride, o3 = o2 + sStride;
+        int full = n - n % L;
+        FloatVector x0 = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY), x1 = x0, x2 = x0, x3 = x0;
+        for (int c = 0; c < full; c += L) {
+            FloatVector y0 = FloatVector.fromArray(F, s, o0 + c);
+            FloatVector y1 = FloatVector.fromArray(F, s, o1 + c);
+            FloatVector y2 = FloatVector.fromArray(F, s, o2 + c);
+            FloatVector y3 = FloatVector.fromArray(F, s, o3 + c);
+            x0 = x0.blend(y0, x0.compare(VectorOperators.LT, y0));
+            x1 = x1.blend(y1, x1.compare(VectorOperators.LT, y1));
+            x2 = x2.blend(y2, x2.compare(VectorOperators.LT, y2));
+            x3 = x3.blend(y3, x3.compare(VectorOperators.LT, y3));
+        }
+        // transposing max-folds: then lane 0 holds row 0's max, lane 8 row 1's, lane 4 row 2's, lane 12 row 3's
+        FloatVector u = x0.blend(x1, BIT8), w = x1.blend(x0, BIT8).rearrange(XOR8);
+        FloatVector f01 = u.blend(w, u.compare(VectorOperators.LT, w));
+        u = x2.blend(x3, BIT8);
+        w = x3.blend(x2, BIT8).rearrange(XOR8);
+        FloatVector f23 = u.blend(w, u.compare(VectorOperators.LT, w));
+        u = f01.blend(f23, BIT4);
+        w = f23.blend(f01, BIT4).rearrange(XOR4);
+        FloatVector f = u.blend(w, u.compare(VectorOperators.LT, w));
+        w = f.rearrange(XOR2);
+        f = f.blend(w, f.compare(VectorOperators.LT, w));
+        w = f.rearrange(XOR1);
+        f = f.blend(w, f.compare(VectorOperators.LT, w));
+        float t0 = f.lane(0), t1 = f.lane(8), t2 = f.lane(4), t3 = f.lane(12);
+        for (int c = full; c < n; c++) {
+            t0 = s[o0 + c] > t0 ? s[o0 + c] : t0;
+            t1 = s[o1 + c] > t1 ? s[o1 + c] : t1;
+            t2 = s[o2 + c] > t2 ? s[o2 + c] : t2;
+            t3 = s[o3 + c] > t3 ? s[o3 + c] : t3;
+        }
+        int i1 = st0 + stStride, i2 = i1 + stStride, i3 = i2 + stStride;
+        float sh0 = raiseMax(t0, m, st0, alpha, a0);
+        float sh1 = raiseMax(t1, m, i1, alpha, a0 + 1);
+        float sh2 = raiseMax(t2, m, i2, alpha, a0 + 2);
+        float sh3 = raiseMax(t3, m, i3, alpha, a0 + 3);
+
+        FloatVector zero = FloatVector.zero(F);
+        FloatVector h0 = FloatVector.broadcast(F, sh0), h1 = FloatVector.broadcast(F, sh1);
+        FloatVector h2 = FloatVector.broadcast(F, sh2), h3 = FloatVector.broadcast(F, sh3);
+        FloatVector e0 = zero, e1 = zero, e2 = zero, e3 = zero;
+        for (int c = 0; c < full; c += L) {
+            {
+                FloatVector x = FloatVector.fromArray(F, s, o0 + c).sub(h0);
+                VectorMask<Float> under = x.compare(VectorOperators.LT, EXP_LO);
+                x = x.blend(EXP_LO, under);
+                FloatVector kr = x.mul(LOG2E).add(ROUND);
+                FloatVector k = kr.sub(ROUND);
+                FloatVector r = k.fma(FloatVector.broadcast(F, -LN2_HI), x);
+                r = k.fma(FloatVector.broadcast(F, -LN2_LO), r);
+                FloatVector p = r.fma(1.9875691500e-4f, 1.3981999507e-3f);
+                p = p.fma(r, FloatVector.broadcast(F, 8.3334519073e-3f));
+                p = p.fma(r, FloatVector.broadcast(F, 4.1665795894e-2f));
+                p = p.fma(r, FloatVector.broadcast(F, 1.6666665459e-1f));
+                p = p.fma(r, FloatVector.broadcast(F, 5.0000001201e-1f));
+                p = p.fma(r.mul(r), r).add(1f);
+                FloatVector twoK = ((IntVector) kr.reinterpretAsInts()).add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+                p = p.mul(twoK).blend(zero, under);
+                p.intoArray(s, o0 + c);
+                e0 = e0.add(p);
+            }
+            {
+                FloatVector x = FloatVector.fromArray(F, s, o1 + c).sub(h1);
+                VectorMask<Float> under = x.compare(VectorOperators.LT, EXP_LO);
+                x = x.blend(EXP_LO, under);
+                FloatVector kr = x.mul(LOG2E).add(ROUND);
+                FloatVector k = kr.sub(ROUND);
+                FloatVector r = k.fma(FloatVector.broadcast(F, -LN2_HI), x);
+                r = k.fma(FloatVector.broadcast(F, -LN2_LO), r);
+                FloatVector p = r.fma(1.9875691500e-4f, 1.3981999507e-3f);
+                p = p.fma(r, FloatVector.broadcast(F, 8.3334519073e-3f));
+                p = p.fma(r, FloatVector.broadcast(F, 4.1665795894e-2f));
+                p = p.fma(r, FloatVector.broadcast(F, 1.6666665459e-1f));
+                p = p.fma(r, FloatVector.broadcast(F, 5.0000001201e-1f));
+                p = p.fma(r.mul(r), r).add(1f);
+                FloatVector twoK = ((IntVector) kr.reinterpretAsInts()).add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+                p = p.mul(twoK).blend(zero, under);
+                p.intoArray(s, o1 + c);
+                e1 = e1.add(p);
+            }
+            {
+                FloatVector x = FloatVector.fromArray(F, s, o2 + c).sub(h2);
+                VectorMask<Float> under = x.compare(VectorOperators.LT, EXP_LO);
+                x = x.blend(EXP_LO, under);
+                FloatVector kr = x.mul(LOG2E).add(ROUND);
+                FloatVector k = kr.sub(ROUND);
+                FloatVector r = k.fma(FloatVector.broadcast(F, -LN2_HI), x);
+                r = k.fma(FloatVector.broadcast(F, -LN2_LO), r);
+                FloatVector p = r.fma(1.9875691500e-4f, 1.3981999507e-3f);
+                p = p.fma(r, FloatVector.broadcast(F, 8.3334519073e-3f));
+                p = p.fma(r, FloatVector.broadcast(F, 4.1665795894e-2f));
+                p = p.fma(r, FloatVector.broadcast(F, 1.6666665459e-1f));
+                p = p.fma(r, FloatVector.broadcast(F, 5.0000001201e-1f));
+                p = p.fma(r.mul(r), r).add(1f);
+                FloatVector twoK = ((IntVector) kr.reinterpretAsInts()).add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+                p = p.mul(twoK).blend(zero, under);
+                p.intoArray(s, o2 + c);
+                e2 = e2.add(p);
+            }
+            {
+                FloatVector x = FloatVector.fromArray(F, s, o3 + c).sub(h3);
+                VectorMask<Float> under = x.compare(VectorOperators.LT, EXP_LO);
+                x = x.blend(EXP_LO, under);
+                FloatVector kr = x.mul(LOG2E).add(ROUND);
+                FloatVector k = kr.sub(ROUND);
+                FloatVector r = k.fma(FloatVector.broadcast(F, -LN2_HI), x);
+                r = k.fma(FloatVector.broadcast(F, -LN2_LO), r);
+                FloatVector p = r.fma(1.9875691500e-4f, 1.3981999507e-3f);
+                p = p.fma(r, FloatVector.broadcast(F, 8.3334519073e-3f));
+                p = p.fma(r, FloatVector.broadcast(F, 4.1665795894e-2f));
+                p = p.fma(r, FloatVector.broadcast(F, 1.6666665459e-1f));
+                p = p.fma(r, FloatVector.broadcast(F, 5.0000001201e-1f));
+                p = p.fma(r.mul(r), r).add(1f);
+                FloatVector twoK = ((IntVector) kr.reinterpretAsInts()).add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+                p = p.mul(twoK).blend(zero, under);
+                p.intoArray(s, o3 + c);
+                e3 = e3.add(p);
+            }
+        }
+        // transposing sum-folds, in the lane order of sum()'s butterfly: the same bits as summing each row alone
+        u = e0.blend(e1, BIT8);
+        w = e1.blend(e0, BIT8).rearrange(XOR8);
+        FloatVector g01 = u.add(w);
+        u = e2.blend(e3, BIT8);
+        w = e3.blend(e2, BIT8).rearrange(XOR8);
+        FloatVector g23 = u.add(w);
+        u = g01.blend(g23, BIT4);
+        w = g23.blend(g01, BIT4).rearrange(XOR4);
+        FloatVector g = u.add(w);
+        g = g.add(g.rearrange(XOR2));
+        g = g.add(g.rearrange(XOR1));
+        float z0 = g.lane(0), z1 = g.lane(8), z2 = g.lane(4), z3 = g.lane(12);
+        for (int c = full; c < n; c++) {
+            float p0 = expScalar(s[o0 + c] - sh0);
+            float p1 = expScalar(s[o1 + c] - sh1);
+            float p2 = expScalar(s[o2 + c] - sh2);
+            float p3 = expScalar(s[o3 + c] - sh3);
+            s[o0 + c] = p0;
+            s[o1 + c] = p1;
+            s[o2 + c] = p2;
+            s[o3 + c] = p3;
+            z0 += p0;
+            z1 += p1;
+            z2 += p2;
+            z3 += p3;
+        }
+        l[st0] = l[st0] * alpha[a0] + z0;
+        l[i1] = l[i1] * alpha[a0 + 1] + z1;
+        l[i2] = l[i2] * alpha[a0 + 2] + z2;
+        l[i3] = l[i3] * alpha[a0 + 3] + z3;
     }
 
     /**
@@ -580,7 +801,8 @@ public final class VectorCpuKernels implements CpuKernelSupport {
             FloatVector x = FloatVector.fromArray(F, a, off + c).sub(shift);
             VectorMask<Float> under = x.compare(VectorOperators.LT, EXP_LO);
             x = x.blend(EXP_LO, under); // = max(x, EXP_LO); max() costs 6 instructions (Java semantics for NaN and -0)
-            FloatVector k = x.mul(LOG2E).add(ROUND).sub(ROUND);
+            FloatVector kr = x.mul(LOG2E).add(ROUND); // k + 1.5 * 2^23: its low bits are the integer k
+            FloatVector k = kr.sub(ROUND);
             FloatVector r = k.fma(FloatVector.broadcast(F, -LN2_HI), x);
             r = k.fma(FloatVector.broadcast(F, -LN2_LO), r);
             FloatVector p = r.fma(1.9875691500e-4f, 1.3981999507e-3f);
@@ -589,13 +811,16 @@ public final class VectorCpuKernels implements CpuKernelSupport {
             p = p.fma(r, FloatVector.broadcast(F, 1.6666665459e-1f));
             p = p.fma(r, FloatVector.broadcast(F, 5.0000001201e-1f));
             p = p.fma(r.mul(r), r).add(1f);
-            IntVector ki = (IntVector) k.convert(VectorOperators.F2I, 0);
-            FloatVector twoK = ki.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+            // 2^k from kr's bits: (bits + 127) << 23 (the 0x4B40_0000 of 1.5 * 2^23 shifts out), no float-to-int convert
+            FloatVector twoK = ((IntVector) kr.reinterpretAsInts()).add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
             p = p.mul(twoK).blend(zero, under);
             p.intoArray(a, off + c);
             sum = sum.add(p);
         }
-        float total = sum(sum);
+        if (L >= 16) sum = sum.add(sum.rearrange(XOR8)); // the butterfly of sum(), written out
+        if (L >= 8) sum = sum.add(sum.rearrange(XOR4));
+        if (L >= 4) sum = sum.add(sum.rearrange(XOR2));
+        float total = L > 16 ? sum(sum) : sum.add(sum.rearrange(XOR1)).lane(0);
         for (; c < n; c++) {
             float p = expScalar(a[off + c] - shift);
             a[off + c] = p;
@@ -645,18 +870,23 @@ public final class VectorCpuKernels implements CpuKernelSupport {
 
     @Override
     public void accumulateRows(int rows, int n, int dv, float[] p, int pOff, int pStride,
-                               float[] v, int vOff, int vStride, float[] o, int oOff, int oStride) {
+                               float[] v, int vOff, int vStride, float[] o, int oOff, int oStride, float[] oScale) {
         int r = 0;
         if (MANY_REGISTERS) {
             for (; r + 4 <= rows; r += 4) {
-                accumulate4(n, dv, p, pOff + r * pStride, pStride, v, vOff, vStride, o, oOff + r * oStride, oStride);
+                accumulate4(n, dv, p, pOff + r * pStride, pStride, v, vOff, vStride, o, oOff + r * oStride, oStride,
+                        factor(oScale, r), factor(oScale, r + 1), factor(oScale, r + 2), factor(oScale, r + 3));
             }
         }
         for (; r + 2 <= rows; r += 2) {
             accumulate2(n, dv, p, pOff + r * pStride, pOff + (r + 1) * pStride, v, vOff, vStride,
-                    o, oOff + r * oStride, oOff + (r + 1) * oStride);
+                    o, oOff + r * oStride, oOff + (r + 1) * oStride, factor(oScale, r), factor(oScale, r + 1));
         }
-        if (r < rows) accumulate1(n, dv, p, pOff + r * pStride, v, vOff, vStride, o, oOff + r * oStride);
+        if (r < rows) accumulate1(n, dv, p, pOff + r * pStride, v, vOff, vStride, o, oOff + r * oStride, factor(oScale, r));
+    }
+
+    private static float factor(float[] oScale, int r) {
+        return oScale == null ? 1f : oScale[r];
     }
 
     /**
@@ -664,19 +894,19 @@ public final class VectorCpuKernels implements CpuKernelSupport {
      * accumulators (only with 32 vector registers); the narrower tails go through {@link #accumulate2}.
      */
     private static void accumulate4(int n, int dv, float[] p, int p0, int pStride, float[] v, int vOff, int vStride,
-                                    float[] o, int o0, int oStride) {
+                                    float[] o, int o0, int oStride, float f0, float f1, float f2, float f3) {
         int p1 = p0 + pStride, p2 = p1 + pStride, p3 = p2 + pStride;
         int o1 = o0 + oStride, o2 = o1 + oStride, o3 = o2 + oStride;
         int e = 0;
         for (; e <= dv - L4; e += L4) {
-            FloatVector a00 = FloatVector.fromArray(F, o, o0 + e), a01 = FloatVector.fromArray(F, o, o0 + e + L);
-            FloatVector a02 = FloatVector.fromArray(F, o, o0 + e + L2), a03 = FloatVector.fromArray(F, o, o0 + e + L3);
-            FloatVector a10 = FloatVector.fromArray(F, o, o1 + e), a11 = FloatVector.fromArray(F, o, o1 + e + L);
-            FloatVector a12 = FloatVector.fromArray(F, o, o1 + e + L2), a13 = FloatVector.fromArray(F, o, o1 + e + L3);
-            FloatVector a20 = FloatVector.fromArray(F, o, o2 + e), a21 = FloatVector.fromArray(F, o, o2 + e + L);
-            FloatVector a22 = FloatVector.fromArray(F, o, o2 + e + L2), a23 = FloatVector.fromArray(F, o, o2 + e + L3);
-            FloatVector a30 = FloatVector.fromArray(F, o, o3 + e), a31 = FloatVector.fromArray(F, o, o3 + e + L);
-            FloatVector a32 = FloatVector.fromArray(F, o, o3 + e + L2), a33 = FloatVector.fromArray(F, o, o3 + e + L3);
+            FloatVector a00 = FloatVector.fromArray(F, o, o0 + e).mul(f0), a01 = FloatVector.fromArray(F, o, o0 + e + L).mul(f0);
+            FloatVector a02 = FloatVector.fromArray(F, o, o0 + e + L2).mul(f0), a03 = FloatVector.fromArray(F, o, o0 + e + L3).mul(f0);
+            FloatVector a10 = FloatVector.fromArray(F, o, o1 + e).mul(f1), a11 = FloatVector.fromArray(F, o, o1 + e + L).mul(f1);
+            FloatVector a12 = FloatVector.fromArray(F, o, o1 + e + L2).mul(f1), a13 = FloatVector.fromArray(F, o, o1 + e + L3).mul(f1);
+            FloatVector a20 = FloatVector.fromArray(F, o, o2 + e).mul(f2), a21 = FloatVector.fromArray(F, o, o2 + e + L).mul(f2);
+            FloatVector a22 = FloatVector.fromArray(F, o, o2 + e + L2).mul(f2), a23 = FloatVector.fromArray(F, o, o2 + e + L3).mul(f2);
+            FloatVector a30 = FloatVector.fromArray(F, o, o3 + e).mul(f3), a31 = FloatVector.fromArray(F, o, o3 + e + L).mul(f3);
+            FloatVector a32 = FloatVector.fromArray(F, o, o3 + e + L2).mul(f3), a33 = FloatVector.fromArray(F, o, o3 + e + L3).mul(f3);
             int vb = vOff + e;
             for (int c = 0; c < n; c++, vb += vStride) {
                 FloatVector v0 = FloatVector.fromArray(F, v, vb);
@@ -723,20 +953,20 @@ public final class VectorCpuKernels implements CpuKernelSupport {
         }
         if (e < dv) {
             // the last (dv % 4 lanes) columns: two rows at a time over the remaining width
-            accumulate2(n, dv - e, p, p0, p1, v, vOff + e, vStride, o, o0 + e, o1 + e);
-            accumulate2(n, dv - e, p, p2, p3, v, vOff + e, vStride, o, o2 + e, o3 + e);
+            accumulate2(n, dv - e, p, p0, p1, v, vOff + e, vStride, o, o0 + e, o1 + e, f0, f1);
+            accumulate2(n, dv - e, p, p2, p3, v, vOff + e, vStride, o, o2 + e, o3 + e, f2, f3);
         }
     }
 
     /** Two output rows share every value-vector load: {@code 4 * lanes} output columns live in 8 accumulators. */
     private static void accumulate2(int n, int dv, float[] p, int p0, int p1, float[] v, int vOff, int vStride,
-                                    float[] o, int o0, int o1) {
+                                    float[] o, int o0, int o1, float f0, float f1) {
         int e = 0;
         for (; e <= dv - L4; e += L4) {
-            FloatVector a00 = FloatVector.fromArray(F, o, o0 + e), a01 = FloatVector.fromArray(F, o, o0 + e + L);
-            FloatVector a02 = FloatVector.fromArray(F, o, o0 + e + L2), a03 = FloatVector.fromArray(F, o, o0 + e + L3);
-            FloatVector a10 = FloatVector.fromArray(F, o, o1 + e), a11 = FloatVector.fromArray(F, o, o1 + e + L);
-            FloatVector a12 = FloatVector.fromArray(F, o, o1 + e + L2), a13 = FloatVector.fromArray(F, o, o1 + e + L3);
+            FloatVector a00 = FloatVector.fromArray(F, o, o0 + e).mul(f0), a01 = FloatVector.fromArray(F, o, o0 + e + L).mul(f0);
+            FloatVector a02 = FloatVector.fromArray(F, o, o0 + e + L2).mul(f0), a03 = FloatVector.fromArray(F, o, o0 + e + L3).mul(f0);
+            FloatVector a10 = FloatVector.fromArray(F, o, o1 + e).mul(f1), a11 = FloatVector.fromArray(F, o, o1 + e + L).mul(f1);
+            FloatVector a12 = FloatVector.fromArray(F, o, o1 + e + L2).mul(f1), a13 = FloatVector.fromArray(F, o, o1 + e + L3).mul(f1);
             int vb = vOff + e;
             for (int c = 0; c < n; c++, vb += vStride) {
                 FloatVector v0 = FloatVector.fromArray(F, v, vb);
@@ -764,8 +994,8 @@ public final class VectorCpuKernels implements CpuKernelSupport {
             a13.intoArray(o, o1 + e + L3);
         }
         for (; e <= dv - L; e += L) {
-            FloatVector a0 = FloatVector.fromArray(F, o, o0 + e);
-            FloatVector a1 = FloatVector.fromArray(F, o, o1 + e);
+            FloatVector a0 = FloatVector.fromArray(F, o, o0 + e).mul(f0);
+            FloatVector a1 = FloatVector.fromArray(F, o, o1 + e).mul(f1);
             int vb = vOff + e;
             for (int c = 0; c < n; c++, vb += vStride) {
                 FloatVector v0 = FloatVector.fromArray(F, v, vb);
@@ -776,8 +1006,8 @@ public final class VectorCpuKernels implements CpuKernelSupport {
             a1.intoArray(o, o1 + e);
         }
         for (; e < dv; e++) {
-            float t0 = o[o0 + e];
-            float t1 = o[o1 + e];
+            float t0 = o[o0 + e] * f0;
+            float t1 = o[o1 + e] * f1;
             int vb = vOff + e;
             for (int c = 0; c < n; c++, vb += vStride) {
                 float x = v[vb];
@@ -789,11 +1019,12 @@ public final class VectorCpuKernels implements CpuKernelSupport {
         }
     }
 
-    private static void accumulate1(int n, int dv, float[] p, int p0, float[] v, int vOff, int vStride, float[] o, int o0) {
+    private static void accumulate1(int n, int dv, float[] p, int p0, float[] v, int vOff, int vStride, float[] o, int o0,
+                                    float f0) {
         int e = 0;
         for (; e <= dv - L4; e += L4) {
-            FloatVector a0 = FloatVector.fromArray(F, o, o0 + e), a1 = FloatVector.fromArray(F, o, o0 + e + L);
-            FloatVector a2 = FloatVector.fromArray(F, o, o0 + e + L2), a3 = FloatVector.fromArray(F, o, o0 + e + L3);
+            FloatVector a0 = FloatVector.fromArray(F, o, o0 + e).mul(f0), a1 = FloatVector.fromArray(F, o, o0 + e + L).mul(f0);
+            FloatVector a2 = FloatVector.fromArray(F, o, o0 + e + L2).mul(f0), a3 = FloatVector.fromArray(F, o, o0 + e + L3).mul(f0);
             int vb = vOff + e;
             for (int c = 0; c < n; c++, vb += vStride) {
                 FloatVector b0 = FloatVector.broadcast(F, p[p0 + c]);
@@ -808,7 +1039,7 @@ public final class VectorCpuKernels implements CpuKernelSupport {
             a3.intoArray(o, o0 + e + L3);
         }
         for (; e <= dv - L; e += L) {
-            FloatVector a0 = FloatVector.fromArray(F, o, o0 + e);
+            FloatVector a0 = FloatVector.fromArray(F, o, o0 + e).mul(f0);
             int vb = vOff + e;
             for (int c = 0; c < n; c++, vb += vStride) {
                 a0 = FloatVector.fromArray(F, v, vb).fma(FloatVector.broadcast(F, p[p0 + c]), a0);
@@ -816,7 +1047,7 @@ public final class VectorCpuKernels implements CpuKernelSupport {
             a0.intoArray(o, o0 + e);
         }
         for (; e < dv; e++) {
-            float t0 = o[o0 + e];
+            float t0 = o[o0 + e] * f0;
             int vb = vOff + e;
             for (int c = 0; c < n; c++, vb += vStride) t0 += p[p0 + c] * v[vb];
             o[o0 + e] = t0;
