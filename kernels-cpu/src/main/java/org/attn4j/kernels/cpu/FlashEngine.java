@@ -14,8 +14,9 @@ import java.util.Arrays;
  * whole group. The item walks its keys in tiles of {@link CpuTuning#kvTile()} with an online softmax: per
  * row a running max {@code m}, a running sum {@code l} and an unnormalised output accumulator, rescaled
  * when {@code m} grows. Tiles outside the causal/window band of every row of the item are never visited;
- * inside a tile each row only scores the keys it can see. Memory is O(tile): scores live in a
- * {@code 4 x kvTile} scratch, never {@code Lq x Lk}.
+ * inside a tile each row only scores the keys it can see. Per tile, every row block of the item is scored
+ * first and then softmaxed and multiplied by V, so that the K tile and then the V tile stay in L1 across the
+ * blocks. Memory is O(item rows x tile): scores live in a {@code rows x kvTile} scratch, never {@code Lq x Lk}.
  *
  * <p><b>Keys.</b> With many query rows per group (prefill) the keys are packed once per call, transposed to
  * {@code [D][L]}, and scored by broadcasting query elements over key columns (no horizontal sums). A
@@ -85,11 +86,13 @@ final class FlashEngine {
         final int[] lo;
         final int[] hi;
 
-        Scratch(int rows, int dv, int tile, int bq) {
+        Scratch(int rows, int dv, int tile, int bq, int group) {
             o = new float[Math.max(rows, 1) * dv];
             m = new float[rows];
             l = new float[rows];
-            s = new float[ROW_BLOCK * tile];
+            // the scores of every row block of a tile: blocks of heads (per query) or of queries (per head)
+            int blocks = Math.max(bq * ceilDiv(group, ROW_BLOCK), group * ceilDiv(bq, ROW_BLOCK));
+            s = new float[Math.max(blocks, 1) * ROW_BLOCK * tile];
             lo = new int[bq];
             hi = new int[bq];
         }
@@ -103,10 +106,10 @@ final class FlashEngine {
         int bh = c.batch * c.kvHeads;
         if (lay.packed) pool.forEach(bh, () -> null, (item, unused) -> packTransposed(c, lay, item));
         int base = bh * lay.qTiles;
-        pool.forEach(base * lay.splits, () -> new Scratch(lay.rows, c.vHeadDim, tuning.kvTile(), lay.bq),
+        pool.forEach(base * lay.splits, () -> new Scratch(lay.rows, c.vHeadDim, tuning.kvTile(), lay.bq, lay.group),
                 (item, s) -> attend(c, lay, item, s));
         if (lay.splits > 1) {
-            pool.forEach(base, () -> new Scratch(1, c.vHeadDim, 1, 1), (item, s) -> merge(c, lay, item, s));
+            pool.forEach(base, () -> new Scratch(1, c.vHeadDim, 1, 1, 1), (item, s) -> merge(c, lay, item, s));
         }
     }
 
@@ -245,37 +248,45 @@ final class FlashEngine {
             int kRow = lay.packed ? ktBase + j0 : c.kv.kRow(b, kvh, j0);
             int vRow = c.kv.vRow(b, kvh, j0);
             if (!lay.packed && j1 < jEnd && TOUCH_AHEAD) s.touched += touchAhead(c, b, kvh, j1, Math.min(jEnd - j1, tileLen));
-            if (g >= ROW_BLOCK || g >= nq) {
-                // blocks of query heads of one query: they share the visible range
-                for (int ii = 0; ii < nq; ii++) {
-                    int a = Math.max(s.lo[ii], j0);
-                    int z = Math.min(s.hi[ii], j1);
-                    if (a >= z) continue;
-                    int i = i0 + ii;
-                    for (int g0 = 0; g0 < g; g0 += ROW_BLOCK) {
-                        int r = Math.min(ROW_BLOCK, g - g0);
-                        block(c, lay, s, b, kvh, j0, kRow, vRow, a, z, r, hBase + g0, 1, i, 0, qBase + g0 * c.qSH + i * c.qSL,
-                                c.qSH, ii * g + g0, 1);
-                    }
-                }
-            } else {
-                // few heads per group (MHA): blocks of consecutive queries of one head, over the union of their ranges
-                for (int gh = 0; gh < g; gh++) {
-                    for (int ii = 0; ii < nq; ii += ROW_BLOCK) {
-                        int r = Math.min(ROW_BLOCK, nq - ii);
-                        int a = Integer.MAX_VALUE;
-                        int z = Integer.MIN_VALUE;
-                        for (int rr = 0; rr < r; rr++) {
-                            int lo = Math.max(s.lo[ii + rr], j0);
-                            int hi = Math.min(s.hi[ii + rr], j1);
-                            if (lo < hi) {
-                                a = Math.min(a, lo);
-                                z = Math.max(z, hi);
-                            }
-                        }
+            // Phase 0 scores every row block of the item against this tile, phase 1 runs the online softmax and P V
+            // of each. One phase reads only K, the other only V: a tile of either stays in L1 for all blocks, where
+            // block by block (K, then V, then K again) a d-128 tile pair (64 KB) did not fit and came from L2.
+            for (int phase = 0; phase < 2; phase++) {
+                int sBase = 0; // block k's scores start at k * ROW_BLOCK * tileLen, the same k in both phases
+                if (g >= ROW_BLOCK || g >= nq) {
+                    // blocks of query heads of one query: they share the visible range
+                    for (int ii = 0; ii < nq; ii++) {
+                        int a = Math.max(s.lo[ii], j0);
+                        int z = Math.min(s.hi[ii], j1);
                         if (a >= z) continue;
-                        block(c, lay, s, b, kvh, j0, kRow, vRow, a, z, r, hBase + gh, 0, i0 + ii, ii,
-                                qBase + gh * c.qSH + (i0 + ii) * c.qSL, c.qSL, ii * g + gh, g);
+                        int i = i0 + ii;
+                        for (int g0 = 0; g0 < g; g0 += ROW_BLOCK) {
+                            int r = Math.min(ROW_BLOCK, g - g0);
+                            block(phase, sBase, c, lay, s, b, kvh, j0, kRow, vRow, a, z, r, hBase + g0, 1, i, 0,
+                                    qBase + g0 * c.qSH + i * c.qSL, c.qSH, ii * g + g0, 1);
+                            sBase += ROW_BLOCK * tileLen;
+                        }
+                    }
+                } else {
+                    // few heads per group (MHA): blocks of consecutive queries of one head, over the union of their ranges
+                    for (int gh = 0; gh < g; gh++) {
+                        for (int ii = 0; ii < nq; ii += ROW_BLOCK) {
+                            int r = Math.min(ROW_BLOCK, nq - ii);
+                            int a = Integer.MAX_VALUE;
+                            int z = Integer.MIN_VALUE;
+                            for (int rr = 0; rr < r; rr++) {
+                                int lo = Math.max(s.lo[ii + rr], j0);
+                                int hi = Math.min(s.hi[ii + rr], j1);
+                                if (lo < hi) {
+                                    a = Math.min(a, lo);
+                                    z = Math.max(z, hi);
+                                }
+                            }
+                            if (a >= z) continue;
+                            block(phase, sBase, c, lay, s, b, kvh, j0, kRow, vRow, a, z, r, hBase + gh, 0, i0 + ii, ii,
+                                    qBase + gh * c.qSH + (i0 + ii) * c.qSL, c.qSL, ii * g + gh, g);
+                            sBase += ROW_BLOCK * tileLen;
+                        }
                     }
                 }
             }
@@ -332,27 +343,35 @@ final class FlashEngine {
     }
 
     /**
-     * Scores, online softmax and {@code P V} for {@code r} rows over keys {@code [a, z)} of the tile starting at
-     * {@code j0}. Row {@code rr} is query head {@code h0 + rr*hStep} and query {@code i0 + rr*(1 - hStep)}
+     * One row block over keys {@code [a, z)} of the tile starting at {@code j0}: in phase 0 its scores (FORMAT.md
+     * steps 1-4 and the visibility rules) into {@code s.s} from {@code sBase}, in phase 1 the online softmax of those
+     * scores and {@code P V}. Row {@code rr} is query head {@code h0 + rr*hStep} and query {@code i0 + rr*(1 - hStep)}
      * (a block runs either across heads or across queries); its query starts at {@code qo + rr*qStride} and its
      * accumulator is row {@code row0 + rr*rowStep}. Keys of {@code [a, z)} outside a row's own range are hidden.
      */
-    private void block(AttentionCall c, Layout lay, Scratch s, int b, int kvh, int j0, int kRow, int vRow, int a, int z,
-                       int r, int h0, int hStep, int i0, int ii0, int qo, int qStride, int row0, int rowStep) {
+    private void block(int phase, int sBase, AttentionCall c, Layout lay, Scratch s, int b, int kvh, int j0, int kRow, int vRow,
+                       int a, int z, int r, int h0, int hStep, int i0, int ii0, int qo, int qStride, int row0, int rowStep) {
         int n = z - a;
         int c0 = a - j0;
         int d = c.headDim;
         int dv = c.vHeadDim;
         int tileLen = tuning.kvTile();
         float[] sc = s.s;
+        if (phase == 1) {
+            // online softmax of all r rows together; P V rescales the accumulators by alpha as it loads them
+            k.onlineSoftmax(r, n, sc, sBase, tileLen, s.m, s.l, row0, rowStep, s.alpha);
+            k.accumulateRows(r, n, dv, sc, sBase, tileLen, c.kv.v, vRow + c0 * c.kv.vStride, c.kv.vStride, s.o, row0 * dv,
+                    rowStep * dv, s.alpha);
+            return;
+        }
         if (lay.transposed) {
-            k.transposedScores(r, n, d, c.scale, c.q, qo, qStride, lay.kt, kRow + c0, lay.ktStride, sc, 0, tileLen);
+            k.transposedScores(r, n, d, c.scale, c.q, qo, qStride, lay.kt, kRow + c0, lay.ktStride, sc, sBase, tileLen);
         } else {
-            k.dotScores(r, n, d, c.scale, c.q, qo, qStride, c.kv.k, kRow + c0 * c.kv.kStride, c.kv.kStride, sc, 0, tileLen);
+            k.dotScores(r, n, d, c.scale, c.q, qo, qStride, c.kv.k, kRow + c0 * c.kv.kStride, c.kv.kStride, sc, sBase, tileLen);
         }
         int len = c.kv.length(b);
         for (int rr = 0; rr < r; rr++) {
-            int off = rr * tileLen;
+            int off = sBase + rr * tileLen;
             int h = h0 + rr * hStep;
             int i = i0 + rr * (1 - hStep);
             postProcess(c, sc, off, n, b, h, i, a, diagonal(c, i, len));
@@ -365,10 +384,6 @@ final class FlashEngine {
             }
             if (c.scoreMod != null || c.maskMod != null) applyMods(c, sc, off, n, b, h, i, a);
         }
-        // online softmax of all r rows together; P V rescales the accumulators by alpha as it loads them
-        k.onlineSoftmax(r, n, sc, 0, tileLen, s.m, s.l, row0, rowStep, s.alpha);
-        k.accumulateRows(r, n, dv, sc, 0, tileLen, c.kv.v, vRow + c0 * c.kv.vStride, c.kv.vStride, s.o, row0 * dv, rowStep * dv,
-                s.alpha);
     }
 
     /** FORMAT.md steps 2-4 on scores {@code sc[off..off+n)} of keys {@code a..a+n-1} (step 1 was the kernel). */
