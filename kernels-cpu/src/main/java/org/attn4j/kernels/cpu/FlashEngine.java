@@ -18,10 +18,10 @@ import java.util.Arrays;
  * first and then softmaxed and multiplied by V, so that the K tile and then the V tile stay in L1 across the
  * blocks. Memory is O(item rows x tile): scores live in a {@code rows x kvTile} scratch, never {@code Lq x Lk}.
  *
- * <p><b>Keys.</b> With many query rows per group (prefill) the keys are packed once per call, transposed to
- * {@code [D][L]}, and scored by broadcasting query elements over key columns (no horizontal sums). A
- * {@link org.attn4j.api.TiledKvCache} (the cpu backend's own cache) already stores keys that way, tile by tile,
- * so decode over it scores the same way with no packing and reads the keys as one sequential stream. With
+ * <p><b>Keys.</b> With many query rows per group (prefill) the keys are packed once per call, transposed per
+ * tile of {@code kvTile} keys to {@code [D][kvTile]}, and scored by broadcasting query elements over key columns
+ * (no horizontal sums). A {@link org.attn4j.api.TiledKvCache} (the cpu backend's own cache) already stores keys
+ * that way, so decode over it scores the same way with no packing and reads the keys as one sequential stream. With
  * few rows over any other source (decode over a contiguous or paged cache) keys are read in place,
  * row-major, with one horizontal sum per key and query row. Values are always read in place.
  *
@@ -68,8 +68,9 @@ final class FlashEngine {
         int splitLen;    // keys per split
         boolean transposed; // keys are scored from a transposed copy or store
         boolean packed;     // ... which this call packs itself (kt), rather than a tiled cache's store
-        float[] kt;      // [B, Hkv, D, ktStride] when packed; the cache's key tiles when the source is transposed
-        int ktStride;
+        float[] kt;      // [B, Hkv, tiles, D, kvTile] when packed; the cache's key tiles when the source is transposed
+        int ktStride;    // the tile length: consecutive elements of one key are ktStride apart
+        int ktItem;      // floats per (batch, KV head) when packed
         float[] partO;   // [B, Hq, Lq, splits, Dv] when splits > 1
         float[] partM;
         float[] partL;
@@ -152,32 +153,45 @@ final class FlashEngine {
             lay.ktStride = c.kv.ktStride();
             return lay;
         }
-        long ktStride = roundUp(maxLen, 16);
-        long ktSize = (long) c.batch * c.kvHeads * c.headDim * ktStride;
+        // packed keys in the TiledKvCache layout, [B, Hkv, tiles, D, kvTile]: a tile is one contiguous block. (One
+        // [D][L] matrix per head had rows 4 KB x 2^k apart for power-of-two lengths, so every row of a tile fell into
+        // the same few L1 sets and the scores kernel read K from L2.)
+        int tile = tuning.kvTile();
+        long ktItem = (long) ceilDiv(maxLen, tile) * c.headDim * tile;
+        long ktSize = (long) c.batch * c.kvHeads * ktItem;
         lay.transposed = maxLen > 0 && (long) g * c.qLen >= tuning.transposeRows() && ktSize <= Tensor.MAX_ELEMENTS;
         lay.packed = lay.transposed;
         if (lay.transposed) {
-            lay.ktStride = (int) ktStride;
+            lay.ktStride = tile;
+            lay.ktItem = (int) ktItem;
             lay.kt = new float[(int) ktSize];
         }
         return lay;
     }
 
-    /** Keys of one (batch, KV head) into {@code kt [D][ktStride]}, a block of rows at a time. */
+    /** Where key {@code j}'s first element is in the packed keys of (batch, KV head) {@code bh}. */
+    private int packedRow(AttentionCall c, Layout lay, int bh, int j) {
+        int tile = lay.ktStride;
+        return bh * lay.ktItem + (j / tile) * c.headDim * tile + j % tile;
+    }
+
+    /** Keys of one (batch, KV head) into its {@code [tiles][D][kvTile]} part of {@code kt}, a run of rows at a time. */
     private void packTransposed(AttentionCall c, Layout lay, int item) {
         int b = item / c.kvHeads;
         int kvh = item % c.kvHeads;
         int d = c.headDim;
+        int tile = lay.ktStride;
         int len = c.kv.length(b);
-        int base = item * d * lay.ktStride;
         float[] src = c.kv.k;
         int stride = c.kv.kStride;
         for (int j0 = 0; j0 < len; ) {
             int n = Math.min(len - j0, PACK_BLOCK);
             n = Math.min(n, c.kv.run(b, j0));
+            n = Math.min(n, tile - j0 % tile);
             int row = c.kv.kRow(b, kvh, j0);
+            int dst0 = packedRow(c, lay, item, j0);
             for (int e = 0; e < d; e++) {
-                int dst = base + e * lay.ktStride + j0;
+                int dst = dst0 + e * tile;
                 int from = row + e;
                 for (int jj = 0; jj < n; jj++) lay.kt[dst + jj] = src[from + jj * stride];
             }
@@ -241,11 +255,11 @@ final class FlashEngine {
 
         int hBase = kvh * g;
         int qBase = c.qOff + b * c.qSB + hBase * c.qSH;
-        int ktBase = lay.packed ? (b * c.kvHeads + kvh) * c.headDim * lay.ktStride : 0;
         for (int j0 = jStart; j0 < jEnd; ) {
             int j1 = Math.min(jEnd - j0, tileLen);
             j1 = j0 + Math.min(j1, c.kv.run(b, j0));
-            int kRow = lay.packed ? ktBase + j0 : c.kv.kRow(b, kvh, j0);
+            if (lay.packed) j1 = Math.min(j1, (j0 / lay.ktStride + 1) * lay.ktStride); // a block never crosses a packed tile
+            int kRow = lay.packed ? packedRow(c, lay, b * c.kvHeads + kvh, j0) : c.kv.kRow(b, kvh, j0);
             int vRow = c.kv.vRow(b, kvh, j0);
             if (!lay.packed && j1 < jEnd && TOUCH_AHEAD) s.touched += touchAhead(c, b, kvh, j1, Math.min(jEnd - j1, tileLen));
             // Phase 0 scores every row block of the item against this tile, phase 1 runs the online softmax and P V
