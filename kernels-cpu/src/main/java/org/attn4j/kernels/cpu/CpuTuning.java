@@ -8,7 +8,8 @@ import org.attn4j.api.AttentionException;
  *
  * @param queryRows     query rows (query heads of one KV group × queries) per work item; the query tile is
  *                      {@code max(1, queryRows / groupSize)} queries
- * @param kvTile        keys per KV tile (online-softmax step)
+ * @param kvTile        keys per KV tile (online-softmax step) and the tile of the backend's KV caches; a prefill
+ *                      that packs keys with {@code headDim <= 64} steps by twice this
  * @param transposeRows when a KV group has at least this many query rows ({@code groupSize * qLen}), keys
  *                      are packed transposed once per call and scored with the broadcast kernel; below it
  *                      (decode) keys are read in place, row-major

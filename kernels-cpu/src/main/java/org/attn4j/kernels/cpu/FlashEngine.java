@@ -11,12 +11,13 @@ import java.util.Arrays;
  *
  * <p><b>Decomposition.</b> A work item is {@code (batch, KV head, query tile, KV split)}. Its rows are all
  * query heads of the KV group times the queries of the tile, so every key/value tile is read once for the
- * whole group. The item walks its keys in tiles of {@link CpuTuning#kvTile()} with an online softmax: per
+ * whole group. The item walks its keys in tiles of {@link CpuTuning#kvTile()} (twice that for a prefill with
+ * {@code headDim <= 64}, so that a K tile stays ~32 KB) with an online softmax: per
  * row a running max {@code m}, a running sum {@code l} and an unnormalised output accumulator, rescaled
  * when {@code m} grows. Tiles outside the causal/window band of every row of the item are never visited;
  * inside a tile each row only scores the keys it can see. Per tile, every row block of the item is scored
  * first and then softmaxed and multiplied by V, so that the K tile and then the V tile stay in L1 across the
- * blocks. Memory is O(item rows x tile): scores live in a {@code rows x kvTile} scratch, never {@code Lq x Lk}.
+ * blocks. Memory is O(item rows x tile): scores live in a {@code rows x tile} scratch, never {@code Lq x Lk}.
  *
  * <p><b>Keys.</b> With many query rows per group (prefill) the keys are packed once per call, transposed per
  * tile of {@code kvTile} keys to {@code [D][kvTile]}, and scored by broadcasting query elements over key columns
@@ -61,6 +62,7 @@ final class FlashEngine {
     /** How one call is cut into work items. */
     private static final class Layout {
         int group;
+        int tile;        // keys per step (and per packed tile)
         int bq;          // queries per tile
         int qTiles;
         int rows;        // bq * group: rows of one item
@@ -68,7 +70,7 @@ final class FlashEngine {
         int splitLen;    // keys per split
         boolean transposed; // keys are scored from a transposed copy or store
         boolean packed;     // ... which this call packs itself (kt), rather than a tiled cache's store
-        float[] kt;      // [B, Hkv, tiles, D, kvTile] when packed; the cache's key tiles when the source is transposed
+        float[] kt;      // [B, Hkv, tiles, D, tile] when packed; the cache's key tiles when the source is transposed
         int ktStride;    // the tile length: consecutive elements of one key are ktStride apart
         int ktItem;      // floats per (batch, KV head) when packed
         float[] partO;   // [B, Hq, Lq, splits, Dv] when splits > 1
@@ -107,7 +109,7 @@ final class FlashEngine {
         int bh = c.batch * c.kvHeads;
         if (lay.packed) pool.forEach(bh, () -> null, (item, unused) -> packTransposed(c, lay, item));
         int base = bh * lay.qTiles;
-        pool.forEach(base * lay.splits, () -> new Scratch(lay.rows, c.vHeadDim, tuning.kvTile(), lay.bq, lay.group),
+        pool.forEach(base * lay.splits, () -> new Scratch(lay.rows, c.vHeadDim, lay.tile, lay.bq, lay.group),
                 (item, s) -> attend(c, lay, item, s));
         if (lay.splits > 1) {
             pool.forEach(base, () -> new Scratch(1, c.vHeadDim, 1, 1, 1), (item, s) -> merge(c, lay, item, s));
@@ -122,6 +124,10 @@ final class FlashEngine {
         lay.bq = Math.max(1, Math.min(c.qLen, tuning.queryRows() / g));
         lay.qTiles = ceilDiv(c.qLen, lay.bq);
         lay.rows = lay.bq * g;
+        // Keys per step: kvTile, or twice that when prefill packs keys of d <= 64, so that a packed K tile is
+        // still ~32 KB (P2, d 64: 10 % faster with 128 keys than with 64; P1, d 128, slower with 128)
+        boolean prefill = !c.kv.keysTransposed() && (long) g * c.qLen >= tuning.transposeRows();
+        lay.tile = prefill && c.headDim <= 64 ? 2 * tuning.kvTile() : tuning.kvTile();
         long base = (long) c.batch * c.kvHeads * lay.qTiles;
         int splits = 1;
         int splitLen = Math.max(maxLen, 1);
@@ -130,7 +136,7 @@ final class FlashEngine {
             long byLen = Math.max(1, maxLen / tuning.minSplitKeys());
             splits = (int) Math.min(Math.min(want, byLen), tuning.maxSplits());
             if (splits > 1) {
-                splitLen = roundUp(ceilDiv(maxLen, splits), tuning.kvTile());
+                splitLen = roundUp(ceilDiv(maxLen, splits), lay.tile);
                 splits = ceilDiv(maxLen, splitLen);
             }
             long partials = (long) c.batch * c.qHeads * c.qLen * splits * c.vHeadDim;
@@ -153,13 +159,13 @@ final class FlashEngine {
             lay.ktStride = c.kv.ktStride();
             return lay;
         }
-        // packed keys in the TiledKvCache layout, [B, Hkv, tiles, D, kvTile]: a tile is one contiguous block. (One
+        // packed keys in the TiledKvCache layout, [B, Hkv, tiles, D, tile]: a tile is one contiguous block. (One
         // [D][L] matrix per head had rows 4 KB x 2^k apart for power-of-two lengths, so every row of a tile fell into
         // the same few L1 sets and the scores kernel read K from L2.)
-        int tile = tuning.kvTile();
+        int tile = lay.tile;
         long ktItem = (long) ceilDiv(maxLen, tile) * c.headDim * tile;
         long ktSize = (long) c.batch * c.kvHeads * ktItem;
-        lay.transposed = maxLen > 0 && (long) g * c.qLen >= tuning.transposeRows() && ktSize <= Tensor.MAX_ELEMENTS;
+        lay.transposed = maxLen > 0 && prefill && ktSize <= Tensor.MAX_ELEMENTS;
         lay.packed = lay.transposed;
         if (lay.transposed) {
             lay.ktStride = tile;
@@ -224,7 +230,7 @@ final class FlashEngine {
 
         int g = lay.group;
         int dv = c.vHeadDim;
-        int tileLen = tuning.kvTile();
+        int tileLen = lay.tile;
         int i0 = tile * lay.bq;
         int nq = Math.min(lay.bq, c.qLen - i0);
         int rows = nq * g;
@@ -263,8 +269,10 @@ final class FlashEngine {
             int vRow = c.kv.vRow(b, kvh, j0);
             if (!lay.packed && j1 < jEnd && TOUCH_AHEAD) s.touched += touchAhead(c, b, kvh, j1, Math.min(jEnd - j1, tileLen));
             // Phase 0 scores every row block of the item against this tile, phase 1 runs the online softmax and P V
-            // of each. One phase reads only K, the other only V: a tile of either stays in L1 for all blocks, where
-            // block by block (K, then V, then K again) a d-128 tile pair (64 KB) did not fit and came from L2.
+            // of each. One phase reads only K, the other only V, so a tile of either can stay in L1 across the blocks
+            // (a d-128 K and V tile pair, 64 KB, does not fit L1 together). Its measured effect alone was within the
+            // noise; scoring in smaller groups of blocks, or all softmaxes in a pass of their own, measured slower
+            // (docs/PERFORMANCE.md).
             for (int phase = 0; phase < 2; phase++) {
                 int sBase = 0; // block k's scores start at k * ROW_BLOCK * tileLen, the same k in both phases
                 if (g >= ROW_BLOCK || g >= nq) {
@@ -369,7 +377,7 @@ final class FlashEngine {
         int c0 = a - j0;
         int d = c.headDim;
         int dv = c.vHeadDim;
-        int tileLen = tuning.kvTile();
+        int tileLen = lay.tile;
         float[] sc = s.s;
         if (phase == 1) {
             // online softmax of all r rows together; P V rescales the accumulators by alpha as it loads them
