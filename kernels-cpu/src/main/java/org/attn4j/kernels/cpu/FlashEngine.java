@@ -93,8 +93,10 @@ final class FlashEngine {
             o = new float[Math.max(rows, 1) * dv];
             m = new float[rows];
             l = new float[rows];
-            // the scores of every row block of a tile: blocks of heads (per query) or of queries (per head)
-            int blocks = Math.max(bq * ceilDiv(group, ROW_BLOCK), group * ceilDiv(bq, ROW_BLOCK));
+            // the scores of every row block of a tile: blocks of heads (per query) when group >= ROW_BLOCK, else
+            // blocks of queries (per head), or of heads when a tile has no more queries than the group has heads
+            // (nq * 1 block <= group <= group * ceil(bq / ROW_BLOCK))
+            int blocks = group >= ROW_BLOCK ? bq * ceilDiv(group, ROW_BLOCK) : group * ceilDiv(bq, ROW_BLOCK);
             s = new float[Math.max(blocks, 1) * ROW_BLOCK * tile];
             lo = new int[bq];
             hi = new int[bq];
