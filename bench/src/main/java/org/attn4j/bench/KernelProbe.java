@@ -49,8 +49,8 @@ public final class KernelProbe {
         String[] out = new String[7];
         int n = 0;
         for (int d : new int[]{64, 128}) {
-            float[] q = random(rng, ROWS * d);
-            float[] kt = random(rng, d * TILE);
+            float[] q = BenchData.uniform(rng, ROWS * d);
+            float[] kt = BenchData.uniform(rng, d * TILE);
             float[] s = new float[ROWS * TILE];
             double best = best(rounds, () -> {
                 for (int i = 0; i < iterations; i++) k.transposedScores(ROWS, TILE, d, 0.1f, q, 0, d, kt, 0, TILE, s, 0, TILE);
@@ -59,8 +59,8 @@ public final class KernelProbe {
         }
         {
             int d = 128;
-            float[] q = random(rng, ROWS * d);
-            float[] keys = random(rng, TILE * d);
+            float[] q = BenchData.uniform(rng, ROWS * d);
+            float[] keys = BenchData.uniform(rng, TILE * d);
             float[] s = new float[ROWS * TILE];
             double best = best(rounds, () -> {
                 for (int i = 0; i < iterations; i++) k.dotScores(ROWS, TILE, d, 0.1f, q, 0, d, keys, 0, d, s, 0, TILE);
@@ -68,8 +68,8 @@ public final class KernelProbe {
             out[n++] = String.format(Locale.ROOT, "dot      d %3d: %6.2f ns per key (4 rows)", d, best / iterations / TILE);
         }
         for (int dv : new int[]{64, 128}) {
-            float[] p = random(rng, ROWS * TILE);
-            float[] v = random(rng, TILE * dv);
+            float[] p = BenchData.uniform(rng, ROWS * TILE);
+            float[] v = BenchData.uniform(rng, TILE * dv);
             float[] o = new float[ROWS * dv];
             double best = best(rounds, () -> {
                 for (int i = 0; i < iterations; i++) k.accumulateRows(ROWS, TILE, dv, p, 0, TILE, v, 0, dv, o, 0, dv, null);
@@ -77,7 +77,7 @@ public final class KernelProbe {
             out[n++] = String.format(Locale.ROOT, "pv      dv %3d: %6.1f GFLOP/s", dv, 2.0 * ROWS * TILE * dv * iterations / best);
         }
         {
-            float[] scores = random(rng, ROWS * TILE);
+            float[] scores = BenchData.uniform(rng, ROWS * TILE);
             float[] s = new float[ROWS * TILE];
             float[] m = new float[ROWS];
             float[] l = new float[ROWS];
@@ -99,9 +99,9 @@ public final class KernelProbe {
     /** One P2 work item, step by step as FlashEngine.block does it, with the time of each step. */
     private static String p2Item(CpuKernelSupport k, SplittableRandom rng, int rounds, int items) {
         int d = 64, dv = 64, len = 1024, rows = 128, ktStride = len + 16;
-        float[] q = random(rng, rows * d);
-        float[] kt = random(rng, d * ktStride);
-        float[] v = random(rng, len * dv);
+        float[] q = BenchData.uniform(rng, rows * d);
+        float[] kt = BenchData.uniform(rng, d * ktStride);
+        float[] v = BenchData.uniform(rng, len * dv);
         float[] o = new float[rows * dv];
         float[] s = new float[ROWS * TILE];
         float[] m = new float[rows];
@@ -150,11 +150,5 @@ public final class KernelProbe {
             best = Math.min(best, System.nanoTime() - t0);
         }
         return best;
-    }
-
-    private static float[] random(SplittableRandom rng, int n) {
-        float[] x = new float[n];
-        for (int i = 0; i < n; i++) x[i] = (float) (rng.nextDouble() * 2 - 1);
-        return x;
     }
 }

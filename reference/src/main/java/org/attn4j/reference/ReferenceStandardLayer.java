@@ -16,7 +16,6 @@ import org.attn4j.api.StandardLayerWeights;
 import org.attn4j.api.Tensor;
 import org.attn4j.api.Tensors;
 
-
 /**
  * The float64 MHA / MQA / GQA layer of FORMAT.md ("kind = layer, variant mha/mqa/gqa"):
  * {@code y = merge(attend(split(x Wq^T + bq), split(kv_x Wk^T + bk), split(kv_x Wv^T + bv))) Wo^T + bo},

@@ -78,9 +78,6 @@ public interface CpuKernelSupport {
         }
     }
 
-    /** {@code a[off+c] *= factor}. */
-    void scale(float[] a, int off, int n, float factor);
-
     /** {@code dst[dstOff+c] = factor * src[srcOff+c]}. */
     void scaleInto(float[] src, int srcOff, int n, float factor, float[] dst, int dstOff);
 

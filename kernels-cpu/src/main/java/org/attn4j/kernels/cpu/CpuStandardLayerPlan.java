@@ -4,8 +4,6 @@ import org.attn4j.api.Alignment;
 import org.attn4j.api.AttentionException;
 import org.attn4j.api.AttentionSpec;
 import org.attn4j.api.BoolTensor;
-import org.attn4j.api.ContiguousKvCache;
-import org.attn4j.api.DType;
 import org.attn4j.api.FloatTensor;
 import org.attn4j.api.KvCache;
 import org.attn4j.api.LayerPlan;

@@ -20,7 +20,7 @@ import java.util.Arrays;
  * blocks. Memory is O(item rows x tile): scores live in a {@code rows x tile} scratch, never {@code Lq x Lk}.
  *
  * <p><b>Keys.</b> With many query rows per group (prefill) the keys are packed once per call, transposed per
- * tile of {@code kvTile} keys to {@code [D][kvTile]}, and scored by broadcasting query elements over key columns
+ * tile of {@code tile} keys to {@code [D][tile]}, and scored by broadcasting query elements over key columns
  * (no horizontal sums). A {@link org.attn4j.api.TiledKvCache} (the cpu backend's own cache) already stores keys
  * that way, so decode over it scores the same way with no packing and reads the keys as one sequential stream. With
  * few rows over any other source (decode over a contiguous or paged cache) keys are read in place,
@@ -68,10 +68,10 @@ final class FlashEngine {
         int rows;        // bq * group: rows of one item
         int splits;
         int splitLen;    // keys per split
-        boolean transposed; // keys are scored from a transposed copy or store
-        boolean packed;     // ... which this call packs itself (kt), rather than a tiled cache's store
-        float[] kt;      // [B, Hkv, tiles, D, tile] when packed; the cache's key tiles when the source is transposed
-        int ktStride;    // the tile length: consecutive elements of one key are ktStride apart
+        boolean packed;  // keys packed by this call into kt, rather than read from a tiled cache's store
+        float[] kt;      // transposed keys, scored with the broadcast kernel: [B, Hkv, tiles, D, tile] when packed,
+                         // the cache's key tiles when the source is transposed; null when keys are read row-major
+        int ktStride;    // consecutive elements of one key are ktStride apart in kt (a tile's length)
         int ktItem;      // floats per (batch, KV head) when packed
         float[] partO;   // [B, Hq, Lq, splits, Dv] when splits > 1
         float[] partM;
@@ -127,7 +127,7 @@ final class FlashEngine {
         lay.qTiles = ceilDiv(c.qLen, lay.bq);
         lay.rows = lay.bq * g;
         // Keys per step: kvTile, or twice that when prefill packs keys of d <= 64, so that a packed K tile is
-        // still ~32 KB (P2, d 64: 10 % faster with 128 keys than with 64; P1, d 128, slower with 128)
+        // still ~32 KB (P2, d 64: about 9 % faster with 128 keys than with 64; P1, d 128, slower with 128)
         boolean prefill = !c.kv.keysTransposed() && (long) g * c.qLen >= tuning.transposeRows();
         lay.tile = prefill && c.headDim <= 64 ? 2 * tuning.kvTile() : tuning.kvTile();
         long base = (long) c.batch * c.kvHeads * lay.qTiles;
@@ -156,7 +156,6 @@ final class FlashEngine {
             lay.partL = new float[n];
         }
         if (c.kv.keysTransposed()) { // a tiled cache: its store already is what packing would make
-            lay.transposed = true;
             lay.kt = c.kv.k;
             lay.ktStride = c.kv.ktStride();
             return lay;
@@ -167,9 +166,8 @@ final class FlashEngine {
         int tile = lay.tile;
         long ktItem = (long) ceilDiv(maxLen, tile) * c.headDim * tile;
         long ktSize = (long) c.batch * c.kvHeads * ktItem;
-        lay.transposed = maxLen > 0 && prefill && ktSize <= Tensor.MAX_ELEMENTS;
-        lay.packed = lay.transposed;
-        if (lay.transposed) {
+        lay.packed = maxLen > 0 && prefill && ktSize <= Tensor.MAX_ELEMENTS;
+        if (lay.packed) {
             lay.ktStride = tile;
             lay.ktItem = (int) ktItem;
             lay.kt = new float[(int) ktSize];
@@ -179,16 +177,16 @@ final class FlashEngine {
 
     /** Where key {@code j}'s first element is in the packed keys of (batch, KV head) {@code bh}. */
     private int packedRow(AttentionCall c, Layout lay, int bh, int j) {
-        int tile = lay.ktStride;
+        int tile = lay.tile;
         return bh * lay.ktItem + (j / tile) * c.headDim * tile + j % tile;
     }
 
-    /** Keys of one (batch, KV head) into its {@code [tiles][D][kvTile]} part of {@code kt}, a run of rows at a time. */
+    /** Keys of one (batch, KV head) into its {@code [tiles][D][tile]} part of {@code kt}, a run of rows at a time. */
     private void packTransposed(AttentionCall c, Layout lay, int item) {
         int b = item / c.kvHeads;
         int kvh = item % c.kvHeads;
         int d = c.headDim;
-        int tile = lay.ktStride;
+        int tile = lay.tile;
         int len = c.kv.length(b);
         float[] src = c.kv.k;
         int stride = c.kv.kStride;
@@ -266,7 +264,7 @@ final class FlashEngine {
         for (int j0 = jStart; j0 < jEnd; ) {
             int j1 = Math.min(jEnd - j0, tileLen);
             j1 = j0 + Math.min(j1, c.kv.run(b, j0));
-            if (lay.packed) j1 = Math.min(j1, (j0 / lay.ktStride + 1) * lay.ktStride); // a block never crosses a packed tile
+            if (lay.packed) j1 = Math.min(j1, (j0 / tileLen + 1) * tileLen); // a block never crosses a packed tile
             int kRow = lay.packed ? packedRow(c, lay, b * c.kvHeads + kvh, j0) : c.kv.kRow(b, kvh, j0);
             int vRow = c.kv.vRow(b, kvh, j0);
             if (!lay.packed && j1 < jEnd && TOUCH_AHEAD) s.touched += touchAhead(c, b, kvh, j1, Math.min(jEnd - j1, tileLen));
@@ -388,7 +386,7 @@ final class FlashEngine {
                     rowStep * dv, s.alpha);
             return;
         }
-        if (lay.transposed) {
+        if (lay.kt != null) {
             k.transposedScores(r, n, d, c.scale, c.q, qo, qStride, lay.kt, kRow + c0, lay.ktStride, sc, sBase, tileLen);
         } else {
             k.dotScores(r, n, d, c.scale, c.q, qo, qStride, c.kv.k, kRow + c0 * c.kv.kStride, c.kv.kStride, sc, sBase, tileLen);

@@ -4,7 +4,6 @@ import org.attn4j.api.AttentionException;
 import org.attn4j.api.FloatTensor;
 import org.attn4j.api.Tensor;
 
-
 /**
  * {@code y = x W^T + b} with {@code W} in {@code nn.Linear} layout {@code [out, in]}: rows of {@code W} are
  * contiguous, so each output is one dot product of an input row with a weight row

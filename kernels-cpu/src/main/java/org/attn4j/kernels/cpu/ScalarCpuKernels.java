@@ -88,11 +88,6 @@ public final class ScalarCpuKernels implements CpuKernelSupport {
     }
 
     @Override
-    public void scale(float[] a, int off, int n, float factor) {
-        for (int c = 0; c < n; c++) a[off + c] *= factor;
-    }
-
-    @Override
     public void scaleInto(float[] src, int srcOff, int n, float factor, float[] dst, int dstOff) {
         for (int c = 0; c < n; c++) dst[dstOff + c] = factor * src[srcOff + c];
     }

@@ -253,7 +253,6 @@ final class OpenClMlaLayer implements LayerPlan {
         return scope.readTensor(y, real, batch, len, config.hidden());
     }
 
-
     private void requireOpen() {
         if (closed) throw new AttentionException("opencl: the layer plan is closed");
     }

@@ -10,7 +10,6 @@ import org.attn4j.api.StandardLayerConfig;
 import org.attn4j.api.StandardLayerWeights;
 import org.attn4j.api.Tensor;
 
-
 /**
  * An MHA / MQA / GQA layer on the device: projections with the tiled {@code linear} kernel, attention with the same
  * {@code attend} kernel as kernel plans (reading the projections' {@code [B, L, H*D]} layout through strides, so no
@@ -170,7 +169,6 @@ final class OpenClStandardLayer implements LayerPlan {
         ks.linear(scope, o, wo, bo, y, batch * lq, hidden, hq * d);
         return scope.readTensor(y, real, batch, lq, hidden);
     }
-
 
     private void requireOpen() {
         if (closed) throw new AttentionException("opencl: the layer plan is closed");

@@ -845,13 +845,6 @@ public final class VectorCpuKernels implements CpuKernelSupport {
     }
 
     @Override
-    public void scale(float[] a, int off, int n, float factor) {
-        int c = 0;
-        for (; c <= n - L; c += L) FloatVector.fromArray(F, a, off + c).mul(factor).intoArray(a, off + c);
-        for (; c < n; c++) a[off + c] *= factor;
-    }
-
-    @Override
     public void scaleInto(float[] src, int srcOff, int n, float factor, float[] dst, int dstOff) {
         int c = 0;
         for (; c <= n - L; c += L) FloatVector.fromArray(F, src, srcOff + c).mul(factor).intoArray(dst, dstOff + c);
