@@ -23,8 +23,8 @@ import java.util.SplittableRandom;
  *   <li>{@code pv}: {@code accumulateRows}, 4 rows x 64 keys, dv 64 and 128, in GFLOP/s.</li>
  *   <li>{@code softmax}: {@code onlineSoftmax} of 4 rows x 64 scores, in ns per call.</li>
  *   <li>{@code p2-item}: one work item of P2 (one head, 128 queries x 1024 keys, d 64) as {@code FlashEngine}
- *       runs it: per 64-key tile and 4-row block, scores, softmax, {@code P V} (which also rescales the accumulator); in
- *       microseconds per item, with the share of each step.</li>
+ *       runs it: per 128-key tile, the scores of every 4-row block, then each block's softmax and {@code P V} (which
+ *       also rescales the accumulator); in microseconds per item, with the share of each step.</li>
  * </ul>
  * Timings are printed, never checked: this is a measuring tool, like {@code attn bench}.
  */
@@ -96,14 +96,18 @@ public final class KernelProbe {
         return out;
     }
 
-    /** One P2 work item, step by step as FlashEngine.block does it, with the time of each step. */
+    /**
+     * One P2 work item, step by step as FlashEngine runs it, with the time of each step: keys packed per tile
+     * ({@code [tiles][D][tile]}, 128-key tiles for d 64), per tile first the scores of all 32 row blocks, then
+     * each block's softmax and {@code P V}.
+     */
     private static String p2Item(CpuKernelSupport k, SplittableRandom rng, int rounds, int items) {
-        int d = 64, dv = 64, len = 1024, rows = 128, ktStride = len + 16;
+        int d = 64, dv = 64, len = 1024, rows = 128, tile = 128, blocks = rows / ROWS;
         float[] q = BenchData.uniform(rng, rows * d);
-        float[] kt = BenchData.uniform(rng, d * ktStride);
+        float[] kt = BenchData.uniform(rng, len * d); // [len / tile][d][tile]
         float[] v = BenchData.uniform(rng, len * dv);
         float[] o = new float[rows * dv];
-        float[] s = new float[ROWS * TILE];
+        float[] s = new float[blocks * ROWS * tile];
         float[] m = new float[rows];
         float[] l = new float[rows];
         float[] alpha = new float[ROWS];
@@ -116,16 +120,18 @@ public final class KernelProbe {
                 Arrays.fill(m, Float.NEGATIVE_INFINITY);
                 Arrays.fill(l, 0f);
                 Arrays.fill(o, 0f);
-                for (int j0 = 0; j0 < len; j0 += TILE) {
+                for (int j0 = 0; j0 < len; j0 += tile) {
+                    long t0 = System.nanoTime();
                     for (int r0 = 0; r0 < rows; r0 += ROWS) {
-                        long t0 = System.nanoTime();
-                        k.transposedScores(ROWS, TILE, d, 0.125f, q, r0 * d, d, kt, j0, ktStride, s, 0, TILE);
+                        k.transposedScores(ROWS, tile, d, 0.125f, q, r0 * d, d, kt, j0 * d, tile, s, r0 * tile, tile);
+                    }
+                    steps[0] += System.nanoTime() - t0;
+                    for (int r0 = 0; r0 < rows; r0 += ROWS) {
                         long t1 = System.nanoTime();
-                        k.onlineSoftmax(ROWS, TILE, s, 0, TILE, m, l, r0, 1, alpha);
+                        k.onlineSoftmax(ROWS, tile, s, r0 * tile, tile, m, l, r0, 1, alpha);
                         long t2 = System.nanoTime();
-                        k.accumulateRows(ROWS, TILE, dv, s, 0, TILE, v, j0 * dv, dv, o, r0 * dv, dv, alpha);
+                        k.accumulateRows(ROWS, tile, dv, s, r0 * tile, tile, v, j0 * dv, dv, o, r0 * dv, dv, alpha);
                         long t3 = System.nanoTime();
-                        steps[0] += t1 - t0;
                         steps[1] += t2 - t1;
                         steps[2] += t3 - t2;
                     }
