@@ -20,8 +20,12 @@ import org.attn4j.api.AttentionException;
  */
 public record CpuTuning(int queryRows, int kvTile, int transposeRows, int targetItems, int minSplitKeys, int maxSplits) {
 
-    /** Defaults measured on a 2-core AVX-512 machine (see the module README). */
-    public static final CpuTuning DEFAULT = new CpuTuning(128, 64, 32, 32, 256, 64);
+    /**
+     * Defaults measured on a 2-core AVX-512 machine (see the module README). 256 query rows per item (64 queries of a
+     * 4-head group, 256 of one MHA head): each K/V tile, read from L2, serves twice the rows of 128, and P1/P2 ran
+     * 3-6 % faster in alternating runs on a Zen 4 host (docs/PERFORMANCE.md).
+     */
+    public static final CpuTuning DEFAULT = new CpuTuning(256, 64, 32, 32, 256, 64);
 
     public CpuTuning {
         AttentionException.require(queryRows >= 1, "queryRows", ">= 1", queryRows);
