@@ -147,38 +147,51 @@ public record MachineLimits(double fmaGflops, double dramGBs, int threads, int l
         return s0.add(s1).add(s2).add(s3).reduceLanes(jdk.incubator.vector.VectorOperators.ADD);
     }
 
-    /** Runs {@code work(t)} on {@code threads} threads started together; wall seconds from the common start to the last end. */
+    /**
+     * Runs {@code work(t)} on {@code threads} threads started together; wall seconds from the first worker's start
+     * to the last worker's end, as the workers clock them. (Clocking from the caller's side of the start barrier
+     * was wrong: with as many workers as cores the caller is often scheduled only after the workers have done much
+     * of their work, so a pass could "take" 0.4 ms for 4 ms of work, and best-of-N picked exactly those passes.)
+     */
     static double parallelSeconds(int threads, IntToDoubleFunction work) {
-        CyclicBarrier start = new CyclicBarrier(threads + 1);
+        CyclicBarrier start = new CyclicBarrier(threads);
         AtomicReference<Throwable> failure = new AtomicReference<>();
         double[] sink = new double[threads];
+        long[] began = new long[threads];
+        long[] ended = new long[threads];
         List<Thread> workers = new ArrayList<>();
         for (int t = 0; t < threads; t++) {
             int id = t;
             Thread th = Thread.ofPlatform().daemon().name("attn4j-limits-" + t).start(() -> {
                 try {
                     start.await();
+                    began[id] = System.nanoTime();
                     sink[id] = work.applyAsDouble(id);
+                    ended[id] = System.nanoTime();
                 } catch (Throwable e) {
                     failure.compareAndSet(null, e);
+                    start.reset(); // a worker that failed before the barrier must not leave the others waiting
                 }
             });
             workers.add(th);
         }
-        long t0;
         try {
-            start.await();
-            t0 = System.nanoTime();
             for (Thread th : workers) th.join();
-        } catch (Exception e) {
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
             throw new IllegalStateException("limits measurement interrupted", e);
         }
-        long t1 = System.nanoTime();
         if (failure.get() != null) throw new IllegalStateException("limits measurement failed", failure.get());
+        long first = Long.MAX_VALUE;
+        long last = Long.MIN_VALUE;
         double keep = 0;
-        for (double v : sink) keep += v;
+        for (int t = 0; t < threads; t++) {
+            first = Math.min(first, began[t]);
+            last = Math.max(last, ended[t]);
+            keep += sink[t];
+        }
         if (Double.isNaN(keep)) throw new IllegalStateException("limits measurement produced NaN");
-        return Math.max(1e-9, (t1 - t0) / 1e9);
+        return Math.max(1e-9, (last - first) / 1e9);
     }
 
     @Override
