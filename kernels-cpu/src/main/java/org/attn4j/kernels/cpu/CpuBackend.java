@@ -113,7 +113,7 @@ public final class CpuBackend implements AttentionBackend {
         FlashEngine engine = new FlashEngine(kernels, tuning, new WorkerPool(options.threads()));
         return switch (config) {
             case StandardLayerConfig c -> new CpuStandardLayerPlan(c, (StandardLayerWeights) weights, engine);
-            case MlaLayerConfig c -> new CpuMlaLayerPlan(c, (MlaLayerWeights) weights, engine);
+            case MlaLayerConfig c -> new CpuMlaLayerPlan(c, (MlaLayerWeights) weights, engine, options.mlaPath());
         };
     }
 

@@ -11,7 +11,9 @@ import org.attn4j.api.KvCache;
 import org.attn4j.api.LayerPlan;
 import org.attn4j.api.MlaLayerConfig;
 import org.attn4j.api.MlaLayerWeights;
+import org.attn4j.api.PlanOptions;
 import org.attn4j.api.Tensor;
+import org.attn4j.api.Tensors;
 
 import java.util.Arrays;
 
@@ -28,21 +30,26 @@ import java.util.Arrays;
  * o_lat_h = attend([q_lat_h | q_pe_h], keys [c_kv | k_pe], values c_kv)   scale 1/sqrt(nope + rope) by default
  * out_h   = W_UV_h o_lat_h          (rows of W_UV_h are contiguous in w_kv_b already)
  * </pre>
- * {@link org.attn4j.api.PlanOptions#mlaPath()} {@code NAIVE} is accepted and evaluated on this same path (the
- * two orders are mathematically equal; the naive one exists in the reference backend as a cross-check).
+ * {@link PlanOptions#mlaPath()} {@code NAIVE} runs the other order, as DeepSeek's reference code does: the latents
+ * attended (the whole latent cache on a step) are decompressed into per-head {@code K_h = [c_kv W_UK_h^T | k_pe]} and
+ * {@code V_h = c_kv W_UV_h^T}, then ordinary MHA runs on them. It reads the same latent cache and gives the same result
+ * up to float32 rounding; it exists to check the absorbed path and to measure what absorption saves (it costs
+ * {@code H * (nope + v) * c} multiply-adds per cached token and step).
  */
 final class CpuMlaLayerPlan implements LayerPlan {
     private final MlaLayerConfig config;
     private final FlashEngine engine;
+    private final boolean naive;
     private final int hidden, heads, nope, rope, vDim, latent, qk, width;
     private final float scale;
     private final float[] wQ, wQA, qANorm, wQB, wKvA, kvANorm, wKvB, wO;
     private final float[] wUkT;     // [H][c][nope]: W_UK_h transposed
     private final double[] invFreq; // RoPE: theta^(-2i/rope)
 
-    CpuMlaLayerPlan(MlaLayerConfig config, MlaLayerWeights w, FlashEngine engine) {
+    CpuMlaLayerPlan(MlaLayerConfig config, MlaLayerWeights w, FlashEngine engine, PlanOptions.MlaPath path) {
         this.config = config;
         this.engine = engine;
+        this.naive = path == PlanOptions.MlaPath.NAIVE;
         this.hidden = config.hidden();
         this.heads = config.qHeads();
         this.nope = config.qkNopeHeadDim();
@@ -93,6 +100,15 @@ final class CpuMlaLayerPlan implements LayerPlan {
         if (keyPaddingMask != null) keyPaddingMask.requireShape("keyPaddingMask", batch, len);
         int[] start = CpuAttentionPlan.filled(batch, config.positionOffset());
         FloatTensor xf = Linear.rows(x);
+        if (naive) {
+            float[] q = queries(xf, batch, len, start);
+            float[] lat = latents(xf, batch, len, start);
+            AttentionCall c = naiveCall(q, batch, len, config.alignment(), lat, len, CpuAttentionPlan.filled(batch, len));
+            if (keyPaddingMask != null) {
+                c.mask(keyPaddingMask.data(), keyPaddingMask.offset(), keyPaddingMask.stride(0), 0, 0, keyPaddingMask.stride(1));
+            }
+            return attendNaiveAndProject(c, batch, len);
+        }
         float[] qAbs = absorbedQueries(xf, batch, len, start);
         float[] lat = latents(xf, batch, len, start);
 
@@ -136,6 +152,22 @@ final class CpuMlaLayerPlan implements LayerPlan {
         int[] start = new int[batch];
         for (int s = 0; s < batch; s++) start[s] = config.positionOffset() + cache.length(s);
         FloatTensor xf = Linear.rows(x);
+        if (naive) {
+            float[] q = queries(xf, batch, n, start);
+            float[] lat = latents(xf, batch, n, start);
+            cache.append(new FloatTensor(lat, new int[]{batch, 1, n, width}, new int[]{n * width, n * width, width, 1}, 0), null);
+            // the latents of the whole cache, dense [B, Lk, c + rope]: the naive path decompresses all of them
+            int kvLen = cache.maxCurrentLength();
+            int[] lengths = new int[batch];
+            FloatTensor all = FloatTensor.zeros(batch, kvLen, width);
+            for (int s = 0; s < batch; s++) {
+                lengths[s] = cache.length(s);
+                Tensors.copyInto(cache.keys(s).select(0, 0), all.select(0, s).slice(0, 0, lengths[s]));
+            }
+            AttentionCall c = naiveCall(q, batch, n, Alignment.BOTTOM_RIGHT, all.data(), kvLen, lengths);
+            c.bottomRight = true;
+            return attendNaiveAndProject(c, batch, n);
+        }
         float[] qAbs = absorbedQueries(xf, batch, n, start);
         float[] lat = latents(xf, batch, n, start);
         cache.append(new FloatTensor(lat, new int[]{batch, 1, n, width}, new int[]{n * width, n * width, width, 1}, 0), null);
@@ -159,6 +191,22 @@ final class CpuMlaLayerPlan implements LayerPlan {
      */
     private float[] absorbedQueries(FloatTensor xf, int batch, int len, int[] start) {
         int rows = batch * len;
+        float[] q = queries(xf, batch, len, start);
+        float[] qAbs = new float[Tensor.elementCount(rows, heads, width)];
+        // q_lat_h[c] = dot(q_nope_h, W_UK_h^T[c, :]) for every head at once
+        Linear.matmul(engine, heads, rows, latent, nope, q, 0, heads * qk, qk, wUkT, 0, latent * nope, null,
+                qAbs, 0, heads * width, width);
+        for (int row = 0; row < rows; row++) {
+            for (int h = 0; h < heads; h++) {
+                System.arraycopy(q, row * heads * qk + h * qk + nope, qAbs, (row * heads + h) * width + latent, rope);
+            }
+        }
+        return qAbs;
+    }
+
+    /** Queries {@code [B, L, H, nope + rope]} with {@code q_pe} rotated; token {@code t} of sequence {@code b} at {@code start[b] + t}. */
+    private float[] queries(FloatTensor xf, int batch, int len, int[] start) {
+        int rows = batch * len;
         float[] q; // [rows, H*(nope+rope)]
         if (config.qLoraRank() == 0) {
             q = Linear.linear(engine, xf.data(), xf.offset(), rows, hidden, wQ, null, heads * qk);
@@ -173,16 +221,45 @@ final class CpuMlaLayerPlan implements LayerPlan {
             for (int h = 0; h < heads; h++) rope(q, row * heads * qk + h * qk + nope, pos);
         }
         Linear.requireFinite("x (projected queries)", q);
-        float[] qAbs = new float[Tensor.elementCount(rows, heads, width)];
-        // q_lat_h[c] = dot(q_nope_h, W_UK_h^T[c, :]) for every head at once
-        Linear.matmul(engine, heads, rows, latent, nope, q, 0, heads * qk, qk, wUkT, 0, latent * nope, null,
-                qAbs, 0, heads * width, width);
+        return q;
+    }
+
+    /**
+     * The naive path's attention call: the latents {@code lat [B, kvLen, c + rope]} decompressed into per-head keys
+     * {@code K [B, H, kvLen, nope + rope]} ({@code [c_kv W_UK_h^T | k_pe]}) and values {@code c_kv W_UV_h^T} (read in
+     * place from the decompressed rows), ordinary MHA with the layer's scale over queries {@code q [B, Lq, H, nope + rope]}.
+     */
+    private AttentionCall naiveCall(float[] q, int batch, int qLen, Alignment alignment, float[] lat, int kvLen, int[] lengths) {
+        int rows = batch * kvLen;
+        int kvWidth = nope + vDim;
+        float[] kv = new float[Tensor.elementCount(rows, heads, kvWidth)]; // c_kv W_kv_b^T: [B, kvLen, H, nope + v]
+        Linear.matmul(engine, 1, rows, heads * kvWidth, latent, lat, 0, width, 0, wKvB, 0, 0, null, kv, 0, heads * kvWidth, 0);
+        float[] k = new float[Tensor.elementCount(batch, heads, kvLen, qk)];
         for (int row = 0; row < rows; row++) {
+            int b = row / kvLen;
+            int j = row % kvLen;
             for (int h = 0; h < heads; h++) {
-                System.arraycopy(q, row * heads * qk + h * qk + nope, qAbs, (row * heads + h) * width + latent, rope);
+                int at = ((b * heads + h) * kvLen + j) * qk;
+                System.arraycopy(kv, (row * heads + h) * kvWidth, k, at, nope);
+                System.arraycopy(lat, row * width + latent, k, at + nope, rope);
             }
         }
-        return qAbs;
+        AttentionSpec spec = AttentionSpec.builder(heads, heads, qk).vHeadDim(vDim).scale(scale).causal(config.causal())
+                .alignment(alignment).softcap(config.softcap()).build();
+        AttentionCall c = new AttentionCall().spec(spec, batch, qLen).queries(q, 0, qLen * heads * qk, qk, heads * qk);
+        c.kv = new KvSource.Strided(k, 0, heads * kvLen * qk, kvLen * qk, qk,
+                kv, nope, kvLen * heads * kvWidth, kvWidth, heads * kvWidth, lengths);
+        return c;
+    }
+
+    /** Runs the naive call into {@code o [B, L, H, v]}, then {@code w_o}. */
+    private FloatTensor attendNaiveAndProject(AttentionCall c, int batch, int len) {
+        int rows = batch * len;
+        float[] ov = new float[Tensor.elementCount(rows, heads, vDim)];
+        c.output(ov, 0, len * heads * vDim, vDim, heads * vDim);
+        engine.run(c);
+        float[] y = Linear.linear(engine, ov, 0, rows, heads * vDim, wO, null, hidden);
+        return FloatTensor.of(y, batch, len, hidden);
     }
 
     /** Latents {@code [B, L, c + rope]}: {@code RMSNorm(c_raw) * kv_a_norm}, then rotated {@code k_pe}. */

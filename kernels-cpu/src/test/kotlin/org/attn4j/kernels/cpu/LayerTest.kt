@@ -128,36 +128,56 @@ class LayerTest : StringSpec({
             MlaLayerConfig.of(24, 5, 0, 9, 7, 0, 3).withCausal(false),
         )
 
-        "MLA absorbed forward against the reference (absorbed and naive paths) [$kn]" {
+        "MLA forward on both cpu paths against the reference (absorbed and naive paths) [$kn]" {
             val rng = Random(34)
             for (c in mlaConfigs) {
                 val w = mlaWeights(rng, c)
                 val x = randn(rng, 2, 9, c.hidden())
                 val pad = BoolTensor.of(BooleanArray(18) { it != 3 && it != 13 }, 2, 9)
-                backend.planLayer(c, w, options()).use { cpu ->
+                for (cpuPath in PlanOptions.MlaPath.entries) backend.planLayer(c, w, options().withMlaPath(cpuPath)).use { cpu ->
                     for (path in PlanOptions.MlaPath.entries) {
                         reference.planLayer(c, w, options().withMlaPath(path)).use { ref ->
-                            assertClose("$c vs reference $path", cpu.forward(x, null, null), ref.forward(x, null, null))
-                            assertClose("$c keypad vs reference $path", cpu.forward(x, null, pad), ref.forward(x, null, pad))
+                            assertClose("$c cpu $cpuPath vs reference $path", cpu.forward(x, null, null), ref.forward(x, null, null))
+                            assertClose("$c keypad cpu $cpuPath vs reference $path", cpu.forward(x, null, pad), ref.forward(x, null, pad))
                         }
                     }
                 }
             }
         }
 
+        "MLA naive and absorbed paths differ in the work they do, not in the result [$kn]" {
+            // the two cpu paths agree with each other to float32 rounding, on forward and on a step over a cache
+            val rng = Random(36)
+            val c = mlaConfigs[1]
+            val w = mlaWeights(rng, c)
+            val x = randn(rng, 2, 7, c.hidden())
+            backend.planLayer(c, w, options()).use { absorbed ->
+                backend.planLayer(c, w, options().withMlaPath(PlanOptions.MlaPath.NAIVE)).use { naive ->
+                    assertClose("forward naive vs absorbed", naive.forward(x, null, null), absorbed.forward(x, null, null))
+                    val ca = absorbed.newCache(2, 10)
+                    val cn = naive.newCache(2, 10)
+                    absorbed.step(x.slice(1, 0, 4), ca)
+                    naive.step(x.slice(1, 0, 4), cn)
+                    assertClose("step naive vs absorbed", naive.step(x.slice(1, 4, 3), cn), absorbed.step(x.slice(1, 4, 3), ca))
+                    // both caches hold the same latents (the naive path decompresses them per step, never stores K/V)
+                    assertClose("latent caches", cn.keys(1), ca.keys(1))
+                }
+            }
+        }
+
         "MLA steps over the latent cache equal one causal call (positions continue across chunks) [$kn]" {
             val rng = Random(35)
-            for (c in mlaConfigs.filter { it.causal() }) {
+            for (c in mlaConfigs.filter { it.causal() }) for (cpuPath in PlanOptions.MlaPath.entries) {
                 val w = mlaWeights(rng, c)
                 val x = randn(rng, 2, 8, c.hidden())
-                backend.planLayer(c, w, options()).use { cpu ->
+                backend.planLayer(c, w, options().withMlaPath(cpuPath)).use { cpu ->
                     reference.planLayer(c, w, options()).use { ref ->
                         val whole = ref.forward(x, null, null)
                         val paged = PagedKvCache(DType.FLOAT32, 2, 1, c.latentWidth(), 0, 3, 8, 12)
                         for (cache in listOf(cpu.newCache(2, 12), paged, ref.newCache(2, 12))) {
                             var at = 0
                             val parts = listOf(5, 1, 2).map { n -> cpu.step(x.slice(1, at, n), cache).also { at += n } }
-                            assertClose("MLA steps on ${cache.javaClass.simpleName} ${cache.dtype()} $c", concat(parts), whole)
+                            assertClose("MLA $cpuPath steps on ${cache.javaClass.simpleName} ${cache.dtype()} $c", concat(parts), whole)
                         }
                         // the cache holds latents only: kv_lora_rank + rope floats per token, one "head"
                         val cache = cpu.newCache(1, 4)
