@@ -85,22 +85,43 @@ public record MachineLimits(double fmaGflops, double dramGBs, int threads, int l
 
     /** DRAM read GB/s: each thread sums its slice of a {@code bytes}-sized float buffer with vector loads. */
     public static double dramReadGBs(int threads, long bytes, int passes) {
-        long floats = bytes / 4;
-        AttentionException.require(floats <= Integer.MAX_VALUE - 8, "bufferBytes", "< 8 GiB", bytes);
-        float[] buffer = new float[(int) floats]; // zeroing touches every page before the timed passes
-        int slice = (int) (floats / threads) / S.length() * S.length();
-        for (int i = 0; i < 3000; i++) sum(buffer, 0, Math.min(slice, 1024)); // compile the loop as a whole method
+        Stream stream = new Stream(threads, bytes);
         double best = 0;
-        for (int p = 0; p < passes; p++) {
+        for (int p = 0; p < passes; p++) best = Math.max(best, stream.passGBs());
+        return best;
+    }
+
+    /**
+     * The DRAM read loop over a buffer allocated once, one pass per call: {@code attn bench} runs a pass before each
+     * timed call of a memory-bound workload, so that its percent compares the call with the bandwidth of the same
+     * moment (this VM's read bandwidth jumps between ~30 and ~55 GB/s within seconds, docs/PERFORMANCE.md).
+     */
+    public static final class Stream {
+        private final int threads;
+        private final float[] buffer;
+        private final int slice;
+
+        public Stream(int threads, long bytes) {
+            AttentionException.require(threads >= 1, "threads", ">= 1", threads);
+            long floats = bytes / 4;
+            AttentionException.require(floats <= Integer.MAX_VALUE - 8, "bufferBytes", "< 8 GiB", bytes);
+            this.threads = threads;
+            this.buffer = new float[(int) floats]; // zeroing touches every page before the timed passes
+            this.slice = (int) (floats / threads) / S.length() * S.length();
+            AttentionException.require(slice > 0, "bufferBytes", ">= " + 4L * threads * S.length(), bytes);
+            for (int i = 0; i < 3000; i++) sum(buffer, 0, Math.min(slice, 1024)); // compile the loop as a whole method
+        }
+
+        /** One timed pass on all threads: GB/s read. */
+        public double passGBs() {
             double seconds = parallelSeconds(threads, t -> {
                 double keep = 0;
                 int end = t * slice + slice;
                 for (int i = t * slice; i < end; i += SUM_CALL) keep += sum(buffer, i, Math.min(SUM_CALL, end - i));
                 return keep;
             });
-            best = Math.max(best, 4.0 * slice * threads / seconds / 1e9);
+            return 4.0 * slice * threads / seconds / 1e9;
         }
-        return best;
     }
 
     /** 12 independent chains {@code a = a·x + y}; x just under 1 keeps them bounded and normal. Returns a sum (kept live). */

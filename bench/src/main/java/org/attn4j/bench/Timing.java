@@ -32,6 +32,11 @@ public record Timing(double min, double median, double max, int reps) {
      * {@code reps} timed calls. The median of an even count is the mean of the two middle runs.
      */
     public static Timing measure(int warmup, double warmupSeconds, int reps, Action action) throws Exception {
+        return measure(warmup, warmupSeconds, reps, action, null);
+    }
+
+    /** As {@link #measure(int, double, int, Action)}, running {@code before} (untimed, may be null) before each timed call. */
+    public static Timing measure(int warmup, double warmupSeconds, int reps, Action action, Action before) throws Exception {
         AttentionException.require(warmup >= 0, "warmup", ">= 0", warmup);
         AttentionException.require(warmupSeconds >= 0 && Double.isFinite(warmupSeconds), "warmupSeconds", ">= 0", warmupSeconds);
         AttentionException.require(reps >= 1, "reps", ">= 1", reps);
@@ -39,6 +44,7 @@ public record Timing(double min, double median, double max, int reps) {
         for (int i = 0; i < warmup || (System.nanoTime() - start) / 1e9 < warmupSeconds; i++) action.run();
         double[] s = new double[reps];
         for (int i = 0; i < reps; i++) {
+            if (before != null) before.run();
             long t0 = System.nanoTime();
             action.run();
             s[i] = (System.nanoTime() - t0) / 1e9;

@@ -6,6 +6,8 @@ import io.kotest.matchers.collections.shouldContainAll
 import io.kotest.matchers.doubles.shouldBeGreaterThan
 import io.kotest.matchers.shouldBe
 import io.kotest.matchers.shouldNotBe
+import io.kotest.matchers.doubles.plusOrMinus
+import io.kotest.matchers.string.shouldContain
 
 /** The whole suite on tiny shapes, on the float64 reference backend (always present in tests), with the ORT peer. */
 class BenchSuiteTest : StringSpec({
@@ -32,6 +34,18 @@ class BenchSuiteTest : StringSpec({
             row.target() shouldNotBe null
             val peer = report.rows().single { it.workload() == name && it.backend() == "ort" }
             peer.ratioToPeer() shouldBe null
+        }
+    }
+
+    "memory-bound rows are judged against the DRAM read measured alongside their calls, prefill rows against the FMA peak" {
+        for (row in report.rows().filter { it.workload() in listOf("D1", "D2", "M1", "D1-MHA") && it.backend() != "machine" }) {
+            row.note()!! shouldContain "DRAM read alongside the calls"
+            val gbs = Regex("alongside the calls: ([0-9.]+) GB/s").find(row.note()!!)!!.groupValues[1].toDouble()
+            gbs shouldBeGreaterThan 0.0
+            row.percentOfLimit()!! shouldBe (100 * row.value()!! / gbs plusOrMinus 0.05 * 100 * row.value()!! / gbs)
+        }
+        for (row in report.rows().filter { it.workload() in listOf("P1", "P2") }) {
+            row.percentOfLimit()!! shouldBe (100 * row.value()!! / report.limits().fmaGflops() plusOrMinus 1e-9)
         }
     }
 
