@@ -22,8 +22,8 @@ public record CpuTuning(int queryRows, int kvTile, int transposeRows, int target
 
     /**
      * Defaults measured on a 2-core AVX-512 machine (see the module README). 256 query rows per item (64 queries of a
-     * 4-head group, 256 of one MHA head): each K/V tile, read from L2, serves twice the rows of 128, and P1/P2 ran
-     * 3-6 % faster in alternating runs on a Zen 4 host (docs/PERFORMANCE.md).
+     * 4-head group, 256 of one MHA head): each K/V tile, read from L2, serves twice the rows of 128. P1 and P2 ran
+     * 1-1.5 % faster than with 128 in an interleaved A/B on a Zen 4 host ({@code TuningAB}, docs/PERFORMANCE.md).
      */
     public static final CpuTuning DEFAULT = new CpuTuning(256, 64, 32, 32, 256, 64);
 
