@@ -18,8 +18,8 @@ import java.util.SplittableRandom;
  * <ul>
  *   <li>{@code scores}: {@code transposedScores}, 4 query rows x 64 transposed key columns (the prefill and
  *       tiled-cache decode kernel), d 64 and 128, in GFLOP/s.</li>
- *   <li>{@code dot}: {@code dotScores} against 64 row-major keys (decode over contiguous/paged caches), 4 rows,
- *       d 128, in ns per key.</li>
+ *   <li>{@code dot}: {@code dotScores} against 64 row-major keys (decode over contiguous/paged caches, M1's latent
+ *       cache), 4 rows, d 128 and 576, in ns per key and GFLOP/s.</li>
  *   <li>{@code pv}: {@code accumulateRows}, 4 rows x 64 keys, dv 64 and 128, in GFLOP/s.</li>
  *   <li>{@code softmax}: {@code onlineSoftmax} of 4 rows x 64 scores, in ns per call.</li>
  *   <li>{@code p2-item}: one work item of P2 (one head, 128 queries x 1024 keys, d 64) as {@code FlashEngine}
@@ -46,7 +46,7 @@ public final class KernelProbe {
     /** The report lines (visible for the smoke test). */
     static String[] probe(CpuKernelSupport k, int rounds, int iterations) {
         SplittableRandom rng = new SplittableRandom(7);
-        String[] out = new String[7];
+        String[] out = new String[8];
         int n = 0;
         for (int d : new int[]{64, 128}) {
             float[] q = BenchData.uniform(rng, ROWS * d);
@@ -57,15 +57,15 @@ public final class KernelProbe {
             });
             out[n++] = String.format(Locale.ROOT, "scores   d %3d: %6.1f GFLOP/s", d, 2.0 * ROWS * TILE * d * iterations / best);
         }
-        {
-            int d = 128;
+        for (int d : new int[]{128, 576}) { // D1's head_dim and M1's latent width (keys of a row-major latent cache)
             float[] q = BenchData.uniform(rng, ROWS * d);
             float[] keys = BenchData.uniform(rng, TILE * d);
             float[] s = new float[ROWS * TILE];
             double best = best(rounds, () -> {
                 for (int i = 0; i < iterations; i++) k.dotScores(ROWS, TILE, d, 0.1f, q, 0, d, keys, 0, d, s, 0, TILE);
             });
-            out[n++] = String.format(Locale.ROOT, "dot      d %3d: %6.2f ns per key (4 rows)", d, best / iterations / TILE);
+            out[n++] = String.format(Locale.ROOT, "dot      d %3d: %6.2f ns per key (4 rows), %6.1f GFLOP/s", d,
+                    best / iterations / TILE, 2.0 * ROWS * TILE * d * iterations / best);
         }
         for (int dv : new int[]{64, 128}) {
             float[] p = BenchData.uniform(rng, ROWS * TILE);

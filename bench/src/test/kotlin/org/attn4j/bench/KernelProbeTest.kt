@@ -12,14 +12,15 @@ class KernelProbeTest : StringSpec({
     "the probe reports every kernel with finite figures, on both kernel implementations" {
         for (kernels in listOf(CpuKernels.get(), ScalarCpuKernels.INSTANCE)) {
             val lines = KernelProbe.probe(kernels, 1, 100)
-            lines.toList() shouldHaveSize 7
+            lines.toList() shouldHaveSize 8
             for (line in lines) {
                 line shouldNotContain "NaN"
                 line shouldNotContain "Infinity"
             }
             lines[0] shouldContain "scores   d  64"
-            lines[2] shouldContain "ns per key"
-            lines[6] shouldContain "p2-item"
+            lines[2] shouldContain "dot      d 128"
+            lines[3] shouldContain "dot      d 576"
+            lines[7] shouldContain "p2-item"
         }
     }
 })
