@@ -78,31 +78,19 @@ public final class StreamProbe {
     private static double work(int mode, float[] k, float[] v, int from, int to) {
         double keep = 0;
         if (mode == 0) {
-            for (int x = from; x < to; x += TILE) keep += sum(k, x, TILE);
-            for (int x = from; x < to; x += TILE) keep += sum(v, x, TILE);
+            for (int x = from; x < to; x += TILE) keep += MachineLimits.sum(k, x, TILE);
+            for (int x = from; x < to; x += TILE) keep += MachineLimits.sum(v, x, TILE);
             return keep;
         }
         for (int x = from; x < to; x += TILE) {
             if (mode == 3) {
                 keep += fed(k, x, TILE) + fed(v, x, TILE);
             } else {
-                keep += sum(k, x, TILE) + sum(v, x, TILE);
+                keep += MachineLimits.sum(k, x, TILE) + MachineLimits.sum(v, x, TILE);
                 if (mode == 2) keep += fmas(TILE_FMAS / 8);
             }
         }
         return keep;
-    }
-
-    private static double sum(float[] a, int from, int n) {
-        int step = S.length();
-        FloatVector s0 = FloatVector.zero(S), s1 = FloatVector.zero(S), s2 = FloatVector.zero(S), s3 = FloatVector.zero(S);
-        for (int i = from; i + 4 * step <= from + n; i += 4 * step) {
-            s0 = s0.add(FloatVector.fromArray(S, a, i));
-            s1 = s1.add(FloatVector.fromArray(S, a, i + step));
-            s2 = s2.add(FloatVector.fromArray(S, a, i + 2 * step));
-            s3 = s3.add(FloatVector.fromArray(S, a, i + 3 * step));
-        }
-        return s0.add(s1).add(s2.add(s3)).reduceLanes(VectorOperators.ADD);
     }
 
     /** Every loaded vector feeds four FMAs (eight accumulators over two loads per step). */
