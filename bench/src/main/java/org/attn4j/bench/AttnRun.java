@@ -10,6 +10,7 @@ import org.attn4j.api.ContiguousKvCache;
 import org.attn4j.api.DType;
 import org.attn4j.api.FloatTensor;
 import org.attn4j.api.KvCache;
+import org.attn4j.api.PagedKvCache;
 import org.attn4j.api.PlanOptions;
 import org.attn4j.api.Tensor;
 
@@ -78,6 +79,25 @@ public final class AttnRun implements AutoCloseable {
             plan.close();
             throw e;
         }
+    }
+
+    /**
+     * A decode workload over a float32 {@link PagedKvCache} with {@code pageSize}-token pages (the block-table layout
+     * of vLLM / FlashInfer), filled with {@code data}'s K/V: {@code plan.decode(q, cache)} per run, as {@link #prepare}
+     * does over the backend's own cache.
+     */
+    public static AttnRun preparePaged(AttentionBackend backend, BenchData data, int threads, int pageSize) {
+        Workload w = data.workload();
+        AttentionException.require(w.kind() == Workload.Kind.DECODE, "workload", "a decode workload", w.name());
+        AttentionException.require(pageSize >= 1, "pageSize", ">= 1", pageSize);
+        FloatTensor q = FloatTensor.of(data.q(), w.batch(), w.qHeads(), w.qLen(), w.headDim());
+        int pages = w.batch() * ((w.kvLen() + pageSize - 1) / pageSize);
+        KvCache cache = new PagedKvCache(DType.FLOAT32, w.batch(), w.kvHeads(), w.headDim(), w.vHeadDim(), pageSize, pages,
+                w.kvLen());
+        cache.append(FloatTensor.of(data.k(), w.batch(), w.kvHeads(), w.kvLen(), w.headDim()),
+                FloatTensor.of(data.v(), w.batch(), w.kvHeads(), w.kvLen(), w.vHeadDim()));
+        AttentionPlan plan = backend.plan(AttentionProblem.of(w.spec(), w.batch(), w.qLen(), w.kvLen()), options(threads));
+        return new AttnRun(plan, q, null, cache);
     }
 
     /** A float32 keys-only cache {@code [B, 1, Lk, c + rope]} holding {@code data.k()}, the latent of an MLA workload. */

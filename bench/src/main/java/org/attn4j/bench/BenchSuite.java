@@ -96,6 +96,9 @@ public final class BenchSuite {
         return new Report(limits, peerStatus, List.copyOf(rows), loadBefore, loadAverage());
     }
 
+    /** Page sizes of the paged-cache decode rows: vLLM's default, and one of the cpu backend's KV tile. */
+    static final int[] PAGE_SIZES = {16, 64};
+
     /** The measurements of one run; rows are appended in output order. */
     private record Runner(Config config, MachineLimits limits, OrtPeer.Availability peer, Consumer<String> progress,
                           List<BenchRow> rows, MachineLimits.Stream alongside) {
@@ -127,7 +130,10 @@ public final class BenchSuite {
             for (String name : config.backends()) {
                 Measured ours = measureBackend(name, data);
                 rows.add(row(w, name, ours, peerTime, true));
-                if (w.kind() == Workload.Kind.DECODE && w.name().equals("D1")) mhaOverGqa(w, name, ours);
+                if (w.kind() == Workload.Kind.DECODE && w.name().equals("D1")) {
+                    mhaOverGqa(w, name, ours);
+                    for (int pageSize : PAGE_SIZES) paged(data, name, ours, pageSize);
+                }
                 if (w.kind() == Workload.Kind.MLA_DECODE) naiveOverAbsorbed(w, name);
             }
             if (config.peer()) {
@@ -187,6 +193,32 @@ public final class BenchSuite {
                 progress.accept(w.name() + " " + name + ": failed: " + e);
                 return Measured.failed(name + " failed on " + w.name() + ": " + e.getMessage());
             }
+        }
+
+        /**
+         * D1 over a {@link org.attn4j.api.PagedKvCache} (the serving layout) instead of the backend's own cache: the row
+         * {@code D1-paged<pageSize>}, with its time over D1's in the note.
+         */
+        void paged(BenchData data, String backend, Measured own, int pageSize) {
+            Workload w = data.workload();
+            Workload named = w.withKvHeads(w.name() + "-paged" + pageSize, w.kvHeads());
+            progress.accept(named.name() + ": " + w.describe() + ", PagedKvCache with " + pageSize + "-token pages");
+            Measured m;
+            try (AttnRun run = AttnRun.preparePaged(Backends.byName(backend), data, config.threads(), pageSize)) {
+                m = time(w, run::run);
+                progress.accept(line(named, backend, m));
+            } catch (Exception e) {
+                progress.accept(named.name() + " " + backend + ": failed: " + e);
+                m = Measured.failed(backend + " failed on " + named.name() + ": " + e.getMessage());
+            }
+            BenchRow row = row(named, backend, m, null, false);
+            if (m.ok() && own.ok()) {
+                String vs = String.format(Locale.ROOT, "time over D1 on the backend's own cache: %.2fx",
+                        m.timing().median() / own.timing().median());
+                row = new BenchRow(row.workload(), row.backend(), row.value(), row.unit(), row.percentOfLimit(), null,
+                        row.medianMs(), null, null, row.note() == null ? vs : row.note() + "; " + vs);
+            }
+            rows.add(row);
         }
 
         /** D1 with 32 KV heads (MHA, 4x the bytes) next to D1 (GQA 32/8): the time ratio should approach 4. */

@@ -37,8 +37,17 @@ class BenchSuiteTest : StringSpec({
         }
     }
 
+    "D1 is measured over paged caches too, with the time ratio to the backend's own cache" {
+        for (ps in BenchSuite.PAGE_SIZES) {
+            val row = report.rows().single { it.workload() == "D1-paged$ps" && it.backend() == "reference" }
+            row.value()!! shouldBeGreaterThan 0.0
+            row.unit() shouldBe "GB/s"
+            row.note()!! shouldContain "time over D1 on the backend's own cache"
+        }
+    }
+
     "memory-bound rows are judged against the DRAM read measured alongside their calls, prefill rows against the FMA peak" {
-        for (row in report.rows().filter { it.workload() in listOf("D1", "D2", "M1", "D1-MHA") && it.backend() != "machine" }) {
+        for (row in report.rows().filter { it.workload() in listOf("D1", "D2", "M1", "D1-MHA", "D1-paged16", "D1-paged64") && it.backend() != "machine" }) {
             row.note()!! shouldContain "DRAM read alongside the calls"
             val gbs = Regex("alongside the calls: ([0-9.]+) GB/s").find(row.note()!!)!!.groupValues[1].toDouble()
             gbs shouldBeGreaterThan 0.0
