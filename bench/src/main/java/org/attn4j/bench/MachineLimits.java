@@ -191,7 +191,7 @@ public record MachineLimits(double fmaGflops, double dramGBs, int threads, int l
                     ended[id] = System.nanoTime();
                 } catch (Throwable e) {
                     failure.compareAndSet(null, e);
-                    start.reset(); // a worker that failed before the barrier must not leave the others waiting
+                    start.reset(); // a worker whose wait failed must not leave the others waiting at the barrier
                 }
             });
             workers.add(th);

@@ -17,7 +17,7 @@ import java.util.Locale;
  * <ul>
  *   <li>{@code sum}: K then V, each summed with vector adds (the DRAM read figure's loop);</li>
  *   <li>{@code tiles}: 32 KB of K, then 32 KB of V, alternating (decode's order over a tiled cache), summed;</li>
- *   <li>{@code tiles+fma}: the same, plus 4096 independent vector FMAs per K/V tile pair, in a phase of their own:
+ *   <li>{@code tiles+fma}: the same, plus ~4096 independent vector FMAs per K/V tile pair (the FMA peak's loop), in a phase of their own:
  *       D1's FMA count per tile (4 query rows x 64 keys x (128 + 128) / 16 lanes);</li>
  *   <li>{@code fed}: the same loads, each loaded vector feeding 4 FMAs (4 query rows per key, as GQA 32/8 decode).</li>
  * </ul>
@@ -31,7 +31,7 @@ import java.util.Locale;
 public final class StreamProbe {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int TILE = 8192;       // floats: 32 KB, one D1 tile of K (or of V)
-    private static final int TILE_FMAS = 4096;  // vector FMAs per K/V tile pair in D1 at 16 lanes
+    private static final int TILE_FMAS = 4096;  // vector FMAs per K/V tile pair in D1 at 16 lanes (4092 run: 341 x 12 chains)
     static final String[] MODES = {"sum", "tiles", "tiles+fma", "fed"};
 
     private StreamProbe() {
@@ -87,7 +87,7 @@ public final class StreamProbe {
                 keep += fed(k, x, TILE) + fed(v, x, TILE);
             } else {
                 keep += MachineLimits.sum(k, x, TILE) + MachineLimits.sum(v, x, TILE);
-                if (mode == 2) keep += fmas(TILE_FMAS / 8);
+                if (mode == 2) keep += MachineLimits.fmaChains(TILE_FMAS / MachineLimits.CHAINS); // the FMA peak's loop
             }
         }
         return keep;
@@ -109,24 +109,6 @@ public final class StreamProbe {
             a5 = y.fma(w, a5);
             a6 = y.fma(w, a6);
             a7 = y.fma(w, a7);
-        }
-        return a0.add(a1).add(a2.add(a3)).add(a4.add(a5).add(a6.add(a7))).reduceLanes(VectorOperators.ADD);
-    }
-
-    /** {@code 8 * n} independent FMAs on registers (eight chains). */
-    private static double fmas(int n) {
-        FloatVector w = FloatVector.broadcast(S, 0.999f);
-        FloatVector c = FloatVector.broadcast(S, 0.001f);
-        FloatVector a0 = FloatVector.broadcast(S, 1f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
-        for (int i = 0; i < n; i++) {
-            a0 = a0.fma(w, c);
-            a1 = a1.fma(w, c);
-            a2 = a2.fma(w, c);
-            a3 = a3.fma(w, c);
-            a4 = a4.fma(w, c);
-            a5 = a5.fma(w, c);
-            a6 = a6.fma(w, c);
-            a7 = a7.fma(w, c);
         }
         return a0.add(a1).add(a2.add(a3)).add(a4.add(a5).add(a6.add(a7))).reduceLanes(VectorOperators.ADD);
     }
