@@ -24,7 +24,7 @@ import java.util.OptionalDouble;
  *
  * <p>Sessions: intra-op threads = {@code threads} (ORT counts the calling thread), inter-op 1, sequential,
  * all graph optimisations. Inputs are direct buffers wrapped once; the timed call is {@code session.run} plus closing
- * its result, as in shared/peers/ort.
+ * its result (the way ONNX Runtime's own Java examples time a session).
  */
 public final class OrtPeer implements AutoCloseable {
     public static final String NAME = "ort";

@@ -7,7 +7,7 @@ import java.util.List;
 import java.util.Locale;
 
 /**
- * A benchmark shape (DESIGN.md, "Benchmark workloads"); the names P1 P2 D1 D2 M1 mean the same everywhere
+ * A benchmark shape (docs/PERFORMANCE.md, "Workloads"); the names P1 P2 D1 D2 M1 mean the same everywhere
  * ({@code attn bench}, the JMH benchmarks, docs/PERFORMANCE.md).
  *
  * <p>Prefill workloads are compute-bound and report GFLOP/s with {@code FLOPs = 2·B·Hq·Lq·Lk·(D + Dv)}

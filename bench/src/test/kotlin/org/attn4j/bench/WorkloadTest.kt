@@ -10,7 +10,7 @@ import kotlin.math.sqrt
 
 class WorkloadTest : StringSpec({
 
-    "the standard shapes are DESIGN.md's table" {
+    "the standard shapes are docs/PERFORMANCE.md's table" {
         Workload.standard().map { it.name() } shouldBe listOf("P1", "P2", "D1", "D2", "M1")
         with(Workload.P1) {
             listOf(batch(), qHeads(), kvHeads(), headDim(), qLen(), kvLen()) shouldBe listOf(1, 32, 8, 128, 2048, 2048)

@@ -44,7 +44,7 @@ object AttentionTck {
         return TckReport(backend.name(), null, results)
     }
 
-    /** The Kotest spec factory, under the name DESIGN.md gives it. */
+    /** The Kotest spec factory [attentionTck], under a name that reads well from Java. */
     @JvmStatic
     @JvmOverloads
     fun specFor(backend: AttentionBackend, config: TckConfig = TckConfig.fromSystemProperties()): TestFactory = attentionTck(backend, config)

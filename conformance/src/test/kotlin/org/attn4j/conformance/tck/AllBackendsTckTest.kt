@@ -2,6 +2,7 @@ package org.attn4j.conformance.tck
 
 import io.kotest.core.spec.style.FunSpec
 import io.kotest.matchers.collections.shouldContain
+import io.kotest.matchers.shouldBe
 import org.attn4j.api.Backends
 
 /**
@@ -17,6 +18,14 @@ class AllBackendsTckTest : FunSpec({
 
     test("ServiceLoader finds the reference backend") {
         backends.map { it.name() } shouldContain "reference"
+    }
+
+    // ATTN4J_REQUIRE (set by ./run-tests for what it installed) turns "unavailable, skipped" into a failure.
+    val required = System.getenv("ATTN4J_REQUIRE").orEmpty().split(',').filter { it.isNotBlank() }
+    for (name in required.filter { it in backends.map { b -> b.name() } }) {
+        test("required backend $name is available") {
+            backends.first { it.name() == name }.unavailableReason().orElse("") shouldBe ""
+        }
     }
 
     for (backend in backends) include(attentionTck(backend, config))

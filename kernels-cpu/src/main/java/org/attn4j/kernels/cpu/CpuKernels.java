@@ -6,7 +6,8 @@ import java.util.Optional;
 /**
  * Chooses the {@link CpuKernelSupport} once per JVM (Lucene's {@code VectorizationProvider.lookup}):
  * the Vector API implementation when it can run well here, otherwise {@link ScalarCpuKernels}, and one
- * log line (System.Logger {@code org.attn4j.kernels.cpu}, level INFO) saying which and why.
+ * log line (System.Logger {@code org.attn4j.kernels.cpu}) saying which and why: INFO for the scalar fallback, which
+ * a user should notice, DEBUG for the usual vector choice, so that commands stay quiet.
  * A failing check never crashes: it means scalar plus the reason.
  *
  * <p>{@code -Dattn4j.cpu.vector=false} forces scalar. The vector class is loaded reflectively so that a JVM
@@ -44,7 +45,8 @@ public final class CpuKernels {
         static final Choice CHOICE = lookup(System.getProperty(VECTOR_PROPERTY));
 
         static {
-            System.getLogger("org.attn4j.kernels.cpu").log(System.Logger.Level.INFO,
+            boolean vector = !(CHOICE.kernels() instanceof ScalarCpuKernels);
+            System.getLogger("org.attn4j.kernels.cpu").log(vector ? System.Logger.Level.DEBUG : System.Logger.Level.INFO,
                     "attn4j cpu kernels: " + CHOICE.kernels().name() + " (" + CHOICE.reason() + ")");
         }
     }

@@ -2,8 +2,11 @@ package org.attn4j.kernels.gpu;
 
 import org.lwjgl.PointerBuffer;
 import org.lwjgl.opencl.CL;
+import org.lwjgl.system.Configuration;
 import org.lwjgl.system.MemoryStack;
 
+import java.io.OutputStream;
+import java.io.PrintStream;
 import java.nio.ByteBuffer;
 import java.nio.IntBuffer;
 import java.nio.LongBuffer;
@@ -46,6 +49,7 @@ record ClDevice(long platform, long device, String index, String platformName, S
      * else the first device of any type.
      */
     static Discovery discover(String selector) {
+        quietLoaderMessages();
         try {
             CL.getFunctionProvider(); // loads libOpenCL (LWJGL initialises it in CL's static initialiser)
         } catch (Throwable t) {
@@ -89,6 +93,19 @@ record ClDevice(long platform, long device, String index, String platformName, S
             return new Discovery(null, "device " + chosen + " offers " + chosen.openclC + "; the kernels need OpenCL C 1.2");
         }
         return new Discovery(chosen, null);
+    }
+
+    /**
+     * LWJGL prints a multi-line "[LWJGL] Failed to load a library. Possible solutions: ..." block on stderr when
+     * libOpenCL is missing, on every command that looks for backends. The reason reaches the user once, in
+     * {@code unavailableReason()}; so unless LWJGL's debug modes are on, its debug stream is dropped. This must run
+     * before LWJGL's APIUtil is initialised (it reads the setting once).
+     */
+    private static void quietLoaderMessages() {
+        if (Boolean.getBoolean("org.lwjgl.util.Debug") || Boolean.getBoolean("org.lwjgl.util.DebugLoader")) return;
+        if (Configuration.DEBUG_STREAM.get() == null) {
+            Configuration.DEBUG_STREAM.set(new PrintStream(OutputStream.nullOutputStream()));
+        }
     }
 
     static boolean supportsOpenClC12(String version) {

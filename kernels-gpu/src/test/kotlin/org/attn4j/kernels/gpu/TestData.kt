@@ -46,7 +46,7 @@ object TestData {
     fun maxAbs(a: DoubleArray): Double = a.filter { it.isFinite() }.maxOfOrNull { abs(it) } ?: 0.0
 
     /**
-     * The float32 accuracy rule (FlashAttention's tests, DESIGN.md): max |gpu - ref64| <= 2 max |naive32 - ref64| + 1e-6,
+     * The float32 accuracy rule (as in FlashAttention's tests; conformance/README.md): max |gpu - ref64| <= 2 max |naive32 - ref64| + 1e-6,
      * plus an absolute sanity bound so that a naive evaluation that is itself far off cannot excuse the kernel.
      */
     fun checkFloat32(what: String, gpu: Tensor, ref: Tensor, naive: FloatArray) {
