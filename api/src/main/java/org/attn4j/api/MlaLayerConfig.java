@@ -29,8 +29,13 @@ public record MlaLayerConfig(int hidden, int qHeads, int qLoraRank, int kvLoraRa
         AttentionException.require(kvLoraRank >= 1, "kvLoraRank", ">= 1", kvLoraRank);
         AttentionException.require(qkNopeHeadDim >= 0, "qkNopeHeadDim", ">= 0", qkNopeHeadDim);
         AttentionException.require(qkRopeHeadDim >= 0 && qkRopeHeadDim % 2 == 0, "qkRopeHeadDim", "an even number >= 0", qkRopeHeadDim);
-        AttentionException.require(qkNopeHeadDim + qkRopeHeadDim >= 1, "qkNopeHeadDim + qkRopeHeadDim", ">= 1",
-                qkNopeHeadDim + qkRopeHeadDim);
+        // Summed as long: two valid int widths can overflow the int that qkHeadDim() and latentWidth() return.
+        long qkHeadDim = (long) qkNopeHeadDim + qkRopeHeadDim;
+        AttentionException.require(qkHeadDim >= 1 && qkHeadDim <= Integer.MAX_VALUE, "qkNopeHeadDim + qkRopeHeadDim",
+                "in [1, " + Integer.MAX_VALUE + "]", qkHeadDim);
+        long latentWidth = (long) kvLoraRank + qkRopeHeadDim;
+        AttentionException.require(latentWidth <= Integer.MAX_VALUE, "kvLoraRank + qkRopeHeadDim", "<= " + Integer.MAX_VALUE,
+                latentWidth);
         AttentionException.require(vHeadDim >= 1, "vHeadDim", ">= 1", vHeadDim);
         AttentionException.require(Double.isFinite(ropeTheta) && ropeTheta > 0, "ropeTheta", "a finite number > 0", ropeTheta);
         AttentionException.require(Double.isFinite(rmsEps) && rmsEps > 0, "rmsEps", "a finite number > 0", rmsEps);

@@ -4,13 +4,25 @@ import org.attn4j.api.AttentionException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
+import java.io.PrintWriter;
+
 /** The {@code attn} command: entry point and shared error handling. */
 @Command(name = "attn", mixinStandardHelpOptions = true, version = "attn4j 0.1.0",
         description = "Transformer attention on the JVM: verify backends against golden cases, compare attention variants.",
         subcommands = {CompareCommand.class, RunCommand.class, VerifyCommand.class, CostCommand.class, BackendsCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
 public final class Attn implements Runnable {
-    /** Exit status for input that could not be read or understood. */
+    /** Exit status: everything checked passed (or the command had nothing to check, as {@code cost}). */
+    public static final int EXIT_OK = 0;
+    /** Exit status: a check failed (a case, an expectation, a tolerance). */
+    public static final int EXIT_FAILED = 1;
+    /** Exit status for input that could not be read or understood (bad options, unreadable files). */
     public static final int EXIT_BAD_INPUT = 2;
+    /** Exit status of {@code attn verify} when no case was verified (every one skipped by the backend). */
+    public static final int EXIT_NOTHING_VERIFIED = 3;
+    /** Exit status for an unexpected error inside attn4j (a bug): one line on stderr, no stack trace. */
+    public static final int EXIT_INTERNAL_ERROR = 4;
+    /** Set this system property to {@code true} to get the stack trace of an internal error. */
+    public static final String DEBUG_PROPERTY = "attn4j.debug";
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -26,13 +38,28 @@ public final class Attn implements Runnable {
 
     public static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new Attn());
-        // Bad input is one clear line, never a stack trace.
+        // Bad input is one clear line, never a stack trace; values the user typed are escaped and cut to length.
         cl.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
+            PrintWriter err = commandLine.getErr();
             if (ex instanceof AttentionException) {
-                commandLine.getErr().println("attn: " + ex.getMessage());
+                err.println(Terminal.line("attn: " + ex.getMessage()));
+                err.flush();
                 return EXIT_BAD_INPUT;
             }
-            throw ex;
+            if (Boolean.getBoolean(DEBUG_PROPERTY)) ex.printStackTrace(err);
+            err.println(Terminal.line("attn: internal error (a bug in attn4j; -D" + DEBUG_PROPERTY + "=true shows where): "
+                    + ex.getClass().getName() + ": " + ex.getMessage()));
+            err.flush();
+            return EXIT_INTERNAL_ERROR;
+        });
+        // An option picocli cannot parse: the error and where to look, instead of the whole usage text.
+        cl.setParameterExceptionHandler((ex, args) -> {
+            CommandLine failed = ex.getCommandLine();
+            PrintWriter err = failed.getErr();
+            err.println(Terminal.line("attn: " + ex.getMessage()));
+            err.println("Try '" + failed.getCommandSpec().qualifiedName() + " --help' for the options.");
+            err.flush();
+            return EXIT_BAD_INPUT;
         });
         return cl;
     }

@@ -1,6 +1,8 @@
 package org.attn4j.cli;
 
+import org.attn4j.api.AttentionBackend;
 import org.attn4j.api.AttentionException;
+import org.attn4j.api.Backends;
 import org.attn4j.bench.BenchReport;
 import org.attn4j.bench.BenchSuite;
 import org.attn4j.bench.MachineLimits;
@@ -74,6 +76,7 @@ public final class BenchCommand implements Callable<Integer> {
         int nThreads = threads > 0 ? threads : Runtime.getRuntime().availableProcessors();
         List<Workload> selected = selectWorkloads();
         List<String> backendNames = backends.isEmpty() ? List.of("cpu") : List.copyOf(new LinkedHashSet<>(backends));
+        requireKnownBackends(backendNames);
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
 
@@ -81,7 +84,7 @@ public final class BenchCommand implements Callable<Integer> {
                 tiny ? 0 : warmupSeconds, reps,
                 tiny ? MachineLimits.Settings.quick() : MachineLimits.Settings.standard(), nThreads);
         BenchSuite.Report report = BenchSuite.run(config, line -> {
-            err.println("[bench] " + line);
+            err.println("[bench] " + Terminal.safe(line));
             err.flush();
         });
         if (json) {
@@ -99,6 +102,18 @@ public final class BenchCommand implements Callable<Integer> {
         }
         out.flush();
         return 0;
+    }
+
+    /**
+     * Fails before any measuring when a name is not an installed backend (a typo would otherwise cost the whole
+     * limits pass and then show as a row of failures). Installed but unavailable backends still get their row,
+     * with the reason.
+     */
+    private static void requireKnownBackends(List<String> names) {
+        List<String> known = Backends.all().stream().map(AttentionBackend::name).toList();
+        for (String name : names) {
+            AttentionException.require(known.contains(name), "--backend", "one of " + known, "'" + Terminal.safe(name) + "'");
+        }
     }
 
     /** The named workloads in P1 P2 D1 D2 M1 order, each once; {@code all} or nothing = every one. */

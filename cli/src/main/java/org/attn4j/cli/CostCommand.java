@@ -2,6 +2,7 @@ package org.attn4j.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import org.attn4j.api.AttentionException;
 import org.attn4j.reference.cost.CostConfig;
 import org.attn4j.reference.cost.CostModel;
 import org.attn4j.reference.cost.CostReport;
@@ -15,6 +16,7 @@ import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.Callable;
 
 /** {@code attn cost}: parameters per layer and KV-cache bytes per token of each attention variant. */
@@ -45,7 +47,11 @@ public final class CostCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         List<CostReport> reports = new ArrayList<>();
-        for (CostConfig c : configs()) reports.add(CostModel.report(c));
+        try {
+            for (CostConfig c : configs()) reports.add(CostModel.report(c));
+        } catch (AttentionException e) {
+            throw withFlag(e);
+        }
         if (json) {
             ObjectMapper mapper = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
             out.println(mapper.writeValueAsString(reports));
@@ -55,20 +61,35 @@ public final class CostCommand implements Callable<Integer> {
         return 0;
     }
 
+    /** The cost model's argument names and the options that set them. */
+    private static final Map<String, String> FLAGS = Map.ofEntries(
+            Map.entry("hidden", "--hidden"), Map.entry("heads", "--heads"), Map.entry("headDim", "--head-dim"),
+            Map.entry("kvGroups", "--kv-heads"), Map.entry("bytesPerElement", "--bytes"), Map.entry("layers", "--layers"),
+            Map.entry("contextLength", "--context"), Map.entry("qLoraRank", "--q-lora-rank"),
+            Map.entry("kvLoraRank", "--kv-lora-rank"), Map.entry("qkNopeHeadDim", "--nope"), Map.entry("qkRopeHeadDim", "--rope"),
+            Map.entry("qkNopeHeadDim + qkRopeHeadDim", "--nope + --rope"), Map.entry("vHeadDim", "--v-head-dim"),
+            Map.entry("config", "--hidden, --heads, --head-dim, --kv-heads and the MLA widths"));
+
+    /** {@code e} led by the option the user typed, so the one error line says what to change. */
+    private static AttentionException withFlag(AttentionException e) {
+        String flag = e.argument() == null ? null : FLAGS.get(e.argument());
+        return flag == null ? e : new AttentionException(flag + ": " + e.getMessage(), e);
+    }
+
     private List<CostConfig> configs() {
         if (hidden == null && heads == null) {
             if (kvHeads != null || headDim != null || kvLoraRank != null) {
-                throw new org.attn4j.api.AttentionException("--hidden and --heads: expected both with sizing options, got neither");
+                throw new AttentionException("--hidden and --heads: expected both with sizing options, got neither");
             }
             return CostModel.defaults();
         }
         if (hidden == null || heads == null) {
-            throw org.attn4j.api.AttentionException.invalid(hidden == null ? "--hidden" : "--heads", "a value (both --hidden and --heads are needed)", "none");
+            throw AttentionException.invalid(hidden == null ? "--hidden" : "--heads", "a value (both --hidden and --heads are needed)", "none");
         }
-        org.attn4j.api.AttentionException.require(heads >= 1, "--heads", ">= 1", heads);
+        AttentionException.require(heads >= 1, "--heads", ">= 1", heads);
         int dh = headDim != null ? headDim : hidden / heads;
         if (headDim == null) {
-            org.attn4j.api.AttentionException.require(hidden % heads == 0, "--head-dim", "given, since hidden=" + hidden + " is not divisible by heads=" + heads, "none");
+            AttentionException.require(hidden % heads == 0, "--head-dim", "given, since hidden=" + hidden + " is not divisible by heads=" + heads, "none");
         }
         int g = kvHeads != null ? kvHeads : (heads % 4 == 0 ? heads / 4 : 1);
         MlaDims mla = kvLoraRank == null ? null

@@ -21,7 +21,8 @@ import java.util.concurrent.Callable;
 @Command(name = "verify", mixinStandardHelpOptions = true,
         description = {"Run golden attention cases (attention-golden/1 folders) on a backend.",
                 "Prints one line per case and ends with 'N passed, M failed'.",
-                "Exit status: 0 all passed, 1 a case failed, 2 unreadable input."})
+                "Exit status: 0 all passed (at least one case ran), 1 a case failed, 2 unreadable input or bad options,",
+                "3 nothing verified (every case was skipped by the backend)."})
 public final class VerifyCommand implements Callable<Integer> {
     @Option(names = {"-b", "--backend"}, defaultValue = "reference", description = "Backend name (default: ${DEFAULT-VALUE}); see 'attn backends'.")
     String backend;
@@ -38,24 +39,27 @@ public final class VerifyCommand implements Callable<Integer> {
         PrintWriter err = spec.commandLine().getErr();
         for (Path p : paths) {
             if (!Files.exists(p)) {
-                err.println("attn verify: " + p + ": no such file or folder");
+                err.println(Terminal.line("attn verify: " + p + ": no such file or folder"));
                 return Attn.EXIT_BAD_INPUT;
             }
         }
         AttentionBackend b = Backends.byName(backend);
         List<Path> cases = GoldenRunner.discover(paths);
         if (cases.isEmpty()) {
-            err.println("attn verify: no case.json found under " + paths);
+            err.println(Terminal.line("attn verify: no case.json found under " + paths));
             return Attn.EXIT_BAD_INPUT;
         }
         int passed = 0, failed = 0, skipped = 0, unreadable = 0;
         int nameWidth = 24;
-        for (Path c : cases) nameWidth = Math.max(nameWidth, c.getFileName().toString().length());
+        for (Path c : cases) nameWidth = Math.max(nameWidth, Terminal.safe(c.getFileName()).length());
+        nameWidth = Math.min(nameWidth, 64);
         for (Path c : cases) {
             CaseResult r = GoldenRunner.run(c, b);
-            String line = String.format(Locale.ROOT, "%-" + nameWidth + "s  %-6s  %-28s  %10s  %s", r.getName(), r.getKind(),
-                    String.join(",", r.getFeatures()), Double.isNaN(r.getMaxError()) ? "-" : String.format(Locale.ROOT, "%.2e", r.getMaxError()),
-                    label(r.getStatus()) + (r.getMessage() == null || r.getStatus() == Status.PASSED ? "" : ": " + r.getMessage()));
+            // Names, features and messages come from the case files: escaped, so they cannot forge or erase lines.
+            String line = String.format(Locale.ROOT, "%-" + nameWidth + "s  %-6s  %-28s  %10s  %s", Terminal.safe(r.getName()),
+                    Terminal.safe(r.getKind()), Terminal.safe(String.join(",", r.getFeatures())),
+                    Double.isNaN(r.getMaxError()) ? "-" : String.format(Locale.ROOT, "%.2e", r.getMaxError()),
+                    label(r.getStatus()) + (r.getMessage() == null || r.getStatus() == Status.PASSED ? "" : ": " + Terminal.safe(r.getMessage())));
             out.println(line);
             out.flush();
             switch (r.getStatus()) {
@@ -66,8 +70,17 @@ public final class VerifyCommand implements Callable<Integer> {
             }
         }
         out.println(passed + " passed, " + failed + " failed" + (skipped > 0 ? ", " + skipped + " skipped" : ""));
+        out.flush();
         if (unreadable > 0) return Attn.EXIT_BAD_INPUT;
-        return failed > 0 ? 1 : 0;
+        if (failed > 0) return Attn.EXIT_FAILED;
+        if (passed == 0) {
+            // Every case was skipped: a green exit here would claim a verification that did not happen.
+            err.println(Terminal.line("attn verify: nothing verified: backend '" + b.name() + "' skipped all " + skipped
+                    + (skipped == 1 ? " case" : " cases")));
+            err.flush();
+            return Attn.EXIT_NOTHING_VERIFIED;
+        }
+        return Attn.EXIT_OK;
     }
 
     private static String label(Status s) {

@@ -82,4 +82,16 @@ class BenchCommandTest : StringSpec({
         bench("--tiny", "--reps", "0", "--peer", "none").status shouldBe Attn.EXIT_BAD_INPUT
         bench("--tiny", "--warmup-seconds", "-1", "--peer", "none").err shouldContain "--warmup-seconds"
     }
+
+    "an unknown --backend fails at once with one line naming the installed backends" {
+        // Without --tiny: the check must come before the limits pass and the workloads, or this would take minutes.
+        val r = bench("--backend", "cpu", "--backend", "nosuch", "--peer", "none")
+        r.status shouldBe Attn.EXIT_BAD_INPUT
+        r.out shouldBe ""
+        val lines = r.err.lines().filter { it.isNotBlank() }
+        lines.size shouldBe 1
+        lines[0] shouldContain "--backend: expected one of ["
+        lines[0] shouldContain "'nosuch'"
+        for (name in listOf("reference", "cpu", "opencl")) lines[0] shouldContain name
+    }
 })

@@ -5,6 +5,7 @@ import io.kotest.core.spec.style.StringSpec
 import io.kotest.matchers.doubles.plusOrMinus
 import io.kotest.matchers.shouldBe
 import io.kotest.matchers.string.shouldContain
+import io.kotest.matchers.string.shouldNotContain
 
 class CostCommandTest : StringSpec({
 
@@ -45,5 +46,30 @@ class CostCommandTest : StringSpec({
         val run = runAttn("cost", "--hidden", "512", "--heads", "16", "--kv-heads", "5")
         run.exit shouldBe 2
         run.err shouldContain "kvGroups"
+    }
+
+    "sizes whose counts overflow 64 bits are one error line naming the options, exit 2" {
+        val run = runAttn("cost", "--hidden", "2147483647", "--heads", "1")
+        run.exit shouldBe 2
+        run.err.lines().filter { it.isNotBlank() } shouldBe listOf(run.err.trim())
+        run.err shouldContain "--hidden"
+        run.err shouldContain "64-bit"
+        run.err shouldNotContain "Exception"
+        run.err shouldNotContain "\tat "
+        val ctx = runAttn("cost", "--hidden", "4096", "--heads", "32", "--layers", "1000", "--context", "9223372036854775807")
+        ctx.exit shouldBe 2
+        ctx.err shouldContain "--context"
+    }
+
+    "MLA widths whose sum overflows an int are costed in long, with no negative figure" {
+        val run = runAttn("cost", "--json", "--hidden", "512", "--heads", "16", "--kv-lora-rank", "64",
+            "--rope", "2147483646", "--nope", "2")
+        run.err shouldBe ""
+        run.exit shouldBe 0
+        val mla = ObjectMapper().readTree(run.out)[0]["variants"][3]
+        mla["label"].asText() shouldBe "MLA"
+        // cache c + r = 64 + 2147483646, worked by hand
+        mla["kvElementsPerToken"].asLong() shouldBe 2147483710L
+        run.out shouldNotContain "-2147483648"
     }
 })

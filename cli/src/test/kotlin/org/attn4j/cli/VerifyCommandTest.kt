@@ -13,6 +13,28 @@ import java.nio.file.Paths
 /** The project's golden cases (surefire runs in the module folder). */
 private val golden: Path = Paths.get("..", "golden").toAbsolutePath().normalize()
 
+/** A copy of the golden case [name] in a fresh temporary folder: (that folder, the copied case folder). */
+private fun copyCase(name: String, as_: String = name): Pair<Path, Path> {
+    val dir = Files.createTempDirectory("attn-verify")
+    val case = Files.createDirectories(dir.resolve(as_))
+    Files.list(golden.resolve("cases/$name")).use { files -> files.forEach { Files.copy(it, case.resolve(it.fileName)) } }
+    return dir to case
+}
+
+/** A numpy .npy file of booleans (|b1), all true, of shape [rows, cols]. */
+private fun writeBoolNpy(file: Path, rows: Int, cols: Int) {
+    var header = "{'descr': '|b1', 'fortran_order': False, 'shape': ($rows, $cols), }"
+    while ((10 + header.length + 1) % 64 != 0) header += " "
+    header += "\n"
+    val bytes = java.io.ByteArrayOutputStream()
+    bytes.write(byteArrayOf(0x93.toByte(), 'N'.code.toByte(), 'U'.code.toByte(), 'M'.code.toByte(), 'P'.code.toByte(), 'Y'.code.toByte(), 1, 0))
+    bytes.write(header.length and 0xff)
+    bytes.write(header.length shr 8)
+    bytes.write(header.toByteArray(Charsets.US_ASCII))
+    repeat(rows * cols) { bytes.write(1) }
+    Files.write(file, bytes.toByteArray())
+}
+
 class VerifyCommandTest : StringSpec({
 
     "every golden case passes on the reference, one line per case, then the summary line" {
@@ -63,5 +85,44 @@ class VerifyCommandTest : StringSpec({
         run.exit shouldBe 2
         run.err shouldStartWith "attn: backend: expected one of"
         run.err shouldContain "reference"
+    }
+
+    "cases that are all skipped verify nothing: exit 3 and a message, not a green 0" {
+        // A chunked layer case with a key padding mask: the format allows it, LayerPlan.step cannot take the mask,
+        // so every backend skips it.
+        val (dir, case) = copyCase("seed004-gqa-kvcache-decode-fixed", "chunked-with-padding")
+        writeBoolNpy(case.resolve("key_padding_mask.npy"), 2, 6)
+        val json = case.resolve("case.json")
+        Files.writeString(json, Files.readString(json).replace("\"x\": \"x.npy\",", "\"x\": \"x.npy\", \"key_padding_mask\": \"key_padding_mask.npy\","))
+        val run = runAttn("verify", dir.toString())
+        run.outLines.last() shouldBe "0 passed, 0 failed, 1 skipped"
+        run.exit shouldBe Attn.EXIT_NOTHING_VERIFIED
+        run.exit shouldBe 3
+        run.err shouldContain "nothing verified"
+        run.err.lines().filter { it.isNotBlank() } shouldHaveSize 1
+        // One case that runs is enough for a pass.
+        Files.list(golden.resolve("cases/seed004-gqa-kvcache-decode-fixed")).use { files ->
+            val other = Files.createDirectories(dir.resolve("runs"))
+            files.forEach { Files.copy(it, other.resolve(it.fileName)) }
+        }
+        val mixed = runAttn("verify", dir.toString())
+        mixed.outLines.last() shouldBe "1 passed, 0 failed, 1 skipped"
+        mixed.exit shouldBe 0
+    }
+
+    "a case name with a newline or ANSI escapes cannot forge or erase output lines" {
+        val (dir, case) = copyCase("seed004-gqa-kvcache-decode-fixed")
+        val json = case.resolve("case.json")
+        // JSON escapes: a newline, a forged summary, ESC[2K (erase line) and ESC[1A (cursor up)
+        val forged = "x\\n1000 passed, 0 failed\\u001b[2K\\u001b[1A\\r"
+        Files.writeString(json, Files.readString(json).replace("\"name\": \"seed004-gqa-kvcache-decode-fixed\"", "\"name\": \"$forged\""))
+        val run = runAttn("verify", dir.toString())
+        run.exit shouldBe 0
+        val lines = run.out.lines().filter { it.isNotEmpty() }
+        lines shouldHaveSize 2
+        lines[0] shouldStartWith "x\\n1000 passed, 0 failed\\x1b[2K\\x1b[1A\\r"
+        lines[1] shouldBe "1 passed, 0 failed"
+        run.out shouldNotContain "\u001b"
+        run.out shouldNotContain "\r"
     }
 })

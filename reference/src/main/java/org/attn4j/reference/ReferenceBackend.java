@@ -76,13 +76,36 @@ public final class ReferenceBackend implements AttentionBackend {
         return "ReferenceBackend[" + NAME + ", FLOAT64]";
     }
 
-    /** A plan holds nothing but the problem: {@link #run} is {@link ReferenceAttention#attend}. */
-    private record Plan(AttentionProblem problem, boolean computeLse) implements AttentionPlan {
+    /**
+     * A plan holds nothing but the problem: {@link #run} is {@link ReferenceAttention#attend}. It still refuses to run
+     * after {@link #close}, as the float32 backends' plans do, so code tested on the reference cannot lean on it.
+     */
+    private static final class Plan implements AttentionPlan {
+        private final AttentionProblem problem;
+        private final boolean computeLse;
+        private volatile boolean closed;
+
+        Plan(AttentionProblem problem, boolean computeLse) {
+            this.problem = problem;
+            this.computeLse = computeLse;
+        }
+
+        @Override
+        public AttentionProblem problem() {
+            return problem;
+        }
+
         @Override
         public AttentionOutput run(AttentionInputs inputs) {
+            if (closed) throw new AttentionException(NAME + ": the plan is closed (" + problem + ")");
             AttentionException.require(inputs != null, "inputs", "attention inputs", "null");
             AttentionOutput o = ReferenceAttention.attend(problem.spec(), inputs);
             return computeLse ? o : new AttentionOutput(o.out(), null);
+        }
+
+        @Override
+        public void close() {
+            closed = true;
         }
     }
 }

@@ -25,6 +25,8 @@ public final class ReferenceStandardLayer implements LayerPlan {
     private final StandardLayerConfig config;
     private final AttentionSpec spec;
     private final DoubleTensor wq, bq, wk, bk, wv, bv, wo, bo;
+    /** Set by {@link #close}: the plan then refuses to run, as the float32 backends' layer plans do. */
+    private volatile boolean closed;
 
     /**
      * @param config  the layer
@@ -66,6 +68,7 @@ public final class ReferenceStandardLayer implements LayerPlan {
      */
     @Override
     public DoubleTensor forward(Tensor x, Tensor kvX, BoolTensor keyPaddingMask) {
+        requireOpen();
         config.requireActivations("x", x, -1);
         int batch = x.size(0);
         Tensor memory = kvX == null ? x : kvX;
@@ -98,6 +101,7 @@ public final class ReferenceStandardLayer implements LayerPlan {
      */
     @Override
     public DoubleTensor step(Tensor x, KvCache cache) {
+        requireOpen();
         AttentionException.require(cache != null, "cache", "a KV cache", "null");
         config.requireActivations("x", x, cache.sequences());
         AttentionException.require(cache.kvHeads() == config.kvHeads(), "cache.kvHeads", config.kvHeads(), cache.kvHeads());
@@ -138,5 +142,15 @@ public final class ReferenceStandardLayer implements LayerPlan {
     /** Attention output {@code [B, qHeads, L, headDim]} to {@code y [B, L, hidden]}. */
     private DoubleTensor output(Tensor attended) {
         return ReferenceMath.linear(ReferenceMath.mergeHeads(attended), wo, bo);
+    }
+
+    private void requireOpen() {
+        if (closed) throw new AttentionException("reference: the layer plan is closed (" + config + ")");
+    }
+
+    /** Nothing to release (the weights are heap arrays); later {@link #forward} and {@link #step} calls fail. */
+    @Override
+    public void close() {
+        closed = true;
     }
 }

@@ -85,16 +85,33 @@ public final class CostModel {
         if (variant == LayerVariant.MLA) {
             AttentionException.require(config.mla() != null, "config.mla", "MLA dims to cost the MLA variant", "null");
         }
-        Counted mha = count(config, LayerVariant.MHA);
-        Counted self = variant == LayerVariant.MHA ? mha : count(config, variant);
-        long mhaParams = sum(mha.weights);
-        long params = sum(self.weights);
-        long bytes = Math.multiplyExact(self.kvElements, config.bytesPerElement());
-        long total = Math.multiplyExact(Math.multiplyExact(bytes, config.contextLength()), config.layers());
         String label = switch (variant) {
             case GQA -> "GQA-" + config.kvGroups();
             default -> variant.name();
         };
+        // Counts are exact longs; sizes whose counts do not fit are bad input, not an ArithmeticException.
+        Counted mha;
+        Counted self;
+        long mhaParams;
+        long params;
+        long bytes;
+        try {
+            mha = count(config, LayerVariant.MHA);
+            self = variant == LayerVariant.MHA ? mha : count(config, variant);
+            mhaParams = sum(mha.weights);
+            params = sum(self.weights);
+            bytes = Math.multiplyExact(self.kvElements, config.bytesPerElement());
+        } catch (ArithmeticException e) {
+            throw AttentionException.invalid("config", "sizes whose parameter and KV-cache counts fit in a signed 64-bit integer "
+                    + "(at most " + num(Long.MAX_VALUE) + ")", sizes(config) + " (" + label + " or its MHA baseline overflows)");
+        }
+        long total;
+        try {
+            total = Math.multiplyExact(Math.multiplyExact(bytes, config.contextLength()), config.layers());
+        } catch (ArithmeticException e) {
+            throw AttentionException.invalid("contextLength", "a context whose " + label + " KV-cache bytes (" + num(bytes)
+                    + " B/token/layer · context · " + config.layers() + " layers) fit in a signed 64-bit integer", config.contextLength());
+        }
         String kvBytesFormula = label + " KV bytes/token/layer = (" + self.kvElementsSymbols + ")·b = " + num(self.kvElements)
                 + "·" + config.bytesPerElement() + " = " + num(bytes) + " B";
         String kvTotalFormula = label + " KV bytes = bytes/token/layer · context · layers = " + num(bytes) + "·"
@@ -154,7 +171,7 @@ public final class CostModel {
             symbols += " + " + biasSymbols + " (biases)";
             numbers += " + " + biasNumbers;
         }
-        return new Counted(w, kvHeads, 2 * kv, symbols, numbers, kvSymbols, kvNumbers);
+        return new Counted(w, kvHeads, Math.multiplyExact(2L, kv), symbols, numbers, kvSymbols, kvNumbers);
     }
 
     /** MLA as FORMAT.md lays it out (DeepSeek-V2/V3): no biases; RMSNorm gains are parameters too. */
@@ -162,32 +179,43 @@ public final class CostModel {
         MlaDims m = c.mla();
         long d = c.hidden();
         long h = c.heads();
-        long qk = m.qkNopeHeadDim() + m.qkRopeHeadDim();
+        long qk = (long) m.qkNopeHeadDim() + m.qkRopeHeadDim(); // as long: two int widths may not fit an int
         List<WeightCount> w = new ArrayList<>();
         String symbols;
         String numbers;
         String qkNumbers = "(" + m.qkNopeHeadDim() + "+" + m.qkRopeHeadDim() + ")";
         if (m.qLoraRank() == 0) {
-            w.add(WeightCount.matrix("w_q", h * qk, d));
+            w.add(WeightCount.matrix("w_q", Math.multiplyExact(h, qk), d));
             symbols = "d·h·(n+r)";
             numbers = d + "·" + h + "·" + qkNumbers;
         } else {
             long cq = m.qLoraRank();
             w.add(WeightCount.matrix("w_q_a", cq, d));
             w.add(WeightCount.vector("q_a_norm", cq));
-            w.add(WeightCount.matrix("w_q_b", h * qk, cq));
+            w.add(WeightCount.matrix("w_q_b", Math.multiplyExact(h, qk), cq));
             symbols = "d·c_q + c_q + c_q·h·(n+r)";
             numbers = d + "·" + cq + " + " + cq + " + " + cq + "·" + h + "·" + qkNumbers;
         }
         long lat = m.kvLoraRank();
         w.add(WeightCount.matrix("w_kv_a", lat + m.qkRopeHeadDim(), d));
         w.add(WeightCount.vector("kv_a_norm", lat));
-        w.add(WeightCount.matrix("w_kv_b", h * (m.qkNopeHeadDim() + m.vHeadDim()), lat));
-        w.add(WeightCount.matrix("w_o", d, h * m.vHeadDim()));
+        w.add(WeightCount.matrix("w_kv_b", Math.multiplyExact(h, (long) m.qkNopeHeadDim() + m.vHeadDim()), lat));
+        w.add(WeightCount.matrix("w_o", d, Math.multiplyExact(h, m.vHeadDim())));
         symbols += " + d·(c+r) + c + c·h·(n+v) + (h·v)·d";
         numbers += " + " + d + "·(" + lat + "+" + m.qkRopeHeadDim() + ") + " + lat + " + " + lat + "·" + h + "·("
                 + m.qkNopeHeadDim() + "+" + m.vHeadDim() + ") + (" + h + "·" + m.vHeadDim() + ")·" + d;
         return new Counted(w, 1, lat + m.qkRopeHeadDim(), symbols, numbers, "c + r", lat + " + " + m.qkRopeHeadDim());
+    }
+
+    /** The sizes of {@code c}, for an error message. */
+    private static String sizes(CostConfig c) {
+        String s = "hidden=" + c.hidden() + ", heads=" + c.heads() + ", headDim=" + c.headDim() + ", kvGroups=" + c.kvGroups();
+        MlaDims m = c.mla();
+        if (m != null) {
+            s += ", qLoraRank=" + m.qLoraRank() + ", kvLoraRank=" + m.kvLoraRank() + ", qkNopeHeadDim=" + m.qkNopeHeadDim()
+                    + ", qkRopeHeadDim=" + m.qkRopeHeadDim() + ", vHeadDim=" + m.vHeadDim();
+        }
+        return s;
     }
 
     private static long sum(List<WeightCount> weights) {

@@ -18,8 +18,9 @@ public record MlaDims(int qLoraRank, int kvLoraRank, int qkNopeHeadDim, int qkRo
         AttentionException.require(kvLoraRank >= 1, "kvLoraRank", ">= 1", kvLoraRank);
         AttentionException.require(qkNopeHeadDim >= 0, "qkNopeHeadDim", ">= 0", qkNopeHeadDim);
         AttentionException.require(qkRopeHeadDim >= 0 && qkRopeHeadDim % 2 == 0, "qkRopeHeadDim", "an even number >= 0", qkRopeHeadDim);
-        AttentionException.require(qkNopeHeadDim + qkRopeHeadDim >= 1, "qkNopeHeadDim + qkRopeHeadDim", ">= 1",
-                qkNopeHeadDim + qkRopeHeadDim);
+        // Summed as long: two valid int widths can overflow an int (and report a negative sum).
+        AttentionException.require((long) qkNopeHeadDim + qkRopeHeadDim >= 1, "qkNopeHeadDim + qkRopeHeadDim", ">= 1",
+                (long) qkNopeHeadDim + qkRopeHeadDim);
         AttentionException.require(vHeadDim >= 1, "vHeadDim", ">= 1", vHeadDim);
     }
 

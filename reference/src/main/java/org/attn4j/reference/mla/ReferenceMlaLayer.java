@@ -58,6 +58,8 @@ public final class ReferenceMlaLayer implements LayerPlan {
     private final DoubleTensor wQ, wQA, wQB, wKvA, wO;
     private final double[] qANorm, kvANorm;
     private final double[] wKvB;       // [H*(nope+v), c] row-major
+    /** Set by {@link #close}: the plan then refuses to run, as the float32 backends' layer plans do. */
+    private volatile boolean closed;
 
     /**
      * @param config  the layer
@@ -112,6 +114,7 @@ public final class ReferenceMlaLayer implements LayerPlan {
      */
     @Override
     public DoubleTensor forward(Tensor x, Tensor kvX, BoolTensor keyPaddingMask) {
+        requireOpen();
         AttentionException.require(kvX == null, "kvX", "null (MLA layers are self-attention only)", "a tensor "
                 + Arrays.toString(kvX == null ? new int[0] : kvX.shape()));
         config.requireActivations("x", x, -1);
@@ -152,6 +155,7 @@ public final class ReferenceMlaLayer implements LayerPlan {
      */
     @Override
     public DoubleTensor step(Tensor x, KvCache cache) {
+        requireOpen();
         AttentionException.require(cache != null, "cache", "a latent KV cache", "null");
         config.requireActivations("x", x, cache.sequences());
         AttentionException.require(cache.kvHeads() == 1, "cache.kvHeads", "1 (one latent per token)", cache.kvHeads());
@@ -337,5 +341,15 @@ public final class ReferenceMlaLayer implements LayerPlan {
         double acc = 0;
         for (int i = 0; i < n; i++) acc += a[aAt + i] * b[bAt + i];
         return acc;
+    }
+
+    private void requireOpen() {
+        if (closed) throw new AttentionException("reference: the layer plan is closed (" + config + ")");
+    }
+
+    /** Nothing to release (the weights are heap arrays); later {@link #forward} and {@link #step} calls fail. */
+    @Override
+    public void close() {
+        closed = true;
     }
 }

@@ -127,4 +127,27 @@ class CostModelTest : StringSpec({
         shouldThrow<AttentionException> { CostModel.cost(CostModel.articleConfig(), LayerVariant.MHA).kvBytes(-1, 1) }
             .argument() shouldBe "contextLength"
     }
+
+    "widths whose sum overflows an int are summed as long, in the check and in the counts" {
+        // n + r = 2 + 2147483646 = 2^31: valid widths, the old int sum reported -2147483648
+        val wide = MlaDims(0, 64, 2, 2147483646, 32)
+        val mla = CostModel.cost(CostConfig.of("wide", 512, 16, 4).withMla(wide), LayerVariant.MLA)
+        val qk = 2L + 2147483646L
+        // w_q [h(n+r), d] + w_kv_a [(c+r), d] + kv_a_norm c + w_kv_b [h(n+v), c] + w_o [d, h v], worked by hand
+        mla.params() shouldBe 16 * qk * 512 + (64 + 2147483646L) * 512 + 64 + 16L * (2 + 32) * 64 + 512L * 16 * 32
+        mla.kvElementsPerToken() shouldBe 64 + 2147483646L
+        shouldThrow<AttentionException> { MlaDims(0, 64, 0, 0, 32) }.argument() shouldBe "qkNopeHeadDim + qkRopeHeadDim"
+    }
+
+    "counts beyond 64 bits are an AttentionException naming the config, not an ArithmeticException" {
+        // MHA params = 4*d*(h*d_h) with d = d_h = 2^31-1, h = 1: about 1.8e19 > 2^63-1
+        val huge = CostConfig.of("huge", Int.MAX_VALUE, 1, 1)
+        val e = shouldThrow<AttentionException> { CostModel.report(huge) }
+        e.argument() shouldBe "config"
+        e.message shouldContain "hidden=2147483647"
+        e.message shouldContain "64-bit"
+        // Per-token counts that fit, times a context and layers that do not: names the context.
+        val long = CostConfig.of("long", 4096, 32, 8).withModel(1000, Long.MAX_VALUE / 4)
+        shouldThrow<AttentionException> { CostModel.report(long) }.argument() shouldBe "contextLength"
+    }
 })
