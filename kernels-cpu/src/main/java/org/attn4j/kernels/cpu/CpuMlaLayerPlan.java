@@ -158,17 +158,17 @@ final class CpuMlaLayerPlan implements LayerPlan {
             int[] before = CpuStandardLayerPlan.lengths(cache);
             cache.append(new FloatTensor(lat, new int[]{batch, 1, n, width}, new int[]{n * width, n * width, width, 1}, 0), null);
             try {
-            // the latents of the whole cache, dense [B, Lk, c + rope]: the naive path decompresses all of them
-            int kvLen = cache.maxCurrentLength();
-            int[] lengths = new int[batch];
-            FloatTensor all = FloatTensor.zeros(batch, kvLen, width);
-            for (int s = 0; s < batch; s++) {
-                lengths[s] = cache.length(s);
-                Tensors.copyInto(cache.keys(s).select(0, 0), all.select(0, s).slice(0, 0, lengths[s]));
-            }
-            AttentionCall c = naiveCall(q, batch, n, Alignment.BOTTOM_RIGHT, all.data(), kvLen, lengths);
-            c.bottomRight = true;
-            return attendNaiveAndProject(c, batch, n);
+                // the latents of the whole cache, dense [B, Lk, c + rope]: the naive path decompresses all of them
+                int kvLen = cache.maxCurrentLength();
+                int[] lengths = new int[batch];
+                FloatTensor all = FloatTensor.zeros(batch, kvLen, width);
+                for (int s = 0; s < batch; s++) {
+                    lengths[s] = cache.length(s);
+                    Tensors.copyInto(cache.keys(s).select(0, 0), all.select(0, s).slice(0, 0, lengths[s]));
+                }
+                AttentionCall c = naiveCall(q, batch, n, Alignment.BOTTOM_RIGHT, all.data(), kvLen, lengths);
+                c.bottomRight = true;
+                return attendNaiveAndProject(c, batch, n);
             } catch (RuntimeException e) {
                 CpuStandardLayerPlan.rollBack(cache, before); // a failed step leaves the cache as it found it
                 throw e;
