@@ -78,6 +78,7 @@ public abstract sealed class AbstractKvCache implements KvCache permits Contiguo
         k.requireShape("k", kShape);
         AttentionException.require(k.dtype().isFloating(), "k.dtype", "FLOAT32 or FLOAT64", k.dtype());
         Tensors.requireFinite("k", k);
+        if (dtype == DType.FLOAT32) Float32Range.requireFits("k", k); // never store a float64 1e300 as +inf
         if (vHeadDim == 0) {
             AttentionException.require(v == null, "v", "null for a keys-only cache (vHeadDim 0)", "a tensor");
             return;
@@ -87,6 +88,7 @@ public abstract sealed class AbstractKvCache implements KvCache permits Contiguo
         v.requireShape("v", vShape);
         AttentionException.require(v.dtype().isFloating(), "v.dtype", "FLOAT32 or FLOAT64", v.dtype());
         Tensors.requireFinite("v", v);
+        if (dtype == DType.FLOAT32) Float32Range.requireFits("v", v);
     }
 
     /**
@@ -105,6 +107,14 @@ public abstract sealed class AbstractKvCache implements KvCache permits Contiguo
 
     /** Writes one sequence's chunk ({@code k [kvHeads, n, headDim]}) after {@link #reserve} succeeded, and grows its length. */
     protected abstract void write(int sequence, Tensor k, Tensor v);
+
+    @Override
+    public synchronized void truncate(int sequence, int length) {
+        checkSequence(sequence);
+        AttentionException.require(length >= 0 && length <= lengths[sequence], "length",
+                "in [0, " + lengths[sequence] + "] (the current length of sequence " + sequence + ")", length);
+        lengths[sequence] = length;
+    }
 
     @Override
     public synchronized void reset() {

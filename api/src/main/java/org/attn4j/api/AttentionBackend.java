@@ -9,6 +9,18 @@ import java.util.Optional;
  * <p>The plan/run split follows FlashInfer: {@link #plan} validates and prepares once (tiling, threads,
  * compiled programs), the returned {@link AttentionPlan} runs many times. {@link #support} never throws
  * for an unsupported feature; it returns the reasons (as xFormers' {@code not_supported_reasons}).
+ *
+ * <h2>Numeric range</h2>
+ * A backend never returns a silently wrong answer at the edge of its arithmetic. For finite inputs, every
+ * {@code out}/{@code lse} element whose float64 value is finite must come out finite and within the tolerance
+ * (FORMAT.md), or the call throws an {@link AttentionException} that names the input out of range (q, k, v, bias,
+ * alibi slopes, a layer's x and weights) and the bound it breaks; NaN or an infinity where the exact value is finite
+ * is a bug. {@link #maxInputMagnitude()} is the largest input magnitude a backend reads at all. Inside it, a float32
+ * backend may still overflow on scores ({@code scale * |q| * |k| * headDim}) or value sums ({@code kvLen * |v|});
+ * rather than checking those loose bounds up front (a pass over the KV cache per decode step), the float32 backends
+ * check their result, one scan of the output, and only on a non-finite result compute the bounds to name the input
+ * ({@link Float32Range}). A rejected call writes nothing: a layer step leaves its KV cache as it was. The
+ * conformance suite probes this with extreme magnitudes ({@code kernel/input-range}).
  */
 public interface AttentionBackend {
     /** Short unique name, e.g. {@code reference}, {@code cpu}, {@code opencl}. */
@@ -24,6 +36,16 @@ public interface AttentionBackend {
      */
     default boolean hasFloat64Path() {
         return false;
+    }
+
+    /**
+     * The largest {@code |x|} of an input element this backend reads: {@link Float32Range#MAX} for a float32
+     * backend (a float64 input beyond it is rejected with an {@link AttentionException}, never rounded to an
+     * infinity; a {@link #hasFloat64Path() float64 path} accepts more when all of q, k and v are float64),
+     * {@link Double#MAX_VALUE} for a float64 one. Within it, see "Numeric range" above.
+     */
+    default double maxInputMagnitude() {
+        return precision() == Precision.FLOAT32 ? Float32Range.MAX : Double.MAX_VALUE;
     }
 
     /** Why this backend cannot run on this machine (no device, no native library), or empty. */

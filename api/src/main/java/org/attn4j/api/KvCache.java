@@ -38,6 +38,14 @@ public interface KvCache {
     /** The values of one sequence, {@code [kvHeads, length, vHeadDim]}. */
     Tensor values(int sequence);
 
+    /**
+     * Shortens one sequence to its first {@code length} tokens (a rollback: a layer step whose attention failed
+     * after its append restores the lengths it found). Caches that cannot shrink throw {@link AttentionException}.
+     */
+    default void truncate(int sequence, int length) {
+        throw new AttentionException("truncate: " + getClass().getSimpleName() + " cannot shrink a sequence");
+    }
+
     /** Empties every sequence. */
     void reset();
 

@@ -122,6 +122,15 @@ public final class PagedKvCache extends AbstractKvCache {
         return out;
     }
 
+    /** Shortens one sequence and returns the pages it no longer needs to the free list. */
+    @Override
+    public synchronized void truncate(int sequence, int length) {
+        super.truncate(sequence, length);
+        int keep = pagesFor(length);
+        for (int i = keep; i < pagesHeld[sequence]; i++) freePages.add(blockTables[sequence][i]);
+        pagesHeld[sequence] = Math.min(pagesHeld[sequence], keep);
+    }
+
     /** Empties one sequence and returns its pages to the free list. */
     public synchronized void release(int sequence) {
         checkSequence(sequence);

@@ -81,6 +81,7 @@ object KernelChecks {
             planReuse(),
             sharedPlan(),
             rejectsBadInput(),
+            RangeChecks.check(),
         )
     }
 

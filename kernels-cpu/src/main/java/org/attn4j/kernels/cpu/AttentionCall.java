@@ -50,6 +50,13 @@ final class AttentionCall {
     int outOff, outSB, outSH, outSL;
     float[] lse;
 
+    /**
+     * Set when a row that sees a key came out empty (every score -inf): finite inputs whose scores overflowed
+     * float32 downwards, or a legitimately negligible row next to a huge sink. {@link FlashEngine#run(AttentionCall,
+     * java.util.function.Supplier, String)} tells the two apart. Written by worker threads, read after they joined.
+     */
+    volatile boolean emptyRowSawKeys;
+
     int group() {
         return qHeads / kvHeads;
     }

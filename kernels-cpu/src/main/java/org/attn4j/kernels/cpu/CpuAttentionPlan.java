@@ -7,6 +7,7 @@ import org.attn4j.api.AttentionOutput;
 import org.attn4j.api.AttentionPlan;
 import org.attn4j.api.AttentionProblem;
 import org.attn4j.api.AttentionSpec;
+import org.attn4j.api.Float32Range;
 import org.attn4j.api.FloatTensor;
 import org.attn4j.api.KvCache;
 import org.attn4j.api.PlanOptions;
@@ -48,6 +49,7 @@ final class CpuAttentionPlan implements AttentionPlan {
         AttentionException.require(inputs != null, "inputs", "inputs", "null");
         AttentionSpec spec = problem.spec();
         AttentionProblem p = inputs.validate(spec); // throws before anything is written
+        Float32Range.requireFits(inputs); // float64 inputs are read rounded: never as +-inf
         int b = p.batch();
         int lq = p.qLen();
         int lk = p.kvLen();
@@ -59,7 +61,7 @@ final class CpuAttentionPlan implements AttentionPlan {
         c.bias(inputs.bias(), lk).mask(inputs.mask(), lk).alibi(inputs.alibiSlopes()).sinks(inputs.sinks())
                 .mods(inputs.scoreMod(), inputs.maskMod());
         outputs(c, out, lse);
-        engine.run(c);
+        engine.run(c, () -> Float32Range.magnitudes(spec, inputs), "attention");
         return new AttentionOutput(out, lse);
     }
 
@@ -83,7 +85,7 @@ final class CpuAttentionPlan implements AttentionPlan {
         c.bottomRight = true;
         c.kv = KvSource.ofCache(cache, latent);
         outputs(c, out, lse);
-        engine.run(c);
+        engine.run(c, () -> Float32Range.magnitudes(spec, q, cache, "q"), "decode");
         return new AttentionOutput(out, lse);
     }
 
@@ -106,6 +108,7 @@ final class CpuAttentionPlan implements AttentionPlan {
             AttentionException.require(cache.vHeadDim() == spec.vHeadDim(), "cache.vHeadDim", spec.vHeadDim(), cache.vHeadDim());
         }
         Tensors.requireFinite("q", q);
+        Float32Range.requireFits("q", q);
         return latent;
     }
 

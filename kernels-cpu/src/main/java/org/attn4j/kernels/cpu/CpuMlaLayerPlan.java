@@ -59,14 +59,14 @@ final class CpuMlaLayerPlan implements LayerPlan {
         this.qk = config.qkHeadDim();
         this.width = config.latentWidth();
         this.scale = (float) config.attentionSpec().effectiveScale();
-        this.wQ = Linear.weight(w.wQ());
-        this.wQA = Linear.weight(w.wQA());
-        this.qANorm = Linear.weight(w.qANorm());
-        this.wQB = Linear.weight(w.wQB());
-        this.wKvA = Linear.weight(w.wKvA());
-        this.kvANorm = Linear.weight(w.kvANorm());
-        this.wKvB = Linear.weight(w.wKvB());
-        this.wO = Linear.weight(w.wO());
+        this.wQ = Linear.weight("wQ", w.wQ());
+        this.wQA = Linear.weight("wQA", w.wQA());
+        this.qANorm = Linear.weight("qANorm", w.qANorm());
+        this.wQB = Linear.weight("wQB", w.wQB());
+        this.wKvA = Linear.weight("wKvA", w.wKvA());
+        this.kvANorm = Linear.weight("kvANorm", w.kvANorm());
+        this.wKvB = Linear.weight("wKvB", w.wKvB());
+        this.wO = Linear.weight("wO", w.wO());
         this.wUkT = new float[Tensor.elementCount(heads, latent, Math.max(nope, 1))];
         for (int h = 0; h < heads; h++) {
             for (int m = 0; m < nope; m++) {
@@ -99,7 +99,7 @@ final class CpuMlaLayerPlan implements LayerPlan {
         int len = x.size(1);
         if (keyPaddingMask != null) keyPaddingMask.requireShape("keyPaddingMask", batch, len);
         int[] start = CpuAttentionPlan.filled(batch, config.positionOffset());
-        FloatTensor xf = Linear.rows(x);
+        FloatTensor xf = Linear.rows("x", x);
         if (naive) {
             float[] q = queries(xf, batch, len, start);
             float[] lat = latents(xf, batch, len, start);
@@ -151,32 +151,43 @@ final class CpuMlaLayerPlan implements LayerPlan {
         CpuStandardLayerPlan.checkRoom(cache, n);
         int[] start = new int[batch];
         for (int s = 0; s < batch; s++) start[s] = config.positionOffset() + cache.length(s);
-        FloatTensor xf = Linear.rows(x);
+        FloatTensor xf = Linear.rows("x", x);
         if (naive) {
             float[] q = queries(xf, batch, n, start);
             float[] lat = latents(xf, batch, n, start);
+            int[] before = CpuStandardLayerPlan.lengths(cache);
             cache.append(new FloatTensor(lat, new int[]{batch, 1, n, width}, new int[]{n * width, n * width, width, 1}, 0), null);
-            // the latents of the whole cache, dense [B, Lk, c + rope]: the naive path decompresses all of them
-            int kvLen = cache.maxCurrentLength();
-            int[] lengths = new int[batch];
-            FloatTensor all = FloatTensor.zeros(batch, kvLen, width);
-            for (int s = 0; s < batch; s++) {
-                lengths[s] = cache.length(s);
-                Tensors.copyInto(cache.keys(s).select(0, 0), all.select(0, s).slice(0, 0, lengths[s]));
+            try {
+                // the latents of the whole cache, dense [B, Lk, c + rope]: the naive path decompresses all of them
+                int kvLen = cache.maxCurrentLength();
+                int[] lengths = new int[batch];
+                FloatTensor all = FloatTensor.zeros(batch, kvLen, width);
+                for (int s = 0; s < batch; s++) {
+                    lengths[s] = cache.length(s);
+                    Tensors.copyInto(cache.keys(s).select(0, 0), all.select(0, s).slice(0, 0, lengths[s]));
+                }
+                AttentionCall c = naiveCall(q, batch, n, Alignment.BOTTOM_RIGHT, all.data(), kvLen, lengths);
+                c.bottomRight = true;
+                return attendNaiveAndProject(c, batch, n);
+            } catch (RuntimeException e) {
+                CpuStandardLayerPlan.rollBack(cache, before); // a failed step leaves the cache as it found it
+                throw e;
             }
-            AttentionCall c = naiveCall(q, batch, n, Alignment.BOTTOM_RIGHT, all.data(), kvLen, lengths);
-            c.bottomRight = true;
-            return attendNaiveAndProject(c, batch, n);
         }
         float[] qAbs = absorbedQueries(xf, batch, n, start);
         float[] lat = latents(xf, batch, n, start);
+        int[] before = CpuStandardLayerPlan.lengths(cache);
         cache.append(new FloatTensor(lat, new int[]{batch, 1, n, width}, new int[]{n * width, n * width, width, 1}, 0), null);
-
-        AttentionCall c = new AttentionCall().spec(attentionSpec(Alignment.BOTTOM_RIGHT), batch, n)
-                .queries(qAbs, 0, n * heads * width, width, heads * width);
-        c.bottomRight = true;
-        c.kv = KvSource.ofCache(cache, true);
-        return attendAndProject(c, batch, n);
+        try {
+            AttentionCall c = new AttentionCall().spec(attentionSpec(Alignment.BOTTOM_RIGHT), batch, n)
+                    .queries(qAbs, 0, n * heads * width, width, heads * width);
+            c.bottomRight = true;
+            c.kv = KvSource.ofCache(cache, true);
+            return attendAndProject(c, batch, n);
+        } catch (RuntimeException e) {
+            CpuStandardLayerPlan.rollBack(cache, before); // a failed step leaves the cache as it found it
+            throw e;
+        }
     }
 
     /** MQA over the latent: {@code H} query heads, one KV head of width {@code c + rope}, values {@code c} wide. */
@@ -257,8 +268,10 @@ final class CpuMlaLayerPlan implements LayerPlan {
         int rows = batch * len;
         float[] ov = new float[Tensor.elementCount(rows, heads, vDim)];
         c.output(ov, 0, len * heads * vDim, vDim, heads * vDim);
-        engine.run(c);
+        engine.run(c, () -> FlashEngine.magnitudesOf(c, "x (projected queries)", "x (decompressed keys)", "x (decompressed values)"),
+                "layer attention");
         float[] y = Linear.linear(engine, ov, 0, rows, heads * vDim, wO, null, hidden);
+        Linear.requireFinite("y = attention·w_o (x or w_o beyond the float32-safe range)", y);
         return FloatTensor.of(y, batch, len, hidden);
     }
 
@@ -303,12 +316,13 @@ final class CpuMlaLayerPlan implements LayerPlan {
         int rows = batch * len;
         float[] oLat = new float[Tensor.elementCount(rows, heads, latent)];
         c.output(oLat, 0, len * heads * latent, latent, heads * latent);
-        engine.run(c);
+        engine.run(c, () -> FlashEngine.magnitudesOf(c, "x (absorbed queries)", "x (latents)", "x (latents)"), "layer attention");
         float[] ov = new float[Tensor.elementCount(rows, heads, vDim)];
         // out_h[m] = dot(W_UV_h[m, :], o_lat_h): W_UV_h rows start at (h(nope+v) + nope) * c in w_kv_b
         Linear.matmul(engine, heads, rows, vDim, latent, oLat, 0, heads * latent, latent, wKvB, nope * latent,
                 (nope + vDim) * latent, null, ov, 0, heads * vDim, vDim);
         float[] y = Linear.linear(engine, ov, 0, rows, heads * vDim, wO, null, hidden);
+        Linear.requireFinite("y = attention·w_o (x or w_o beyond the float32-safe range)", y);
         return FloatTensor.of(y, batch, len, hidden);
     }
 

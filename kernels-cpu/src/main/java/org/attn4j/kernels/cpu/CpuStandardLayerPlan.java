@@ -4,12 +4,15 @@ import org.attn4j.api.Alignment;
 import org.attn4j.api.AttentionException;
 import org.attn4j.api.AttentionSpec;
 import org.attn4j.api.BoolTensor;
+import org.attn4j.api.Float32Range;
 import org.attn4j.api.FloatTensor;
 import org.attn4j.api.KvCache;
 import org.attn4j.api.LayerPlan;
 import org.attn4j.api.StandardLayerConfig;
 import org.attn4j.api.StandardLayerWeights;
 import org.attn4j.api.Tensor;
+
+import java.util.function.Supplier;
 
 /**
  * An MHA / MQA / GQA layer in float32 (FORMAT.md "kind = layer"): projections through {@link Linear}, attention
@@ -36,14 +39,14 @@ final class CpuStandardLayerPlan implements LayerPlan {
         this.hq = config.qHeads();
         this.hkv = config.kvHeads();
         this.d = config.headDim();
-        this.wq = Linear.weight(w.wq());
-        this.bq = Linear.weight(w.bq());
-        this.wk = Linear.weight(w.wk());
-        this.bk = Linear.weight(w.bk());
-        this.wv = Linear.weight(w.wv());
-        this.bv = Linear.weight(w.bv());
-        this.wo = Linear.weight(w.wo());
-        this.bo = Linear.weight(w.bo());
+        this.wq = Linear.weight("wq", w.wq());
+        this.bq = Linear.weight("bq", w.bq());
+        this.wk = Linear.weight("wk", w.wk());
+        this.bk = Linear.weight("bk", w.bk());
+        this.wv = Linear.weight("wv", w.wv());
+        this.bv = Linear.weight("bv", w.bv());
+        this.wo = Linear.weight("wo", w.wo());
+        this.bo = Linear.weight("bo", w.bo());
     }
 
     @Override
@@ -67,8 +70,8 @@ final class CpuStandardLayerPlan implements LayerPlan {
         int lk = kvX == null ? lq : kvX.size(1);
         if (keyPaddingMask != null) keyPaddingMask.requireShape("keyPaddingMask", batch, lk);
 
-        FloatTensor xf = Linear.rows(x);
-        FloatTensor mf = kvX == null ? xf : Linear.rows(kvX);
+        FloatTensor xf = Linear.rows("x", x);
+        FloatTensor mf = kvX == null ? xf : Linear.rows("kvX", kvX);
         float[] q = Linear.linear(engine, xf.data(), xf.offset(), batch * lq, hidden, wq, bq, hq * d);
         float[] k = Linear.linear(engine, mf.data(), mf.offset(), batch * lk, hidden, wk, bk, hkv * d);
         float[] v = Linear.linear(engine, mf.data(), mf.offset(), batch * lk, hidden, wv, bv, hkv * d);
@@ -80,7 +83,11 @@ final class CpuStandardLayerPlan implements LayerPlan {
             // [B, kvLen] read as [B, 1, 1, kvLen]: zero strides over heads and queries
             c.mask(keyPaddingMask.data(), keyPaddingMask.offset(), keyPaddingMask.stride(0), 0, 0, keyPaddingMask.stride(1));
         }
-        return attendAndProject(c, batch, lq);
+        String memory = kvX == null ? "x" : "kvX";
+        return attendAndProject(c, batch, lq, () -> new Float32Range.Magnitudes(spec.effectiveScale(), d, lq, lk)
+                .q("x·wq (queries)", Float32Range.maxAbs(q, 0, q.length))
+                .k(memory + "·wk (keys)", Float32Range.maxAbs(k, 0, k.length))
+                .v(memory + "·wv (values)", Float32Range.maxAbs(v, 0, v.length)));
     }
 
     /** The backend's float32 tiled cache: {@code batch} sequences, {@code kvHeads} heads, {@code headDim} for K and V. */
@@ -111,19 +118,35 @@ final class CpuStandardLayerPlan implements LayerPlan {
         int n = x.size(1);
         checkRoom(cache, n);
 
-        FloatTensor xf = Linear.rows(x);
+        FloatTensor xf = Linear.rows("x", x);
         float[] q = Linear.linear(engine, xf.data(), xf.offset(), batch * n, hidden, wq, bq, hq * d);
         float[] k = Linear.linear(engine, xf.data(), xf.offset(), batch * n, hidden, wk, bk, hkv * d);
         float[] v = Linear.linear(engine, xf.data(), xf.offset(), batch * n, hidden, wv, bv, hkv * d);
         Linear.requireFinite("x (projected queries)", q);
         int[] shape = {batch, hkv, n, d};
         int[] strides = {n * hkv * d, d, hkv * d, 1};
+        int[] before = lengths(cache);
         cache.append(new FloatTensor(k, shape, strides, 0), new FloatTensor(v, shape, strides, 0)); // checks before writing
+        try {
+            AttentionCall c = new AttentionCall().spec(spec, batch, n).queries(q, 0, n * hq * d, d, hq * d);
+            c.bottomRight = true;
+            c.kv = KvSource.ofCache(cache, false);
+            return attendAndProject(c, batch, n, () -> Float32Range.magnitudes(spec,
+                    FloatTensor.of(q, batch, n, hq * d).reshape(batch, n, hq, d).permute(0, 2, 1, 3), cache, "x·wq (queries)"));
+        } catch (RuntimeException e) {
+            rollBack(cache, before); // a failed step leaves the cache as it found it
+            throw e;
+        }
+    }
 
-        AttentionCall c = new AttentionCall().spec(spec, batch, n).queries(q, 0, n * hq * d, d, hq * d);
-        c.bottomRight = true;
-        c.kv = KvSource.ofCache(cache, false);
-        return attendAndProject(c, batch, n);
+    static int[] lengths(KvCache cache) {
+        int[] lengths = new int[cache.sequences()];
+        for (int s = 0; s < lengths.length; s++) lengths[s] = cache.length(s);
+        return lengths;
+    }
+
+    static void rollBack(KvCache cache, int[] lengths) {
+        for (int s = 0; s < lengths.length; s++) cache.truncate(s, lengths[s]);
     }
 
     static void checkRoom(KvCache cache, int n) {
@@ -134,11 +157,12 @@ final class CpuStandardLayerPlan implements LayerPlan {
         }
     }
 
-    private FloatTensor attendAndProject(AttentionCall c, int batch, int lq) {
+    private FloatTensor attendAndProject(AttentionCall c, int batch, int lq, Supplier<Float32Range.Magnitudes> inputs) {
         float[] o = new float[Tensor.elementCount(batch, lq, hq * d)]; // [B, Lq, Hq*D] = merged heads
         c.output(o, 0, lq * hq * d, d, hq * d);
-        engine.run(c);
+        engine.run(c, inputs, "layer attention");
         float[] y = Linear.linear(engine, o, 0, batch * lq, hq * d, wo, bo, hidden);
+        Linear.requireFinite("y = attention·wo + bo (x or wo beyond the float32-safe range)", y);
         return FloatTensor.of(y, batch, lq, hidden);
     }
 

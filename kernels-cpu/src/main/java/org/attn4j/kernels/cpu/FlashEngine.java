@@ -4,7 +4,10 @@ import org.attn4j.api.AttentionException;
 
 import org.attn4j.api.Tensor;
 
+import org.attn4j.api.Float32Range;
+
 import java.util.Arrays;
+import java.util.function.Supplier;
 
 /**
  * FlashAttention-2 style attention in float32 (FORMAT.md semantics).
@@ -101,6 +104,65 @@ final class FlashEngine {
             lo = new int[bq];
             hi = new int[bq];
         }
+    }
+
+    /**
+     * Runs one validated call and checks that its result stayed within float32 (see {@link Float32Range}): a non-finite
+     * output or lse element, or a row that sees keys but came out empty while the inputs' bounds allow an overflow,
+     * throws an {@link AttentionException} naming the inputs out of range. {@code inputs} is only evaluated on that
+     * rare path (it may read a whole KV cache). The outputs are the call's own fresh buffers, which the caller drops.
+     */
+    void run(AttentionCall c, Supplier<Float32Range.Magnitudes> inputs, String what) {
+        run(c);
+        boolean nonFinite = !finiteResult(c);
+        if (!nonFinite && !c.emptyRowSawKeys) return;
+        Float32Range.Magnitudes m = inputs.get();
+        if (nonFinite || !m.beyondRange().isEmpty()) throw Float32Range.overflow(CpuBackend.NAME, what, m);
+    }
+
+    /**
+     * The magnitudes of a call's own buffers (queries, and the key/value arrays it reads, padding included): for
+     * callers whose attention inputs are intermediates, such as a layer's projections. The failure path only.
+     */
+    static Float32Range.Magnitudes magnitudesOf(AttentionCall c, String q, String k, String v) {
+        return new Float32Range.Magnitudes(c.scale, c.headDim, c.qLen, c.kv.maxLength())
+                .q(q, Float32Range.maxAbs(c.q, 0, c.q.length))
+                .k(k, Float32Range.maxAbs(c.kv.k, 0, c.kv.k.length))
+                .v(v, Float32Range.maxAbs(c.kv.v, 0, c.kv.v.length));
+    }
+
+    /** One scan of the outputs: every out element finite, every lse element finite or -inf (an empty row). */
+    private static boolean finiteResult(AttentionCall c) {
+        for (int b = 0; b < c.batch; b++) {
+            for (int h = 0; h < c.qHeads; h++) {
+                for (int i = 0; i < c.qLen; i++) {
+                    int at = c.outOff + b * c.outSB + h * c.outSH + i * c.outSL;
+                    for (int e = 0; e < c.vHeadDim; e++) {
+                        if (!Float.isFinite(c.out[at + e])) return false;
+                    }
+                }
+            }
+        }
+        if (c.lse != null) {
+            for (float x : c.lse) {
+                if (Float.isNaN(x) || x == Float.POSITIVE_INFINITY) return false;
+            }
+        }
+        return true;
+    }
+
+    /** Whether query {@code i} of head {@code h} sees at least one key (FORMAT.md visibility, mask and mask mod). */
+    private static boolean rowSeesKey(AttentionCall c, int b, int h, int i) {
+        int len = c.kv.length(b);
+        long v = visible(c, diagonal(c, i, len), len);
+        int lo = (int) (v >>> 32);
+        int hi = (int) (v & 0xffffffffL);
+        for (int j = lo; j < hi; j++) {
+            if (c.mask != null && !c.mask[c.maskOff + b * c.maskSB + h * c.maskSH + i * c.maskSL + j * c.maskSK]) continue;
+            if (c.maskMod != null && !c.maskMod.visible(b, h, i, j)) continue;
+            return true;
+        }
+        return false;
     }
 
     /** Runs one validated call; writes every output row (empty rows get 0 and -inf / the sink). */
@@ -456,6 +518,8 @@ final class FlashEngine {
         int dst = c.outOff + b * c.outSB + h * c.outSH + i * c.outSL;
         double lse;
         if (l == 0) {
+            // rare: check (once per call) whether the row should have seen keys, i.e. its scores overflowed to -inf
+            if (!c.emptyRowSawKeys && rowSeesKey(c, b, h, i)) c.emptyRowSawKeys = true;
             Arrays.fill(c.out, dst, dst + dv, 0f);
             lse = c.sinks != null ? c.sinks[h] : Double.NEGATIVE_INFINITY;
         } else {

@@ -1,5 +1,7 @@
 package org.attn4j.kernels.cpu;
 
+import org.attn4j.api.Float32Range;
+
 import org.attn4j.api.AttentionException;
 import org.attn4j.api.FloatTensor;
 import org.attn4j.api.Tensor;
@@ -59,12 +61,15 @@ final class Linear {
     }
 
     /** A weight as a private contiguous float32 copy (later writes to the caller's tensor cannot change a plan). */
-    static float[] weight(Tensor t) {
-        return t == null ? null : FloatTensor.copyOf(t).data();
+    static float[] weight(String name, Tensor t) {
+        if (t == null) return null;
+        Float32Range.requireFits(name, t); // a float64 weight beyond float32 must not become +-inf
+        return FloatTensor.copyOf(t).data();
     }
 
     /** Activations {@code [B, L, width]} as a row-major float32 tensor: {@code t} itself when it already is one. */
-    static FloatTensor rows(Tensor t) {
+    static FloatTensor rows(String name, Tensor t) {
+        Float32Range.requireFits(name, t);
         return t instanceof FloatTensor f && f.isContiguous() ? f : FloatTensor.copyOf(t);
     }
 

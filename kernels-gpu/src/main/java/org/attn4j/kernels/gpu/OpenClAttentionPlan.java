@@ -7,6 +7,7 @@ import org.attn4j.api.AttentionOutput;
 import org.attn4j.api.AttentionPlan;
 import org.attn4j.api.AttentionProblem;
 import org.attn4j.api.AttentionSpec;
+import org.attn4j.api.Float32Range;
 import org.attn4j.api.Support;
 import org.attn4j.api.KvCache;
 import org.attn4j.api.PlanOptions;
@@ -14,6 +15,7 @@ import org.attn4j.api.Tensor;
 import org.attn4j.api.Tensors;
 
 import java.util.Arrays;
+import java.util.function.Supplier;
 
 /**
  * An attention plan on one OpenCL device. The plan builds (or takes from the device's cache) the float32 program
@@ -65,6 +67,7 @@ final class OpenClAttentionPlan implements AttentionPlan {
         AttentionException.require(inputs != null, "inputs", "attention inputs", "null");
         Support.of(OpenClBackend.modReasons(inputs.validate(spec))).orThrow("opencl", "these inputs");
         RealType real = DeviceInputs.pathFor(ctx.device(), inputs.q(), inputs.k(), inputs.v());
+        if (real == RealType.FLOAT32) Float32Range.requireFits(inputs);
         synchronized (this) {
             KernelSet ks = kernels(real);
             try (ClScope scope = new ClScope(ctx)) {
@@ -75,7 +78,7 @@ final class OpenClAttentionPlan implements AttentionPlan {
                 call.kvLen = inputs.kvLen();
                 call.splits = splitOverride;
                 DeviceInputs.bindInputs(call, scope, inputs, real);
-                return execute(call, scope, ks);
+                return execute(call, scope, ks, inputs.sinks(), () -> Float32Range.magnitudes(spec, inputs));
             }
         }
     }
@@ -94,6 +97,7 @@ final class OpenClAttentionPlan implements AttentionPlan {
         AttentionException.require(q.dtype().isFloating(), "q.dtype", "FLOAT32 or FLOAT64", q.dtype());
         Tensors.requireFinite("q", q);
         RealType real = DeviceInputs.pathFor(ctx.device(), cache.dtype(), q);
+        if (real == RealType.FLOAT32) Float32Range.requireFits("q", q);
         synchronized (this) {
             KernelSet ks = kernels(real);
             try (ClScope scope = new ClScope(ctx)) {
@@ -104,7 +108,7 @@ final class OpenClAttentionPlan implements AttentionPlan {
                 DeviceInputs.bindCache(call, scope, cache, real);
                 int hq = spec.qHeads(), d = spec.headDim(), lq = call.qLen;
                 call.q(scope.upload(q, real), hq * lq * d, lq * d, d);
-                return execute(call, scope, ks);
+                return execute(call, scope, ks, null, () -> Float32Range.magnitudes(spec, q, cache, "q"));
             }
         }
     }
@@ -119,17 +123,50 @@ final class OpenClAttentionPlan implements AttentionPlan {
         AttentionException.require(cache.vHeadDim() == spec.vHeadDim(), "cache.vHeadDim", spec.vHeadDim(), cache.vHeadDim());
     }
 
-    private AttentionOutput execute(AttendCall call, ClScope scope, KernelSet ks) {
+    /**
+     * Runs the call and, on the float32 path, checks that its result stayed within float32 (AttentionBackend,
+     * "Numeric range"): the lse is always computed for that (a few floats per row), and a non-finite element, or an
+     * empty-looking row (lse -inf or the sink) while the inputs' bounds allow an overflow, throws an
+     * AttentionException naming the input. {@code inputs} is evaluated only then.
+     */
+    private AttentionOutput execute(AttendCall call, ClScope scope, KernelSet ks, Tensor sinks, Supplier<Float32Range.Magnitudes> inputs) {
         RealType real = ks.real;
         int b = call.batch, hq = spec.qHeads(), lq = call.qLen, dv = spec.vHeadDim();
+        boolean guard = real == RealType.FLOAT32;
         long out = scope.alloc(real, (long) b * hq * lq * dv);
         call.out(out, hq * lq * dv, lq * dv, dv);
-        long lse = computeLse ? scope.alloc(real, (long) b * hq * lq) : 0;
+        long lse = computeLse || guard ? scope.alloc(real, (long) b * hq * lq) : 0;
         call.lse = lse == scope.context().dummy() ? 0 : lse;
         call.enqueue(ks, scope);
         Tensor o = scope.readTensor(out, real, b, hq, lq, dv);
-        Tensor l = computeLse ? scope.readTensor(lse, real, b, hq, lq) : null;
-        return new AttentionOutput(o, l);
+        Tensor l = computeLse || guard ? scope.readTensor(lse, real, b, hq, lq) : null;
+        if (guard) checkRange(o, l, sinks, inputs);
+        return new AttentionOutput(o, computeLse ? l : null);
+    }
+
+    /** See {@link #execute}: one scan of out and lse; the inputs' magnitudes only when something looks wrong. */
+    private void checkRange(Tensor o, Tensor l, Tensor sinks, Supplier<Float32Range.Magnitudes> inputs) {
+        float[] out = o.toFloatArray();
+        float[] lse = l.toFloatArray();
+        float[] sink = sinks == null ? null : sinks.toFloatArray();
+        int rows = lse.length;
+        int lq = rows == 0 ? 1 : Math.max(1, o.size(2));
+        boolean nonFinite = false;
+        boolean emptyLooking = false;
+        for (float x : out) {
+            if (!Float.isFinite(x)) {
+                nonFinite = true;
+                break;
+            }
+        }
+        for (int r = 0; r < rows && !nonFinite; r++) {
+            float x = lse[r];
+            if (Float.isNaN(x) || x == Float.POSITIVE_INFINITY) nonFinite = true;
+            else if (x == Float.NEGATIVE_INFINITY || (sink != null && x == sink[r / lq % sink.length])) emptyLooking = true;
+        }
+        if (!nonFinite && !emptyLooking) return;
+        Float32Range.Magnitudes m = inputs.get();
+        if (nonFinite || !m.beyondRange().isEmpty()) throw Float32Range.overflow(OpenClBackend.NAME, "attention", m);
     }
 
     private KernelSet kernels(RealType real) {

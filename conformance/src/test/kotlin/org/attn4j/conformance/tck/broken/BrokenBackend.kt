@@ -6,6 +6,7 @@ import org.attn4j.api.AttentionOutput
 import org.attn4j.api.AttentionPlan
 import org.attn4j.api.AttentionProblem
 import org.attn4j.api.BoolTensor
+import org.attn4j.api.Float32Range
 import org.attn4j.api.FloatTensor
 import org.attn4j.api.KvCache
 import org.attn4j.api.LayerConfig
@@ -43,6 +44,11 @@ class BrokenBackend(private val bug: Bug) : AttentionBackend {
 
         override fun run(inputs: AttentionInputs): AttentionOutput {
             inputs.validate(problem.spec())   // bad input -> AttentionException, as the API requires
+            // numeric range (kernel/input-range): this naive float32 kernel refuses, up front, inputs whose loose
+            // float32 bounds (score, biased score, value sum) break, rather than return NaN or empty rows
+            Float32Range.requireFits(inputs)
+            val magnitudes = Float32Range.magnitudes(problem.spec(), inputs)
+            if (magnitudes.beyondRange().isNotEmpty()) throw Float32Range.overflow(name(), "attention", magnitudes)
             val o = kernel.attend(problem.spec(), inputs)
             return if (options.computeLse()) o else AttentionOutput(o.out(), null)
         }
