@@ -76,6 +76,10 @@ public final class CompareCommand implements Callable<Integer> {
                     + "spent are not timed (the notes say so; default: ${DEFAULT-VALUE}).")
     double budget;
 
+    @Option(names = "--threads", defaultValue = "0", paramLabel = "N",
+            description = "Threads each kernel may use (default: all available processors).")
+    int threads;
+
     @Option(names = "--no-measure", description = "Only the cost model's figures: no timing, no error measurement.")
     boolean noMeasure;
 
@@ -92,6 +96,7 @@ public final class CompareCommand implements Callable<Integer> {
         if (prefillLen < 1) return bad(err, "--prefill-len: expected >= 1, got " + prefillLen);
         if (decodeKv < 1) return bad(err, "--decode-kv: expected >= 1, got " + decodeKv);
         if (reps < 1) return bad(err, "--reps: expected >= 1, got " + reps);
+        if (threads < 0) return bad(err, "--threads: expected >= 1 (or 0 = all processors), got " + threads);
         if (!(budget > 0) || !Double.isFinite(budget)) return bad(err, "--budget: expected a number of seconds > 0, got " + budget);
         if (report != null) {
             String why = HtmlReport.unwritableReason(report);
@@ -102,7 +107,8 @@ public final class CompareCommand implements Callable<Integer> {
         Timing.Steady timing = new Timing.Steady(defaults.batchCalls(), defaults.batchSeconds(), defaults.settleTolerance(),
                 defaults.warmupBudgetSeconds(), reps, defaults.minSeconds(), defaults.budgetSeconds());
         CompareSettings settings = CompareSettings.defaults().withContext(context).withShapes(prefillLen, decodeKv)
-                .withTiming(timing, budget).withBackends(backends);
+                .withTiming(timing, budget).withBackends(backends)
+                .withThreads(threads == 0 ? Runtime.getRuntime().availableProcessors() : threads);
         Comparator.backendStatuses(settings); // an unknown --backend is bad input, before a script is compiled
         if (noMeasure) settings = settings.withBackends(List.of());
 

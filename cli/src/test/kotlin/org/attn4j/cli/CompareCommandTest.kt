@@ -140,7 +140,7 @@ class CompareCommandTest : StringSpec({
     "--help lists the options" {
         val r = attn("compare", "--help")
         r.status shouldBe 0
-        for (o in listOf("--config", "--report", "--context", "--backend", "--prefill-len", "--decode-kv", "--reps", "--budget")) r.out shouldContain o
+        for (o in listOf("--config", "--report", "--context", "--backend", "--prefill-len", "--decode-kv", "--reps", "--budget", "--threads")) r.out shouldContain o
     }
 
     "a KV cache too large for a 64-bit byte count is one line, exit 2, not an ArithmeticException" {

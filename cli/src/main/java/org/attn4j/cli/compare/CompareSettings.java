@@ -57,6 +57,10 @@ public record CompareSettings(long context, int prefillLen, int decodeKv, Timing
         return new CompareSettings(context, prefillLen, decodeKv, timing, backendSeconds, backends, newErrorLen, threads);
     }
 
+    public CompareSettings withThreads(int newThreads) {
+        return new CompareSettings(context, prefillLen, decodeKv, timing, backendSeconds, backends, errorLen, newThreads);
+    }
+
     public CompareSettings withContext(long newContext) {
         return new CompareSettings(newContext, prefillLen, decodeKv, timing, backendSeconds, backends, errorLen, threads);
     }
