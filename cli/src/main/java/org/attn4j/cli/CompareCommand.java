@@ -134,8 +134,8 @@ public final class CompareCommand implements Callable<Integer> {
                 m.kvCacheBytes(context);
             } catch (ArithmeticException e) {
                 return bad(err, String.format(Locale.ROOT, "--context %d and %d layers: the KV cache of one sequence of %s does not fit "
-                        + "in a 64-bit byte count (%s B/token/layer x %d tokens x %d layers > 2^63 - 1); use a smaller --context or --layers",
-                        context, m.getLayers(), m.getName(), kvPerTokenPerLayer(m), context, m.getLayers()));
+                        + "in a 64-bit byte count (bytes/token/layer x %d tokens x %d layers > 2^63 - 1); use a smaller --context or --layers",
+                        context, m.getLayers(), m.getName(), context, m.getLayers()));
             }
         }
 
@@ -183,14 +183,6 @@ public final class CompareCommand implements Callable<Integer> {
         }
         out.flush();
         return result.anyErrorOutsideTolerance() ? 1 : 0;
-    }
-
-    private static String kvPerTokenPerLayer(ModelConfig m) {
-        try {
-            return Formats.count(m.getKvBytesPerTokenPerLayer());
-        } catch (ArithmeticException e) {
-            return "?";
-        }
     }
 
     private static String cacheDtypes(List<ModelConfig> models) {

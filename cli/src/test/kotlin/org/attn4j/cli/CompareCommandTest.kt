@@ -148,6 +148,7 @@ class CompareCommandTest : StringSpec({
         r.exit shouldBe Attn.EXIT_BAD_INPUT
         r.err.trim().lines().size shouldBe 1
         r.err shouldStartWith "attn compare: --context 2147483647 and 2147483647 layers: the KV cache of one sequence of MHA does not fit"
+        r.err shouldNotContain "?"
         r.err shouldNotContain "Exception"
         r.out shouldBe ""
     }
