@@ -1,16 +1,15 @@
 package org.attn4j.cli;
 
-import org.attn4j.api.AttentionBackend;
-import org.attn4j.api.AttentionException;
-import org.attn4j.api.Backends;
+import org.attn4j.bench.Timing;
+import org.attn4j.cli.compare.CompareSettings;
+import org.attn4j.cli.compare.Comparator;
+import org.attn4j.cli.compare.ComparisonResult;
 import org.attn4j.cli.report.CompareTables;
 import org.attn4j.cli.report.ConsoleProgress;
+import org.attn4j.cli.report.Formats;
 import org.attn4j.cli.report.HtmlReport;
 import org.attn4j.dsl.ModelConfig;
 import org.attn4j.dsl.Presets;
-import org.attn4j.dsl.compare.CompareSettings;
-import org.attn4j.dsl.compare.Comparator;
-import org.attn4j.dsl.compare.ComparisonResult;
 import org.attn4j.dsl.script.AttnScripts;
 import org.attn4j.dsl.script.ScriptEvaluation;
 import org.attn4j.dsl.script.ScriptProblem;
@@ -28,13 +27,17 @@ import java.util.concurrent.Callable;
 
 /**
  * {@code attn compare}: MHA, MQA, GQA and MLA side by side (or the configs of a script): parameters and KV cache
- * from the cost model, measured kernel speed on the optimized backends, and the error against the float64
- * reference; as terminal tables and, with {@code --report}, a self-contained HTML page with charts.
+ * from the cost model, measured kernel speed on the optimized backends in steady state, and the error against the
+ * float64 reference; as terminal tables and, with {@code --report}, a self-contained HTML page with charts. The
+ * measuring is {@link Comparator}'s; the timing is bench's {@link Timing#steady}.
  */
 @Command(name = "compare", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Compare attention variants: parameters per layer, KV-cache size, measured prefill and decode speed "
                 + "on the optimized backends, and the error against the float64 reference.",
                 "Without --config: MHA, MQA, GQA (8 KV heads) and MLA (DeepSeek-V2 latents) at hidden 4096, 32 heads of 128.",
+                "Kernels are timed in steady state (warm-up until the times settle, then the median of many calls, min-max "
+                        + "beside it); decode rows show the KV bytes each step reads and the speed-up over MHA, and flag any "
+                        + "ordering the bytes contradict.",
                 "Exit status: 0 done, 1 a backend's error exceeded FORMAT.md's tolerance, 2 bad input.", ""})
 public final class CompareCommand implements Callable<Integer> {
     @Option(names = "--config", paramLabel = "FILE.attn.kts",
@@ -63,8 +66,19 @@ public final class CompareCommand implements Callable<Integer> {
             description = "Decode: B=1, one query over N cached keys (default: ${DEFAULT-VALUE}).")
     int decodeKv;
 
-    @Option(names = "--reps", defaultValue = "3", paramLabel = "N", description = "Timed runs per kernel after one warm-up (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--reps", defaultValue = "10", paramLabel = "N",
+            description = "Timed calls per kernel at least, after the warm-up has settled (fewer only when the budget runs out; "
+                    + "default: ${DEFAULT-VALUE}).")
     int reps;
+
+    @Option(names = "--budget", defaultValue = "10", paramLabel = "SECONDS",
+            description = "Time budget of each backend's kernels; a slow backend times fewer calls, and kernels left when it is "
+                    + "spent are not timed (the notes say so; default: ${DEFAULT-VALUE}).")
+    double budget;
+
+    @Option(names = "--threads", defaultValue = "0", paramLabel = "N",
+            description = "Threads each kernel may use (default: all available processors).")
+    int threads;
 
     @Option(names = "--no-measure", description = "Only the cost model's figures: no timing, no error measurement.")
     boolean noMeasure;
@@ -73,19 +87,30 @@ public final class CompareCommand implements Callable<Integer> {
     CommandLine.Model.CommandSpec spec;
 
     @Override
-    public Integer call() throws IOException {
+    public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         if (context < 1) return bad(err, "--context: expected >= 1, got " + context);
-        if (layers < 1) return bad(err, "--layers: expected >= 1, got " + layers);
         if (context > Integer.MAX_VALUE) return bad(err, "--context: expected at most " + Integer.MAX_VALUE + ", got " + context);
-
-        if (backends != null) {
-            List<String> known = Backends.all().stream().map(AttentionBackend::name).toList();
-            for (String b : backends) {
-                if (!known.contains(b)) throw AttentionException.invalid("backend", "one of " + known, "'" + b + "'");
-            }
+        if (layers < 1) return bad(err, "--layers: expected >= 1, got " + layers);
+        if (prefillLen < 1) return bad(err, "--prefill-len: expected >= 1, got " + prefillLen);
+        if (decodeKv < 1) return bad(err, "--decode-kv: expected >= 1, got " + decodeKv);
+        if (reps < 1) return bad(err, "--reps: expected >= 1, got " + reps);
+        if (threads < 0) return bad(err, "--threads: expected >= 1 (or 0 = all processors), got " + threads);
+        if (!(budget > 0) || !Double.isFinite(budget)) return bad(err, "--budget: expected a number of seconds > 0, got " + budget);
+        if (report != null) {
+            String why = HtmlReport.unwritableReason(report);
+            if (why != null) return bad(err, "--report " + report + ": " + why);
         }
+
+        Timing.Steady defaults = Timing.Steady.defaults();
+        Timing.Steady timing = new Timing.Steady(defaults.batchCalls(), defaults.batchSeconds(), defaults.settleTolerance(),
+                defaults.warmupBudgetSeconds(), reps, defaults.minSeconds(), defaults.budgetSeconds());
+        CompareSettings settings = CompareSettings.defaults().withContext(context).withShapes(prefillLen, decodeKv)
+                .withTiming(timing, budget).withBackends(backends)
+                .withThreads(threads == 0 ? Runtime.getRuntime().availableProcessors() : threads);
+        Comparator.backendStatuses(settings); // an unknown --backend is bad input, before a script is compiled
+        if (noMeasure) settings = settings.withBackends(List.of());
 
         List<ModelConfig> models;
         String title;
@@ -103,21 +128,38 @@ public final class CompareCommand implements Callable<Integer> {
             models = Presets.INSTANCE.representative((int) context, layers);
             title = "MHA, MQA, GQA and MLA at hidden 4096, 32 heads of 128, " + layers + " layers";
         }
+        for (ModelConfig m : models) {
+            try {
+                m.getCost();
+                m.kvCacheBytes(context);
+            } catch (ArithmeticException e) {
+                return bad(err, String.format(Locale.ROOT, "--context %d and %d layers: the KV cache of one sequence of %s does not fit "
+                        + "in a 64-bit byte count (bytes/token/layer x %d tokens x %d layers > 2^63 - 1); use a smaller --context or --layers",
+                        context, m.getLayers(), m.getName(), context, m.getLayers()));
+            }
+        }
 
-        CompareSettings settings = new CompareSettings(context, prefillLen, decodeKv, reps, 1500L,
-                noMeasure ? List.of() : backends, 29, Runtime.getRuntime().availableProcessors());
         ConsoleProgress progress = new ConsoleProgress(err, System.console() != null);
-        ComparisonResult result = Comparator.INSTANCE.run(models, settings, progress, title);
+        ComparisonResult result = Comparator.run(models, settings, progress, title);
 
-        out.println("attn compare: " + result.getTitle());
+        out.println("attn compare: " + result.title());
         out.println();
         out.println("Parameters and KV cache per layer (cost model; vs MHA = relative to an MHA layer with the same heads; "
                 + "KV cache in " + cacheDtypes(models) + "):");
         out.print(CompareTables.cost(result).render());
-        if (!CompareTables.measuredBackends(result).isEmpty()) {
+        if (!result.measuredBackends().isEmpty()) {
             out.println();
-            out.println("Speed and error (" + CompareTables.method(result) + "):");
-            out.print(CompareTables.speed(result).render());
+            out.println("How measured: " + CompareTables.method(result) + ".");
+            out.println();
+            out.println("Decode, B=1, one query over " + Formats.count(decodeKv) + " cached tokens:");
+            out.print(CompareTables.decode(result).render());
+            for (String f : CompareTables.flags(result)) out.println(f);
+            out.println();
+            out.println("Prefill, B=1, " + Formats.count(prefillLen) + " queries over as many keys:");
+            out.print(CompareTables.prefill(result).render());
+            out.println();
+            out.println("Error against the float64 reference:");
+            out.print(CompareTables.errors(result).render());
             out.println();
             out.println("Measured shapes:");
             for (String s : CompareTables.shapes(result)) out.println("  " + s);
@@ -129,15 +171,18 @@ public final class CompareCommand implements Callable<Integer> {
             for (String n : notes) out.println("  " + n);
         }
         out.println();
-        out.println(String.format(Locale.ROOT, "Took %.1f s. %s", result.getMillis() / 1000.0, result.getEnvironment()));
+        out.println(String.format(Locale.ROOT, "Took %.1f s. %s", result.millis() / 1000.0, result.environment()));
         if (report != null) {
-            HtmlReport.write(result, report);
+            try {
+                HtmlReport.write(result, report);
+            } catch (IOException e) {
+                out.flush();
+                return bad(err, "--report " + report + ": could not be written (" + e.getClass().getSimpleName() + ": " + e.getMessage() + ")");
+            }
             out.println("Report: " + report.toAbsolutePath().normalize());
         }
         out.flush();
-        boolean outside = result.getRows().stream().flatMap(r -> r.getErrors().stream())
-                .anyMatch(o -> o instanceof org.attn4j.dsl.check.Agreement a && !a.getWithinTolerance());
-        return outside ? 1 : 0;
+        return result.anyErrorOutsideTolerance() ? 1 : 0;
     }
 
     private static String cacheDtypes(List<ModelConfig> models) {

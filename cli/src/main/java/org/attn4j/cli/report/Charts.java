@@ -1,9 +1,10 @@
 package org.attn4j.cli.report;
 
-import org.attn4j.dsl.check.Agreement;
-import org.attn4j.dsl.compare.ComparisonResult;
-import org.attn4j.dsl.compare.Timed;
-import org.attn4j.dsl.compare.VariantRow;
+import org.attn4j.cli.compare.ComparisonResult;
+import org.attn4j.cli.compare.ErrorCheck;
+import org.attn4j.cli.compare.Phase;
+import org.attn4j.cli.compare.Speed;
+import org.attn4j.cli.compare.VariantRow;
 import org.knowm.xchart.CategoryChart;
 import org.knowm.xchart.CategoryChartBuilder;
 import org.knowm.xchart.VectorGraphicsEncoder;
@@ -46,11 +47,11 @@ public final class Charts {
         chart.getStyler().setLegendPosition(Styler.LegendPosition.InsideNW);
         chart.getStyler().setXAxisDecimalPattern("#,###");
         chart.getStyler().setYAxisDecimalPattern("#,###.##");
-        double[] x = contexts(r.getSettings().getContext());
-        for (VariantRow row : r.getRows()) {
+        double[] x = contexts(r.settings().context());
+        for (VariantRow row : r.rows()) {
             double[] y = new double[x.length];
-            for (int i = 0; i < x.length; i++) y[i] = row.getModel().kvCacheBytes((long) x[i]) / (1024.0 * 1024.0);
-            var s = chart.addSeries(row.getModel().getName() + " (" + row.getCost().label() + ")", x, y);
+            for (int i = 0; i < x.length; i++) y[i] = row.model().kvCacheBytes((long) x[i]) / (1024.0 * 1024.0);
+            var s = chart.addSeries(row.model().getName() + " (" + row.cost().label() + ")", x, y);
             s.setMarker(SeriesMarkers.CIRCLE);
         }
         return svg(chart);
@@ -59,24 +60,24 @@ public final class Charts {
     /** Prefill speed (queries per second) per config and backend. */
     public static String prefillSpeed(ComparisonResult r) {
         return bars(r, "Prefill speed (attention kernel, float32)", "queries / s",
-                row -> b -> { Timed t = Formats.timed(row.getPrefill(), b); return t == null ? null : t.getTokensPerSecond(); });
+                row -> b -> { Speed.Timed t = row.timed(Phase.PREFILL, b); return t == null ? null : t.tokensPerSecond(); });
     }
 
     /** Decode speed (tokens per second, one query per call) per config and backend. */
     public static String decodeSpeed(ComparisonResult r) {
-        return bars(r, "Decode speed over " + Formats.count(r.getSettings().getDecodeKv()) + " cached tokens (attention kernel, float32)",
-                "tokens / s", row -> b -> { Timed t = Formats.timed(row.getDecode(), b); return t == null ? null : t.getTokensPerSecond(); });
+        return bars(r, "Decode speed over " + Formats.count(r.settings().decodeKv()) + " cached tokens (attention kernel, float32)",
+                "tokens / s", row -> b -> { Speed.Timed t = row.timed(Phase.DECODE, b); return t == null ? null : t.tokensPerSecond(); });
     }
 
     /** Largest error against the float64 reference per config and backend. */
     public static String error(ComparisonResult r) {
         String chart = bars(r, "Max |error| vs the float64 reference (tolerance 1e-5 + 1e-4·|ref|)", "max |error|",
-                row -> b -> { Agreement a = Formats.agreement(row.getErrors(), b); return a == null ? null : a.getMaxAbsError(); });
+                row -> b -> { return row.error(b) instanceof ErrorCheck.Measured m ? m.maxAbsError() : null; });
         return chart;
     }
 
     private static String bars(ComparisonResult r, String title, String yTitle, Function<VariantRow, Function<String, Double>> value) {
-        List<String> backends = CompareTables.measuredBackends(r);
+        List<String> backends = r.measuredBackends();
         if (backends.isEmpty()) return null;
         CategoryChart chart = new CategoryChartBuilder().width(WIDTH).height(HEIGHT).title(title).xAxisTitle("config").yAxisTitle(yTitle).build();
         style(chart.getStyler());
@@ -85,10 +86,10 @@ public final class Charts {
         chart.getStyler().setYAxisDecimalPattern(yTitle.contains("error") ? "0.0E0" : "#,###");
         boolean any = false;
         List<String> categories = new ArrayList<>();
-        for (VariantRow row : r.getRows()) categories.add(row.getModel().getName());
+        for (VariantRow row : r.rows()) categories.add(row.model().getName());
         for (String b : backends) {
             List<Number> ys = new ArrayList<>();
-            for (VariantRow row : r.getRows()) {
+            for (VariantRow row : r.rows()) {
                 Double v = value.apply(row).apply(b);
                 any |= v != null;
                 ys.add(v == null ? 0.0 : v); // not measured: drawn as 0, the table and notes say why

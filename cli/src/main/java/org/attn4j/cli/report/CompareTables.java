@@ -2,14 +2,15 @@ package org.attn4j.cli.report;
 
 import org.attn4j.api.MlaLayerConfig;
 import org.attn4j.api.StandardLayerConfig;
+import org.attn4j.cli.compare.BackendStatus;
+import org.attn4j.cli.compare.ComparisonResult;
+import org.attn4j.cli.compare.DecodeFindings;
+import org.attn4j.cli.compare.ErrorCheck;
+import org.attn4j.cli.compare.KernelShape;
+import org.attn4j.cli.compare.Phase;
+import org.attn4j.cli.compare.Speed;
+import org.attn4j.cli.compare.VariantRow;
 import org.attn4j.dsl.ModelConfig;
-import org.attn4j.dsl.check.Agreement;
-import org.attn4j.dsl.check.NotRun;
-import org.attn4j.dsl.compare.BackendStatus;
-import org.attn4j.dsl.compare.ComparisonResult;
-import org.attn4j.dsl.compare.KernelShape;
-import org.attn4j.dsl.compare.Timed;
-import org.attn4j.dsl.compare.VariantRow;
 import org.attn4j.reference.cost.VariantCost;
 
 import java.util.ArrayList;
@@ -25,65 +26,95 @@ public final class CompareTables {
 
     /** Parameters and KV cache per config, all from the cost model. */
     public static TextTable cost(ComparisonResult r) {
-        long context = r.getSettings().getContext();
+        long context = r.settings().context();
         TextTable t = new TextTable("config", "variant", "attention", "params/layer>", "vs MHA>", "KV B/token/layer>", "vs MHA>",
                 "layers>", "KV/token>", "KV @ " + Formats.count(context) + " tokens>");
-        for (VariantRow row : r.getRows()) {
-            ModelConfig m = row.getModel();
-            VariantCost c = row.getCost();
+        for (VariantRow row : r.rows()) {
+            ModelConfig m = row.model();
+            VariantCost c = row.cost();
             t.row(m.getName(), c.label(), heads(m), Formats.count(c.params()), Formats.ratio(c.paramsVsMha()),
                     Formats.count(c.kvBytesPerToken()), Formats.ratio(c.kvVsMha()), Integer.toString(m.getLayers()),
-                    Formats.bytes(m.getKvBytesPerToken()), Formats.bytes(row.getKvBytesAtContext()));
+                    Formats.bytes(m.getKvBytesPerToken()), Formats.bytes(row.kvBytesAtContext()));
         }
         return t;
     }
 
-    /** Measured speed and error per config and backend. */
-    public static TextTable speed(ComparisonResult r) {
-        TextTable t = new TextTable("config", "backend", "prefill ms>", "prefill tok/s>", "GFLOP/s>", "decode ms>", "decode tok/s>",
-                "KV GB/s>", "max |error| vs float64 reference");
-        for (VariantRow row : r.getRows()) {
-            for (String b : measuredBackends(r)) {
-                Timed p = Formats.timed(row.getPrefill(), b);
-                Timed d = Formats.timed(row.getDecode(), b);
-                Agreement a = Formats.agreement(row.getErrors(), b);
-                NotRun n = Formats.notRun(row.getErrors(), b);
-                t.row(row.getModel().getName(), b,
-                        p == null ? "-" : Formats.sig(p.getMillis()), p == null ? "-" : Formats.sig(p.getTokensPerSecond()),
-                        p == null ? "-" : Formats.sig(p.getGflops()),
-                        d == null ? "-" : Formats.sig(d.getMillis()), d == null ? "-" : Formats.sig(d.getTokensPerSecond()),
-                        d == null || d.getGbPerSecond() == null ? "-" : Formats.sig(d.getGbPerSecond()),
-                        a != null ? Formats.errorCell(a) : n != null ? "not run" : "-");
+    /** Decode per config and backend: time, spread, calls, cache bytes read per step, speed-up over MHA, flags. */
+    public static TextTable decode(ComparisonResult r) {
+        TextTable t = new TextTable("config", "backend", "decode ms>", "min-max ms>", "calls>", "tok/s>", "KV read/step>", "KV GB/s>",
+                "vs MHA>", "ordering vs bytes read");
+        for (VariantRow row : r.rows()) {
+            for (String b : r.measuredBackends()) {
+                Speed.Timed d = row.timed(Phase.DECODE, b);
+                Double speedUp = DecodeFindings.speedUpOverMha(r, row, b);
+                t.row(row.model().getName(), b, d == null ? "-" : Formats.sig(d.millis()), d == null ? "-" : range(d),
+                        d == null ? "-" : Integer.toString(d.calls()), d == null ? "-" : Formats.sig(d.tokensPerSecond()),
+                        Formats.decimalBytes(row.decodeBytesRead()), d == null || d.gbPerSecond() == null ? "-" : Formats.sig(d.gbPerSecond()),
+                        speedUp == null ? "-" : Formats.times(speedUp), d == null ? "" : orderingCell(r, row, b));
             }
         }
         return t;
     }
 
-    /** Names of the backends that were measured, in discovery order. */
-    public static List<String> measuredBackends(ComparisonResult r) {
+    /** Prefill per config and backend: time, spread, calls, queries per second, GFLOP/s. */
+    public static TextTable prefill(ComparisonResult r) {
+        TextTable t = new TextTable("config", "backend", "prefill ms>", "min-max ms>", "calls>", "tok/s>", "GFLOP/s>");
+        for (VariantRow row : r.rows()) {
+            for (String b : r.measuredBackends()) {
+                Speed.Timed p = row.timed(Phase.PREFILL, b);
+                t.row(row.model().getName(), b, p == null ? "-" : Formats.sig(p.millis()), p == null ? "-" : range(p),
+                        p == null ? "-" : Integer.toString(p.calls()), p == null ? "-" : Formats.sig(p.tokensPerSecond()),
+                        p == null ? "-" : Formats.sig(p.gflops()));
+            }
+        }
+        return t;
+    }
+
+    /** The largest error against the float64 reference per config and backend. */
+    public static TextTable errors(ComparisonResult r) {
+        TextTable t = new TextTable("config", "backend", "max |error| vs float64 reference");
+        for (VariantRow row : r.rows()) {
+            for (String b : r.measuredBackends()) {
+                ErrorCheck e = row.error(b);
+                t.row(row.model().getName(), b, e instanceof ErrorCheck.Measured m ? Formats.errorCell(m) : e != null ? "not run" : "-");
+            }
+        }
+        return t;
+    }
+
+    private static String range(Speed.Timed t) {
+        return Formats.sig(t.minMillis()) + "-" + Formats.sig(t.maxMillis());
+    }
+
+    private static String orderingCell(ComparisonResult r, VariantRow row, String backend) {
+        String flag = DecodeFindings.flag(r, row, backend);
+        return flag.isEmpty() ? "ok" : flag;
+    }
+
+    /** Decode orderings that contradict the bytes read (each pair once, with the numbers). */
+    public static List<String> flags(ComparisonResult r) {
         List<String> out = new ArrayList<>();
-        for (BackendStatus s : r.getBackends()) if (s.getMeasured()) out.add(s.getName());
+        for (DecodeFindings.Contradiction c : DecodeFindings.contradictions(r)) out.add(c.message());
         return out;
     }
 
     /** Everything that was not measured, not timed or timed another way, with the reason: backends, then kernels. */
     public static List<String> notes(ComparisonResult r) {
         Set<String> out = new LinkedHashSet<>();
-        for (BackendStatus s : r.getBackends()) {
-            if (!s.getMeasured()) out.add("backend " + s.getName() + " not measured: " + s.getReason());
+        for (BackendStatus s : r.backends()) {
+            if (!s.measured()) out.add("backend " + s.name() + " not measured: " + s.reason());
         }
-        for (VariantRow row : r.getRows()) {
-            for (String b : measuredBackends(r)) {
-                String p = Formats.notTimedReason(row.getPrefill(), b);
-                String d = Formats.notTimedReason(row.getDecode(), b);
-                NotRun n = Formats.notRun(row.getErrors(), b);
-                if (p != null) out.add(row.getModel().getName() + " prefill on " + b + " not timed: " + p);
-                if (d != null) out.add(row.getModel().getName() + " decode on " + b + " not timed: " + d);
-                Timed dt = Formats.timed(row.getDecode(), b);
-                Timed pt = Formats.timed(row.getPrefill(), b);
-                if (pt != null && pt.getNote() != null) out.add(row.getModel().getName() + " prefill on " + b + ": " + pt.getNote());
-                if (dt != null && dt.getNote() != null) out.add(row.getModel().getName() + " decode on " + b + ": " + dt.getNote());
-                if (n != null) out.add(row.getModel().getName() + " error on " + b + " not measured: " + String.join("; ", n.getReasons()));
+        for (VariantRow row : r.rows()) {
+            String name = row.model().getName();
+            for (String b : r.measuredBackends()) {
+                for (Phase phase : Phase.values()) {
+                    String what = name + " " + phase.name().toLowerCase(Locale.ROOT) + " on " + b;
+                    Speed.NotTimed n = row.notTimed(phase, b);
+                    Speed.Timed t = row.timed(phase, b);
+                    if (n != null) out.add(what + " not timed: " + n.reason());
+                    if (t != null && t.note() != null) out.add(what + ": " + t.note());
+                }
+                if (row.error(b) instanceof ErrorCheck.NotMeasured n) out.add(name + " error on " + b + " not measured: " + n.reason());
             }
         }
         return new ArrayList<>(out);
@@ -92,19 +123,24 @@ public final class CompareTables {
     /** The timed kernel shapes, one line per config and phase. */
     public static List<String> shapes(ComparisonResult r) {
         List<String> out = new ArrayList<>();
-        for (VariantRow row : r.getRows()) {
-            for (KernelShape s : row.getShapes()) out.add(row.getModel().getName() + ": " + s.getDescription());
+        for (VariantRow row : r.rows()) {
+            for (KernelShape s : row.shapes()) out.add(row.model().getName() + ": " + s.description());
         }
         return out;
     }
 
     /** One line on how speed was measured. */
     public static String method(ComparisonResult r) {
-        return String.format(Locale.ROOT, "attention kernel only (no projections), float32 inputs, median of up to %d timed run(s) "
-                        + "after one warm-up (fewer when a run exceeds the %d ms budget), %d threads; error: largest |out - out_ref| on "
-                        + "seeded random inputs (prefill %dx%d and decode over %d keys), FORMAT.md float32 tolerance atol 1e-5, rtol 1e-4",
-                r.getSettings().getReps(), r.getSettings().getBudgetMillis(), r.getSettings().getThreads(),
-                r.getSettings().getErrorLen(), r.getSettings().getErrorLen(), 2 * r.getSettings().getErrorLen() + 1);
+        var s = r.settings();
+        var t = s.timing();
+        return String.format(Locale.ROOT, "attention kernel only (no projections), float32 inputs, %d threads, steady state: warm-up "
+                        + "in batches (>= %d calls and %.2f s each) until two batch medians agree within %.0f%% (at most %.1f s), then the "
+                        + "median of >= %d calls and >= %.2f s (at most %.1f s); each backend's kernels share a budget of %.0f s, decode "
+                        + "first. KV read/step: float32 K and V (or latent) bytes one decode call reads; vs MHA: MHA's decode time over "
+                        + "this row's, same backend, same run. Error: largest |out - out_ref| on seeded random inputs (prefill %dx%d and "
+                        + "decode over %d keys), FORMAT.md float32 tolerance atol 1e-5, rtol 1e-4",
+                s.threads(), t.batchCalls(), t.batchSeconds(), 100 * t.settleTolerance(), t.warmupBudgetSeconds(), t.minCalls(),
+                t.minSeconds(), t.budgetSeconds(), s.backendSeconds(), s.errorLen(), s.errorLen(), 2 * s.errorLen() + 1);
     }
 
     /** {@code 32/8 heads x 128} or {@code 128 heads, latent 512 + rope 64}. */

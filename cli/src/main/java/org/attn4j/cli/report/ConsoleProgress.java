@@ -6,7 +6,7 @@ import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarConsumer;
 import me.tongfei.progressbar.ProgressBarStyle;
-import org.attn4j.dsl.compare.CompareProgress;
+import org.attn4j.cli.compare.CompareProgress;
 
 import java.io.PrintStream;
 import java.io.PrintWriter;

@@ -1,13 +1,7 @@
 package org.attn4j.cli.report;
 
-import org.attn4j.dsl.check.Agreement;
-import org.attn4j.dsl.check.CheckOutcome;
-import org.attn4j.dsl.check.NotRun;
-import org.attn4j.dsl.compare.NotTimed;
-import org.attn4j.dsl.compare.Speed;
-import org.attn4j.dsl.compare.Timed;
+import org.attn4j.cli.compare.ErrorCheck;
 
-import java.util.List;
 import java.util.Locale;
 
 /** Number formats shared by the terminal table and the HTML report (locale-independent). */
@@ -52,29 +46,25 @@ public final class Formats {
         return String.format(Locale.ROOT, "%.1e", e);
     }
 
-    /** The speed a backend reached, or {@code -} with the reason given elsewhere. */
-    public static Timed timed(List<Speed> speeds, String backend) {
-        for (Speed s : speeds) if (s.getBackend().equals(backend) && s instanceof Timed t) return t;
-        return null;
-    }
-
-    public static String notTimedReason(List<Speed> speeds, String backend) {
-        for (Speed s : speeds) if (s.getBackend().equals(backend) && s instanceof NotTimed n) return n.getReason();
-        return null;
-    }
-
-    public static Agreement agreement(List<CheckOutcome> errors, String backend) {
-        for (CheckOutcome o : errors) if (o instanceof Agreement a && a.getBackend().equals(backend)) return a;
-        return null;
-    }
-
-    public static NotRun notRun(List<CheckOutcome> errors, String backend) {
-        for (CheckOutcome o : errors) if (o instanceof NotRun n && n.getBackend().equals(backend)) return n;
-        return null;
-    }
-
     /** {@code 3.1e-07 ok} or {@code 2.0e-03 OUTSIDE tolerance}. */
-    public static String errorCell(Agreement a) {
-        return error(a.getMaxAbsError()) + (a.getWithinTolerance() ? " ok" : " OUTSIDE tolerance");
+    public static String errorCell(ErrorCheck.Measured e) {
+        return error(e.maxAbsError()) + (e.withinTolerance() ? " ok" : " OUTSIDE tolerance");
+    }
+
+    /** Bytes in decimal units for rates and traffic: {@code 134 MB}, {@code 9.44 MB}, {@code 512 kB}. */
+    public static String decimalBytes(double bytes) {
+        String[] units = {"B", "kB", "MB", "GB", "TB"};
+        double v = bytes;
+        int u = 0;
+        while (v >= 1000 && u < units.length - 1) {
+            v /= 1000;
+            u++;
+        }
+        return sig(v) + " " + units[u];
+    }
+
+    /** {@code 4.12x}. */
+    public static String times(double x) {
+        return String.format(Locale.ROOT, "%.2fx", x);
     }
 }

@@ -1,7 +1,7 @@
 package org.attn4j.cli.report;
 
-import org.attn4j.dsl.compare.ComparisonResult;
-import org.attn4j.dsl.compare.VariantRow;
+import org.attn4j.cli.compare.ComparisonResult;
+import org.attn4j.cli.compare.VariantRow;
 import org.attn4j.reference.cost.CostModel;
 import org.attn4j.reference.cost.VariantCost;
 
@@ -28,16 +28,34 @@ public final class HtmlReport {
         Files.writeString(file, render(r), StandardCharsets.UTF_8);
     }
 
+    /**
+     * Why {@code file} cannot be written as a report, or {@code null} if it looks writable: checked before the
+     * (long) measurements, so a bad path fails at once.
+     */
+    public static String unwritableReason(Path file) {
+        Path absolute = file.toAbsolutePath().normalize();
+        if (Files.isDirectory(absolute)) return "is a directory; give a file name such as " + absolute.resolve("compare.html");
+        for (Path p = absolute.getParent(); p != null; p = p.getParent()) {
+            if (Files.exists(p)) {
+                if (!Files.isDirectory(p)) return "cannot be created: " + p + " is a file, not a directory";
+                if (!Files.isWritable(p) && p.equals(absolute.getParent())) return "cannot be created: " + p + " is not writable";
+                break;
+            }
+        }
+        if (Files.exists(absolute) && !Files.isWritable(absolute)) return "is not writable";
+        return null;
+    }
+
     /** The report as HTML text. */
     public static String render(ComparisonResult r) {
         StringBuilder h = new StringBuilder(64 * 1024);
         h.append("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n")
                 .append("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n")
-                .append("<title>attn4j compare: ").append(esc(r.getTitle())).append("</title>\n<style>\n").append(CSS).append("</style>\n</head>\n<body>\n");
-        h.append("<h1>attn4j compare: ").append(esc(r.getTitle())).append("</h1>\n");
+                .append("<title>attn4j compare: ").append(esc(r.title())).append("</title>\n<style>\n").append(CSS).append("</style>\n</head>\n<body>\n");
+        h.append("<h1>attn4j compare: ").append(esc(r.title())).append("</h1>\n");
         h.append("<p class=\"meta\">Generated ").append(esc(ZonedDateTime.now().format(DateTimeFormatter.RFC_1123_DATE_TIME)))
-                .append(" in ").append(String.format(java.util.Locale.ROOT, "%.1f", r.getMillis() / 1000.0)).append(" s &middot; ")
-                .append(esc(r.getEnvironment())).append("</p>\n");
+                .append(" in ").append(String.format(java.util.Locale.ROOT, "%.1f", r.millis() / 1000.0)).append(" s &middot; ")
+                .append(esc(r.environment())).append("</p>\n");
 
         h.append("<h2>Parameters and KV cache</h2>\n");
         h.append("<p>Per attention layer, from the cost model (<code>org.attn4j.reference.cost.CostModel</code>); ")
@@ -46,11 +64,22 @@ public final class HtmlReport {
         figure(h, Charts.cacheVsContext(r), "KV cache size of one sequence through all layers as the context grows (log-log).");
 
         h.append("<h2>Speed and accuracy</h2>\n<p>").append(esc(CompareTables.method(r))).append(".</p>\n");
-        List<String> backends = CompareTables.measuredBackends(r);
+        List<String> backends = r.measuredBackends();
         if (backends.isEmpty()) {
             h.append("<p class=\"warn\">No optimized backend was measured (see the notes below).</p>\n");
         } else {
-            table(h, CompareTables.speed(r));
+            h.append("<h3>Decode: one query over ").append(esc(Formats.count(r.settings().decodeKv()))).append(" cached tokens</h3>\n");
+            table(h, CompareTables.decode(r));
+            List<String> flags = CompareTables.flags(r);
+            if (!flags.isEmpty()) {
+                h.append("<ul class=\"warn\">\n");
+                for (String f : flags) h.append("<li>").append(esc(f)).append("</li>\n");
+                h.append("</ul>\n");
+            }
+            h.append("<h3>Prefill: ").append(esc(Formats.count(r.settings().prefillLen()))).append(" queries over as many keys</h3>\n");
+            table(h, CompareTables.prefill(r));
+            h.append("<h3>Error against the float64 reference</h3>\n");
+            table(h, CompareTables.errors(r));
             h.append("<div class=\"charts\">\n");
             figure(h, Charts.prefillSpeed(r), "Prefill: queries per second of one attention call (higher is better).");
             figure(h, Charts.decodeSpeed(r), "Decode: tokens per second, one query per call over the cache (higher is better).");
@@ -68,13 +97,13 @@ public final class HtmlReport {
         }
 
         h.append("<h2>Formulas</h2>\n<p>").append(esc(CostModel.LEGEND)).append(".</p>\n");
-        for (VariantRow row : r.getRows()) {
-            VariantCost c = row.getCost();
-            h.append("<h3>").append(esc(row.getModel().getName())).append("</h3>\n<pre>")
+        for (VariantRow row : r.rows()) {
+            VariantCost c = row.cost();
+            h.append("<h3>").append(esc(row.model().getName())).append("</h3>\n<pre>")
                     .append(esc(c.paramsFormula())).append('\n').append(esc(c.kvElementsFormula())).append('\n')
                     .append(esc(c.kvBytesFormula())).append("</pre>\n");
-            if (!row.getModel().getSource().isEmpty()) {
-                h.append("<p class=\"meta\">Source: ").append(esc(row.getModel().getSource())).append("</p>\n");
+            if (!row.model().getSource().isEmpty()) {
+                h.append("<p class=\"meta\">Source: ").append(esc(row.model().getSource())).append("</p>\n");
             }
         }
         h.append("</body>\n</html>\n");
@@ -90,7 +119,9 @@ public final class HtmlReport {
         for (List<String> row : t.rows()) {
             h.append("<tr>");
             for (int c = 0; c < row.size(); c++) {
-                h.append(t.rightAligned(c) ? "<td class=\"num\">" : "<td>").append(esc(row.get(c))).append("</td>");
+                String cell = row.get(c);
+                String cls = (t.rightAligned(c) ? "num" : "") + (cell.startsWith("FLAG") ? " flag" : "");
+                h.append(cls.isBlank() ? "<td>" : "<td class=\"" + cls.trim() + "\">").append(esc(cell)).append("</td>");
             }
             h.append("</tr>\n");
         }
@@ -125,6 +156,7 @@ public final class HtmlReport {
             h3 { font-size: 1.05rem; margin-bottom: .3rem; }
             .meta { color: #666; font-size: .9rem; }
             .warn { color: #a40; }
+            td.flag { color: #a40; font-weight: bold; }
             table { border-collapse: collapse; margin: .8rem 0; font-size: .9rem; }
             th, td { border: 1px solid #ddd; padding: .25rem .55rem; text-align: left; white-space: nowrap; }
             th { background: #f4f6f8; }
