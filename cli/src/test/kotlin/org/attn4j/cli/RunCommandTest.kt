@@ -57,11 +57,32 @@ class RunCommandTest : StringSpec({
 
     "--strict fails when an expectation could not run" {
         val f = dir.resolve("notrun.attn.kts")
-        Files.writeString(f, "expectMatchesReference(attention { heads(2); headDim(4) }, backend = \"no-such-backend\")\n")
+        Files.writeString(f, "expectMatchesReference(attention { heads(2); headDim(4) }, backend = \"no-such-backend\")\n" +
+            "expect(\"one thing verified\") { 2 shouldBe 2 }\n")
         attnRun(f.toString()).status shouldBe 0
         val strict = attnRun("--strict", f.toString())
         strict.status shouldBe 1
         strict.out shouldContain "not run"
         strict.out shouldContain "no backend named 'no-such-backend'"
+    }
+
+    "nothing verified is not exit 0: a script without expectations, or a run where no expectation could run" {
+        val none = dir.resolve("none.attn.kts")
+        Files.writeString(none, "val a = model(\"A\") { hidden(64); layers(1); mha { heads(4) } }\n")
+        val onlyNotRun = dir.resolve("onlynotrun.attn.kts")
+        Files.writeString(onlyNotRun, "expectMatchesReference(attention { heads(2); headDim(4) }, backend = \"no-such-backend\")\n")
+        val r = attnRun(none.toString(), onlyNotRun.toString())
+        r.status shouldBe 1
+        r.out shouldContain "  FAIL     $none: no expectations: nothing verified"
+        r.out shouldContain "0 passed, 0 failed, 1 not run; failed scripts: $none (no expectations: nothing verified)"
+        val alone = attnRun(onlyNotRun.toString())
+        alone.status shouldBe 1
+        alone.out shouldContain "0 passed, 0 failed, 1 not run; nothing verified"
+    }
+
+    "--timeout must be a positive number of seconds" {
+        val r = attnRun("--timeout", "0", dir.resolve("whatever.attn.kts").toString())
+        r.status shouldBe Attn.EXIT_BAD_INPUT
+        r.err.trim() shouldBe "attn: --timeout: expected >= 1 second, got 0"
     }
 })

@@ -3,6 +3,7 @@ package org.attn4j.dsl
 import org.attn4j.api.Alignment
 import org.attn4j.api.AttentionSpec
 import org.attn4j.api.Window
+import java.util.OptionalDouble
 
 /**
  * Builds an [AttentionSpec] (the kernel-level description: heads, widths, scale, visibility):
@@ -83,11 +84,10 @@ class AttentionBuilder internal constructor(path: String) : MaskedBuilder(path) 
         val q = qHeads ?: invalid("$path.heads", "not set; call heads(query = …, kv = …)")
         val kv = kvHeads ?: q
         val d = headDim ?: invalid("$path.headDim", "not set; call headDim(…)")
+        // The record's constructor, not AttentionSpec.builder: the builder reads a negative vHeadDim as "unset".
         return validated(path, explainHeads(q, kv)) {
-            val b = AttentionSpec.builder(q, kv, d).vHeadDim(vHeadDim ?: d).causal(causal).alignment(alignment)
-                .window(window).softcap(softcap)
-            scale?.let { b.scale(it) }
-            b.build()
+            AttentionSpec(q, kv, d, vHeadDim ?: d, scale?.let { OptionalDouble.of(it) } ?: OptionalDouble.empty(),
+                causal, alignment, window, softcap)
         }
     }
 }

@@ -48,6 +48,11 @@ class BuildersTest : StringSpec({
             "attention.headDim: not set; call headDim(…)"
     }
 
+    "a negative vHeadDim is an error, not silently headDim (found by DslFuzzTest)" {
+        shouldThrow<DslValidationException> { attention { heads(8); headDim(16); vHeadDim(-5) } }.message shouldBe
+            "attention.vHeadDim: vHeadDim: expected >= 1, got -5"
+    }
+
     "api validation failures are mapped to DSL paths" {
         shouldThrow<DslValidationException> { attention { heads(8); headDim(0) } }.message shouldBe
             "attention.headDim: headDim: expected >= 1, got 0"

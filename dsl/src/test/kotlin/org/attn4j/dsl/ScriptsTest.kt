@@ -30,9 +30,49 @@ class ScriptsTest : StringSpec({
         // Hand-worked: MHA caches 2·4 heads·16·2 B·2 layers = 512 B per token, MQA 2·16·2·2 = 128 B.
         report.results[1].detail shouldBe "expected 512, got 128"
         report.results[1].line shouldBe 4
-        report.results[2].detail shouldContain "boom"
+        report.results[2].thrown shouldBe "IllegalStateException: boom"
         report.ok shouldBe false
         report.configs.map { it.name } shouldBe listOf("MHA", "MQA")
+    }
+
+    "a StackOverflowError or OutOfMemoryError fails only its expectation, in one line; the next ones still run" {
+        val f = script("errors.attn.kts", """
+            fun deep(n: Int): Int = deep(n + 1) + 1
+            expect("recurses forever") { deep(0) > 0 }
+            expect("allocates an impossible array") { LongArray(Int.MAX_VALUE).size > 0 }
+            expect("a multi-line message") { throw IllegalArgumentException("first line\nsecond line") }
+            expect("still checked") { 1 shouldBe 1 }
+        """)
+        val report = AttnScripts.run(f)
+        report.problems shouldHaveSize 0
+        report.results.map { it.status } shouldBe listOf(Status.FAILED, Status.FAILED, Status.FAILED, Status.PASSED)
+        report.results[0].thrown shouldBe "StackOverflowError"
+        report.results[0].detail shouldBe "thrown at line 1"
+        report.results[1].thrown shouldBe "OutOfMemoryError: Requested array size exceeds VM limit"
+        report.results[2].thrown shouldBe "IllegalArgumentException: first line"
+        report.results[3].thrown shouldBe null
+        // after an OutOfMemoryError the JVM may be unusable: the report says so, so a runner can start a fresh one
+        report.outOfMemory shouldBe true
+    }
+
+    "a script that declares no expectation is not ok: nothing was verified" {
+        val f = script("nothing.attn.kts", """
+            val a = model("A") { hidden(64); layers(1); mha { heads(4) } }
+        """)
+        val report = AttnScripts.run(f)
+        report.problems shouldHaveSize 0
+        report.noExpectations shouldBe true
+        report.ok shouldBe false
+    }
+
+    "an exception in the script's own code is a problem, bad input only for an invalid config" {
+        val f = script("throws.attn.kts", """
+            val a = 1
+            error("not a config problem")
+        """)
+        val report = AttnScripts.run(f)
+        report.problems.map { it.toString() } shouldBe listOf("$f:2: IllegalStateException: not a config problem")
+        report.problems.single().badInput shouldBe false
     }
 
     "a compile error is file:line: message" {
@@ -43,6 +83,7 @@ class ScriptsTest : StringSpec({
         val report = AttnScripts.run(f)
         report.ok shouldBe false
         report.problems shouldHaveSize 1
+        report.problems[0].badInput shouldBe true
         report.problems[0].toString() shouldStartWith "$f:2: "
         report.problems[0].message shouldContain "String"
     }
