@@ -175,9 +175,9 @@ private class CaseReader(val dir: Path, val limits: GoldenLimits) {
         val top = Obj(root, "")
         // Unknown top-level keys are ignored (FORMAT.md); the required ones must be there with the right type.
         val format = top.string("format") ?: fail("missing required key 'format'")
-        if (format != GoldenCase.FORMAT) fail("format: expected \"${GoldenCase.FORMAT}\", got ${SafeText.quote(format)}")
+        if (format != GoldenCase.FORMAT) fail("format: expected \"${GoldenCase.FORMAT}\", got \"${SafeText.escape(format)}\"")
         val name = top.string("name") ?: fail("missing required key 'name'")
-        if (name.isBlank()) fail("name: expected a non-empty string, got ${SafeText.quote(name)}")
+        if (name.isBlank()) fail("name: expected a non-empty string, got \"${SafeText.escape(name)}\"")
         val source = top.string("source") ?: ""
         val kind = top.string("kind") ?: fail("missing required key 'kind'")
         val spec = top.obj("spec") ?: fail("missing required key 'spec'")
@@ -191,7 +191,7 @@ private class CaseReader(val dir: Path, val limits: GoldenLimits) {
                 readKernel(name, source, tolerance, spec, inputs, expected)
             }
             GoldenCase.LAYER -> readLayer(name, source, tolerance, spec, inputs, expected, chunks)
-            else -> fail("kind: expected \"kernel\" or \"layer\", got ${SafeText.quote(kind)}")
+            else -> fail("kind: expected \"kernel\" or \"layer\", got \"${SafeText.escape(kind)}\"")
         }
     }
 
@@ -297,7 +297,7 @@ private class CaseReader(val dir: Path, val limits: GoldenLimits) {
             "mqa" -> LayerVariant.MQA
             "gqa" -> LayerVariant.GQA
             "mla" -> LayerVariant.MLA
-            else -> fail("spec.variant: expected \"mha\", \"mqa\", \"gqa\" or \"mla\", got ${SafeText.quote(variantName)}")
+            else -> fail("spec.variant: expected \"mha\", \"mqa\", \"gqa\" or \"mla\", got \"${SafeText.escape(variantName)}\"")
         }
         val mla = variant == LayerVariant.MLA
         s.checkKeys(if (mla) CaseKeys.mlaSpec else CaseKeys.standardSpec)
@@ -458,7 +458,7 @@ private class CaseReader(val dir: Path, val limits: GoldenLimits) {
     fun resolve(section: String, key: String, file: String): Path {
         val root = dir.toAbsolutePath().normalize()
         val p = root.resolve(file).normalize()
-        if (!p.startsWith(root) || p == root) fail("$section.$key: ${SafeText.quote(file)} is not a file inside the case folder")
+        if (!p.startsWith(root) || p == root) fail("$section.$key: \"${SafeText.escape(file)}\" is not a file inside the case folder")
         return p
     }
 
@@ -588,7 +588,7 @@ private class CaseReader(val dir: Path, val limits: GoldenLimits) {
             when (it) {
                 "bottom_right" -> Alignment.BOTTOM_RIGHT
                 "top_left" -> Alignment.TOP_LEFT
-                else -> fail("${path}alignment: expected \"bottom_right\" or \"top_left\", got ${SafeText.quote(it)}")
+                else -> fail("${path}alignment: expected \"bottom_right\" or \"top_left\", got \"${SafeText.escape(it)}\"")
             }
         }
 

@@ -213,7 +213,7 @@ object Npy {
                 append("header must have exactly the keys descr, fortran_order, shape")
                 if (missing.isNotEmpty()) append("; missing ").append(missing.joinToString())
                 if (extra.isNotEmpty()) {
-                    append("; unexpected ").append(extra.take(3).joinToString { SafeText.quote(it) })
+                    append("; unexpected ").append(extra.take(3).joinToString { SafeText.escape(it) })
                     if (extra.size > 3) append(" and ${extra.size - 3} more")
                 }
             })
