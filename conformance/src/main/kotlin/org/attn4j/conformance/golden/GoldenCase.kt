@@ -27,6 +27,7 @@ import org.attn4j.api.Tensors
 import org.attn4j.api.Window
 import java.io.IOException
 import java.nio.file.Files
+import java.nio.file.InvalidPathException
 import java.nio.file.NoSuchFileException
 import java.nio.file.Path
 import java.util.OptionalDouble
@@ -457,7 +458,11 @@ private class CaseReader(val dir: Path, val limits: GoldenLimits) {
     /** Where `inputs.k` (etc.) is; it must stay inside the case folder. */
     fun resolve(section: String, key: String, file: String): Path {
         val root = dir.toAbsolutePath().normalize()
-        val p = root.resolve(file).normalize()
+        val p = try {
+            root.resolve(file).normalize()
+        } catch (e: InvalidPathException) { // e.g. a NUL character
+            fail("$section.$key: \"${SafeText.escape(file)}\" is not a valid file name (${SafeText.escape(e.reason ?: "")})", e)
+        }
         if (!p.startsWith(root) || p == root) fail("$section.$key: \"${SafeText.escape(file)}\" is not a file inside the case folder")
         return p
     }

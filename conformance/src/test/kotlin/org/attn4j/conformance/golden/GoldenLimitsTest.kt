@@ -170,6 +170,17 @@ class GoldenLimitsTest : FunSpec({
         shouldThrow<GoldenFormatException> { GoldenCase.read(dir) }.shouldBeOneShortLine()
     }
 
+    test("a NUL character in a file name is a GoldenFormatException (found by ReaderFuzzTest's seed corpus)") {
+        val dir = copyCase(tempdir().toPath().resolve("nul"))
+        val doc = com.fasterxml.jackson.databind.ObjectMapper().readTree(Files.readString(dir.resolve("case.json")))
+            as com.fasterxml.jackson.databind.node.ObjectNode
+        (doc.get("inputs") as com.fasterxml.jackson.databind.node.ObjectNode).put("k", "k\u0000.npy")
+        Files.writeString(dir.resolve("case.json"), doc.toString())
+        val e = shouldThrow<GoldenFormatException> { GoldenCase.read(dir) }
+        e.message!! shouldContain "inputs.k: \"k\\u0000.npy\" is not a valid file name"
+        e.shouldBeOneShortLine()
+    }
+
     test("GoldenFormatException keeps its message on one line even for a path with a newline") {
         val e = GoldenFormatException(Path.of("/tmp/a\nb"), "bad\nthing " + "z".repeat(5000))
         e.shouldBeOneShortLine(1400)
