@@ -27,6 +27,7 @@ import org.attn4j.api.Tensors
 import org.attn4j.api.Window
 import java.io.IOException
 import java.nio.file.Files
+import java.nio.file.InvalidPathException
 import java.nio.file.NoSuchFileException
 import java.nio.file.Path
 import java.util.OptionalDouble
@@ -107,11 +108,15 @@ sealed class GoldenCase(
         const val KERNEL = "kernel"
         const val LAYER = "layer"
 
-        /** Reads the case in folder [dir] (or the `case.json` file itself). */
+        /**
+         * Reads the case in folder [dir] (or the `case.json` file itself), within [limits]: `case.json` and each
+         * `.npy` file must be regular files and fit the limits, checked before they are read.
+         */
         @JvmStatic
-        fun read(dir: Path): GoldenCase {
+        @JvmOverloads
+        fun read(dir: Path, limits: GoldenLimits = GoldenLimits.fromSystemProperties()): GoldenCase {
             val folder = if (dir.fileName?.toString() == CASE_FILE && !Files.isDirectory(dir)) dir.parent ?: Path.of(".") else dir
-            return CaseReader(folder).read()
+            return CaseReader(folder, limits).read()
         }
     }
 }
@@ -132,7 +137,7 @@ internal object CaseKeys {
 }
 
 /** Reads one case folder; every error names `case.json` or the `.npy` file at fault. */
-private class CaseReader(val dir: Path) {
+private class CaseReader(val dir: Path, val limits: GoldenLimits) {
     val caseFile: Path = dir.resolve(GoldenCase.CASE_FILE)
 
     fun fail(problem: String, cause: Throwable? = null): Nothing = throw GoldenFormatException(caseFile, problem, cause)
@@ -148,8 +153,16 @@ private class CaseReader(val dir: Path) {
 
     fun read(): GoldenCase {
         if (!Files.isDirectory(dir)) throw GoldenFormatException(dir, "not a directory")
+        val jsonBytes = GoldenFiles.requireRegularFile(caseFile)
+        if (jsonBytes > limits.maxJsonBytes) {
+            fail("$jsonBytes bytes, over the limit of ${limits.maxJsonBytes} for a case.json " +
+                "(raise it with -D${GoldenLimits.MAX_JSON_BYTES_PROPERTY}=<bytes>)")
+        }
         val root: JsonNode = try {
-            MAPPER.readTree(caseFile.toFile())
+            // Bounded even if the file grew since its size was checked.
+            val text = Files.newInputStream(caseFile).use { it.readNBytes(minOf(limits.maxJsonBytes, Int.MAX_VALUE - 9L).toInt() + 1) }
+            if (text.size > limits.maxJsonBytes) fail("grew past the limit of ${limits.maxJsonBytes} bytes while being read")
+            MAPPER.readTree(text)
         } catch (e: NoSuchFileException) {
             fail("file not found", e)
         } catch (e: java.io.FileNotFoundException) {
@@ -163,9 +176,9 @@ private class CaseReader(val dir: Path) {
         val top = Obj(root, "")
         // Unknown top-level keys are ignored (FORMAT.md); the required ones must be there with the right type.
         val format = top.string("format") ?: fail("missing required key 'format'")
-        if (format != GoldenCase.FORMAT) fail("format: expected \"${GoldenCase.FORMAT}\", got \"$format\"")
+        if (format != GoldenCase.FORMAT) fail("format: expected \"${GoldenCase.FORMAT}\", got \"${SafeText.escape(format)}\"")
         val name = top.string("name") ?: fail("missing required key 'name'")
-        if (name.isBlank()) fail("name: expected a non-empty string, got \"$name\"")
+        if (name.isBlank()) fail("name: expected a non-empty string, got \"${SafeText.escape(name)}\"")
         val source = top.string("source") ?: ""
         val kind = top.string("kind") ?: fail("missing required key 'kind'")
         val spec = top.obj("spec") ?: fail("missing required key 'spec'")
@@ -179,7 +192,7 @@ private class CaseReader(val dir: Path) {
                 readKernel(name, source, tolerance, spec, inputs, expected)
             }
             GoldenCase.LAYER -> readLayer(name, source, tolerance, spec, inputs, expected, chunks)
-            else -> fail("kind: expected \"kernel\" or \"layer\", got \"$kind\"")
+            else -> fail("kind: expected \"kernel\" or \"layer\", got \"${SafeText.escape(kind)}\"")
         }
     }
 
@@ -285,7 +298,7 @@ private class CaseReader(val dir: Path) {
             "mqa" -> LayerVariant.MQA
             "gqa" -> LayerVariant.GQA
             "mla" -> LayerVariant.MLA
-            else -> fail("spec.variant: expected \"mha\", \"mqa\", \"gqa\" or \"mla\", got \"$variantName\"")
+            else -> fail("spec.variant: expected \"mha\", \"mqa\", \"gqa\" or \"mla\", got \"${SafeText.escape(variantName)}\"")
         }
         val mla = variant == LayerVariant.MLA
         s.checkKeys(if (mla) CaseKeys.mlaSpec else CaseKeys.standardSpec)
@@ -445,18 +458,30 @@ private class CaseReader(val dir: Path) {
     /** Where `inputs.k` (etc.) is; it must stay inside the case folder. */
     fun resolve(section: String, key: String, file: String): Path {
         val root = dir.toAbsolutePath().normalize()
-        val p = root.resolve(file).normalize()
-        if (!p.startsWith(root) || p == root) fail("$section.$key: \"$file\" is not a file inside the case folder")
+        val p = try {
+            root.resolve(file).normalize()
+        } catch (e: InvalidPathException) { // e.g. a NUL character
+            fail("$section.$key: \"${SafeText.escape(file)}\" is not a valid file name (${SafeText.escape(e.reason ?: "")})", e)
+        }
+        if (!p.startsWith(root) || p == root) fail("$section.$key: \"${SafeText.escape(file)}\" is not a file inside the case folder")
         return p
     }
 
     val loaded = HashMap<Path, Tensor>()
 
+    /** Sum of the sizes of the `.npy` files read so far, against [GoldenLimits.maxCaseBytes]. */
+    var caseBytes = 0L
+
     fun load(section: String, key: String, file: String): Tensor {
         val p = resolve(section, key, file)
         return loaded.getOrPut(p) {
             try {
-                Npy.read(p)
+                caseBytes += GoldenFiles.requireRegularFile(p)
+                if (caseBytes > limits.maxCaseBytes) {
+                    throw GoldenFormatException(p, "the case's .npy files reach $caseBytes bytes with this one, over the limit of " +
+                        "${limits.maxCaseBytes} per case (raise it with -D${GoldenLimits.MAX_CASE_BYTES_PROPERTY}=<bytes>)")
+                }
+                Npy.read(p, limits)
             } catch (e: GoldenFormatException) {
                 throw GoldenFormatException(e.file, "${e.problem} ($section.$key of $caseFile)", e)
             }
@@ -522,7 +547,7 @@ private class CaseReader(val dir: Path) {
         fun checkKeys(allowed: List<String>) {
             val section = path.removeSuffix(".")
             for (k in node.fieldNames()) {
-                if (k !in allowed) fail("$section: unknown key '$k' (allowed: ${allowed.joinToString(", ")})")
+                if (k !in allowed) fail("$section: unknown key ${SafeText.quote(k)} (allowed: ${allowed.joinToString(", ")})")
             }
         }
 
@@ -539,14 +564,14 @@ private class CaseReader(val dir: Path) {
 
         fun int(key: String): Int? = get(key)?.let {
             if (!it.isIntegralNumber) fail("$path$key: expected an integer, got ${describe(it)}")
-            if (!it.canConvertToInt()) fail("$path$key: ${it.asText()} is out of the int range")
+            if (!it.canConvertToInt()) fail("$path$key: ${SafeText.escape(it.asText())} is out of the int range")
             it.intValue()
         }
 
         fun number(key: String): Double? = get(key)?.let {
             if (!it.isNumber) fail("$path$key: expected a number, got ${describe(it)}")
             val d = it.doubleValue()
-            if (!d.isFinite()) fail("$path$key: expected a finite number, got ${it.asText()}")
+            if (!d.isFinite()) fail("$path$key: expected a finite number, got ${SafeText.escape(it.asText())}")
             d
         }
 
@@ -568,7 +593,7 @@ private class CaseReader(val dir: Path) {
             when (it) {
                 "bottom_right" -> Alignment.BOTTOM_RIGHT
                 "top_left" -> Alignment.TOP_LEFT
-                else -> fail("${path}alignment: expected \"bottom_right\" or \"top_left\", got \"$it\"")
+                else -> fail("${path}alignment: expected \"bottom_right\" or \"top_left\", got \"${SafeText.escape(it)}\"")
             }
         }
 
@@ -594,7 +619,7 @@ private class CaseReader(val dir: Path) {
             n.isNull -> "null"
             else -> n.nodeType.toString()
         }
-        val text = n.toString().let { if (it.length > 60) it.take(60) + "..." else it }
+        val text = SafeText.escape(n.toString(), 60)
         return "$what $text"
     }
 

@@ -9,8 +9,13 @@ import org.attn4j.api.Tensor
 import org.attn4j.api.Tensors
 import java.io.IOException
 import java.io.UncheckedIOException
+import java.nio.file.FileSystemLoopException
+import java.nio.file.FileVisitOption
+import java.nio.file.FileVisitResult
 import java.nio.file.Files
 import java.nio.file.Path
+import java.nio.file.SimpleFileVisitor
+import java.nio.file.attribute.BasicFileAttributes
 import kotlin.io.path.isDirectory
 import kotlin.io.path.name
 
@@ -68,8 +73,11 @@ data class Comparison(
  */
 object GoldenRunner {
     /**
-     * Case folders (folders holding `case.json`) under [paths], recursively, sorted and without duplicates.
-     * A path that is itself a case folder, or a `case.json` file, counts. A path that does not exist is an error.
+     * Case folders (folders holding a regular file `case.json`) under [paths], recursively, sorted and without
+     * duplicates. A path that is itself a case folder, or a `case.json` file, counts. A path that does not exist is
+     * an error. Symbolic links to folders are followed; a link back into a folder being walked (a loop) is not
+     * walked again. A case reached through several paths (a link to a case in the same tree) is listed once,
+     * under its first path in sorted order.
      */
     @JvmStatic
     fun discover(paths: List<Path>): List<Path> {
@@ -79,9 +87,7 @@ object GoldenRunner {
             when {
                 Files.isRegularFile(path) && path.name == GoldenCase.CASE_FILE -> found.add(path.parent)
                 path.isDirectory() -> try {
-                    Files.walk(path).use { s ->
-                        s.filter { it.name == GoldenCase.CASE_FILE && Files.isRegularFile(it) }.forEach { found.add(it.parent) }
-                    }
+                    Files.walkFileTree(path, setOf(FileVisitOption.FOLLOW_LINKS), Int.MAX_VALUE, CaseFinder(found))
                 } catch (e: IOException) {
                     throw GoldenFormatException(p, "cannot list: $e", e)
                 } catch (e: UncheckedIOException) {
@@ -91,20 +97,47 @@ object GoldenRunner {
                 else -> throw GoldenFormatException(p, "no such file or directory")
             }
         }
-        return found.toList()
+        val byRealPath = LinkedHashMap<Path, Path>()
+        for (dir in found) byRealPath.putIfAbsent(realPathOrSelf(dir), dir)
+        return byRealPath.values.toList()
+    }
+
+    private fun realPathOrSelf(p: Path): Path = try {
+        p.toRealPath()
+    } catch (e: IOException) {
+        p
+    }
+
+    /** Collects the folders of `case.json` files; links are followed, loops skipped (their folders are walked already). */
+    private class CaseFinder(val found: MutableSet<Path>) : SimpleFileVisitor<Path>() {
+        override fun visitFile(file: Path, attrs: BasicFileAttributes): FileVisitResult {
+            if (file.name == GoldenCase.CASE_FILE && attrs.isRegularFile) file.parent?.let { found.add(it) }
+            return FileVisitResult.CONTINUE
+        }
+
+        override fun visitFileFailed(file: Path, exc: IOException): FileVisitResult {
+            if (exc is FileSystemLoopException) return FileVisitResult.CONTINUE
+            throw exc
+        }
     }
 
     /** Reads the case in [caseDir] and runs it on [backend]. */
     @JvmStatic
     fun run(caseDir: Path, backend: AttentionBackend): CaseResult {
+        fun unreadable(message: String?) = CaseResult(SafeText.escape(caseDir.fileName?.toString() ?: caseDir.toString()), "?",
+            emptyList(), Double.NaN, CaseResult.Status.ERROR, message?.let { SafeText.escape(it, SafeText.MESSAGE_LIMIT) })
         val case = try {
             GoldenCase.read(caseDir)
         } catch (e: AttentionException) {
-            return CaseResult(caseDir.fileName?.toString() ?: caseDir.toString(), "?", emptyList(), Double.NaN,
-                CaseResult.Status.ERROR, e.message)
+            return unreadable(e.message)
         } catch (e: RuntimeException) {
-            return CaseResult(caseDir.fileName?.toString() ?: caseDir.toString(), "?", emptyList(), Double.NaN,
-                CaseResult.Status.ERROR, "$caseDir: ${e.javaClass.simpleName}: ${e.message}")
+            return unreadable("$caseDir: ${e.javaClass.simpleName}: ${e.message}")
+        } catch (e: OutOfMemoryError) {
+            // The size limits keep a case below GoldenLimits.maxCaseBytes, but the heap may be smaller still. The
+            // half-read tensors are garbage once this returns, so reporting and going on is safe.
+            return unreadable("$caseDir: not enough memory to read the case (heap limit " +
+                "${Runtime.getRuntime().maxMemory() shr 20} MiB): give the JVM more (-Xmx, e.g. in ATTN_JAVA_OPTS) or lower " +
+                "-D${GoldenLimits.MAX_CASE_BYTES_PROPERTY}")
         }
         return run(case, backend)
     }
@@ -113,8 +146,10 @@ object GoldenRunner {
     @JvmStatic
     @JvmOverloads
     fun run(case: GoldenCase, backend: AttentionBackend, options: PlanOptions = PlanOptions.defaults()): CaseResult {
+        // Name and message go to one output line each: escaped and bounded like the readers' errors.
         fun result(status: CaseResult.Status, maxError: Double, message: String?) =
-            CaseResult(case.name, case.kind, case.features, maxError, status, message)
+            CaseResult(SafeText.escape(case.name), case.kind, case.features, maxError, status,
+                message?.let { SafeText.escape(it, SafeText.MESSAGE_LIMIT) })
         return try {
             when (case) {
                 is GoldenCase.Kernel -> {

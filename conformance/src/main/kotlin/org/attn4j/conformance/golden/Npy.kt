@@ -80,29 +80,39 @@ object Npy {
 
     /**
      * Reads a whole `.npy` file: [FloatTensor] for `<f4`, [DoubleTensor] for `<f8`, [BoolTensor] for `|b1`,
-     * [IntTensor] for `<i4` and `<i8` (an `<i8` value outside the int range is an error).
+     * [IntTensor] for `<i4` and `<i8` (an `<i8` value outside the int range is an error). Only a regular file is
+     * read (a FIFO would block), and only when its data fits [GoldenLimits.maxTensorBytes] of [limits].
      */
     @JvmStatic
-    fun read(path: Path): Tensor = openChannel(path).use { ch -> read(ChannelSource(ch), path) }
+    @JvmOverloads
+    fun read(path: Path, limits: GoldenLimits = GoldenLimits.fromSystemProperties()): Tensor =
+        openChannel(path).use { ch -> read(ChannelSource(ch), path, limits) }
 
     /** Reads `.npy` bytes held in memory; [name] is used in error messages. */
     @JvmStatic
-    fun read(bytes: ByteArray, name: Path?): Tensor = read(ArraySource(bytes), name)
+    @JvmOverloads
+    fun read(bytes: ByteArray, name: Path?, limits: GoldenLimits = GoldenLimits.fromSystemProperties()): Tensor =
+        read(ArraySource(bytes), name, limits)
 
-    /** Reads and checks only the header (also against the file size). */
+    /** Reads and checks only the header (also against the file size and [limits]). */
     @JvmStatic
-    fun readHeader(path: Path): NpyHeader = openChannel(path).use { ch -> readHeader(ChannelSource(ch), path) }
+    @JvmOverloads
+    fun readHeader(path: Path, limits: GoldenLimits = GoldenLimits.fromSystemProperties()): NpyHeader =
+        openChannel(path).use { ch -> readHeader(ChannelSource(ch), path, limits) }
 
-    private fun openChannel(path: Path): FileChannel = try {
-        FileChannel.open(path, StandardOpenOption.READ)
-    } catch (e: NoSuchFileException) {
-        throw GoldenFormatException(path, "file not found", e)
-    } catch (e: IOException) {
-        throw GoldenFormatException(path, "cannot open: $e", e)
+    private fun openChannel(path: Path): FileChannel {
+        GoldenFiles.requireRegularFile(path) // before opening: opening a FIFO for reading blocks
+        return try {
+            FileChannel.open(path, StandardOpenOption.READ)
+        } catch (e: NoSuchFileException) {
+            throw GoldenFormatException(path, "file not found", e)
+        } catch (e: IOException) {
+            throw GoldenFormatException(path, "cannot open: $e", e)
+        }
     }
 
-    private fun read(src: Source, name: Path?): Tensor {
-        val h = readHeader(src, name)
+    private fun read(src: Source, name: Path?, limits: GoldenLimits): Tensor {
+        val h = readHeader(src, name, limits)
         val n = h.elementCount.toInt() // bounded by Tensor.MAX_ELEMENTS in readHeader
         val shape = h.shape
         return when (h.dtype) {
@@ -168,7 +178,7 @@ object Npy {
         }
     }
 
-    private fun readHeader(src: Source, name: Path?): NpyHeader {
+    private fun readHeader(src: Source, name: Path?, limits: GoldenLimits): NpyHeader {
         val size = src.size()
         fun fail(problem: String): Nothing = throw GoldenFormatException(name, problem)
         if (size < 10) fail("not a .npy file: $size bytes is shorter than the 10-byte preamble")
@@ -192,7 +202,7 @@ object Npy {
         val dict = try {
             HeaderParser(text).parse()
         } catch (e: HeaderSyntaxException) {
-            fail("malformed header (${e.message}): ${abbreviate(text)}")
+            fail("malformed header (${e.message}): ${SafeText.quote(text.trimEnd())}")
         }
         val keys = dict.keys
         val expectedKeys = setOf("descr", "fortran_order", "shape")
@@ -202,21 +212,24 @@ object Npy {
             fail(buildString {
                 append("header must have exactly the keys descr, fortran_order, shape")
                 if (missing.isNotEmpty()) append("; missing ").append(missing.joinToString())
-                if (extra.isNotEmpty()) append("; unexpected ").append(extra.joinToString())
+                if (extra.isNotEmpty()) {
+                    append("; unexpected ").append(extra.take(3).joinToString { SafeText.escape(it) })
+                    if (extra.size > 3) append(" and ${extra.size - 3} more")
+                }
             })
         }
         val descrValue = dict.getValue("descr")
-        if (descrValue !is String) fail("descr must be a dtype string; structured dtypes are not supported, got ${render(descrValue)}")
+        if (descrValue !is String) fail("descr must be a dtype string; structured dtypes are not supported, got ${shown(descrValue)}")
         val dtype = NpyDtype.ofDescr(descrValue) ?: fail(describeBadDescr(descrValue))
         when (val fo = dict.getValue("fortran_order")) {
             false -> {}
             true -> fail("Fortran order (fortran_order: True) is not supported; save a C-contiguous array")
-            else -> fail("fortran_order must be True or False, got ${render(fo)}")
+            else -> fail("fortran_order must be True or False, got ${shown(fo)}")
         }
         val shapeValue = dict.getValue("shape")
-        if (shapeValue !is PyTuple) fail("shape must be a tuple of ints, got ${render(shapeValue)}")
-        val dims = shapeValue.items.map { it as? Long ?: fail("shape must be a tuple of ints, got ${render(shapeValue)}") }
-        val shapeText = render(shapeValue)
+        if (shapeValue !is PyTuple) fail("shape must be a tuple of ints, got ${shown(shapeValue)}")
+        val dims = shapeValue.items.map { it as? Long ?: fail("shape must be a tuple of ints, got ${shown(shapeValue)}") }
+        val shapeText = shown(shapeValue)
         for (d in dims) {
             if (d < 0) fail("negative size in shape $shapeText")
             if (d > Int.MAX_VALUE) fail("size $d in shape $shapeText overflows a 32-bit int")
@@ -239,13 +252,17 @@ object Npy {
             fail("${held - needed.toLong()} bytes of trailing data after the ${needed} data bytes of shape $shapeText")
         }
         if (count > Tensor.MAX_ELEMENTS) fail("shape $shapeText has $count elements; a tensor holds at most ${Tensor.MAX_ELEMENTS}")
+        if (needed > limits.maxTensorBytes.toBigInteger()) {
+            fail("shape $shapeText of ${dtype.descr} holds $needed data bytes, over the limit of ${limits.maxTensorBytes} " +
+                "per tensor (raise it with -D${GoldenLimits.MAX_TENSOR_BYTES_PROPERTY}=<bytes>)")
+        }
         return NpyHeader(major, dtype, IntArray(dims.size) { dims[it].toInt() }, dataOffset)
     }
 
     private fun describeBadDescr(d: String): String = when {
-        d.startsWith(">") -> "big-endian data ('$d') is not supported (expected little-endian)"
-        d == "|O" || d == "O" || d.endsWith("O8") || d.endsWith("O4") -> "object arrays ('$d') are not supported"
-        else -> "unsupported dtype '$d' (supported: ${NpyDtype.entries.joinToString(" ") { it.descr }})"
+        d.startsWith(">") -> "big-endian data (${SafeText.quote(d)}) is not supported (expected little-endian)"
+        d == "|O" || d == "O" || d.endsWith("O8") || d.endsWith("O4") -> "object arrays (${SafeText.quote(d)}) are not supported"
+        else -> "unsupported dtype ${SafeText.quote(d)} (supported: ${NpyDtype.entries.joinToString(" ") { it.descr }})"
     }
 
     private fun decodeHeader(raw: ByteArray, major: Int, name: Path?): String {
@@ -271,7 +288,8 @@ object Npy {
 
     private fun hex(b: ByteArray) = b.joinToString(" ") { "%02x".format(it) }
 
-    private fun abbreviate(s: String) = (if (s.length > 200) s.take(200) + "..." else s).trimEnd().let { "\"$it\"" }
+    /** A header value as Python writes it, escaped and cut for an error message. */
+    private fun shown(v: Any?): String = SafeText.escape(render(v))
 
     private fun render(v: Any?): String = when (v) {
         is String -> "'$v'"
@@ -391,6 +409,7 @@ object Npy {
     private class HeaderParser(val s: String) {
         private companion object {
             const val MAX_NESTING = 32
+            const val MAX_INT_DIGITS = 19
         }
 
         var i = 0
@@ -400,7 +419,7 @@ object Npy {
             val v = value()
             if (v !is Map<*, *>) throw HeaderSyntaxException("the header is not a dict")
             skipWs()
-            if (i != s.length) throw HeaderSyntaxException("unexpected '${s[i]}' after the dict at offset $i")
+            if (i != s.length) throw HeaderSyntaxException("unexpected ${SafeText.quote(s[i].toString())} after the dict at offset $i")
             @Suppress("UNCHECKED_CAST")
             return v as Map<String, Any?>
         }
@@ -449,7 +468,7 @@ object Npy {
                 val k = value() as? String ?: throw HeaderSyntaxException("dict keys must be strings (offset $i)")
                 expect(':')
                 val v = value()
-                if (out.containsKey(k)) throw HeaderSyntaxException("duplicate key '$k'")
+                if (out.containsKey(k)) throw HeaderSyntaxException("duplicate key ${SafeText.quote(k)}")
                 out[k] = v
                 if (peek() == ',') i++ else if (peek() != '}') throw HeaderSyntaxException("expected ',' or '}' at offset $i")
             }
@@ -474,7 +493,8 @@ object Npy {
             }
             i++
             if (open == '(' && items.size == 1 && commas == 0) {
-                throw HeaderSyntaxException("'${s.substring(start, i).trim()}' is a parenthesised value, not a tuple; a 1-tuple is written (n,)")
+                throw HeaderSyntaxException("${SafeText.quote(s.substring(start, i).trim())} is a parenthesised value, not a tuple; " +
+                    "a 1-tuple is written (n,)")
             }
             return items
         }
@@ -497,13 +517,18 @@ object Npy {
             val digits = i
             while (i < s.length && s[i] in '0'..'9') i++
             if (i == digits) throw HeaderSyntaxException("expected a number at offset $start")
+            // Checked before converting: a long's 19 digits are all a shape needs, and converting a million-digit
+            // number takes seconds.
+            if (i - digits > MAX_INT_DIGITS) {
+                throw HeaderSyntaxException("integer of ${i - digits} digits at offset $start is out of range (at most $MAX_INT_DIGITS digits)")
+            }
             if (i < s.length && (s[i].isLetterOrDigit() || s[i] == '.' || s[i] == '_')) {
                 throw HeaderSyntaxException("expected an integer at offset $start")
             }
             val text = s.substring(start, i)
             // Python forbids leading zeros in decimal ints (except 0 itself).
             val body = text.trimStart('-', '+')
-            if (body.length > 1 && body[0] == '0') throw HeaderSyntaxException("invalid integer '$text'")
+            if (body.length > 1 && body[0] == '0') throw HeaderSyntaxException("invalid integer ${SafeText.quote(text)}")
             return text.toBigInteger().let {
                 if (it.bitLength() > 63) throw HeaderSyntaxException("integer '$text' is out of range") else it.toLong()
             }
@@ -516,8 +541,8 @@ object Npy {
                 "True" -> true
                 "False" -> false
                 "None" -> null
-                "" -> throw HeaderSyntaxException("unexpected '${s[start]}' at offset $start")
-                else -> throw HeaderSyntaxException("unknown name '$w' at offset $start")
+                "" -> throw HeaderSyntaxException("unexpected ${SafeText.quote(s[start].toString())} at offset $start")
+                else -> throw HeaderSyntaxException("unknown name ${SafeText.quote(w)} at offset $start")
             }
         }
     }

@@ -20,6 +20,7 @@ import org.attn4j.api.FloatTensor
 import org.attn4j.api.Tensor
 import org.attn4j.conformance.golden.GoldenCase
 import org.attn4j.conformance.golden.GoldenExport
+import org.attn4j.conformance.golden.GoldenFormatException
 import org.attn4j.conformance.golden.GoldenRunner
 import org.attn4j.conformance.golden.Npy
 import org.attn4j.conformance.golden.NpyDtype
@@ -35,26 +36,40 @@ import kotlin.io.path.exists
 import kotlin.random.Random
 
 /**
- * Fuzzes the golden-case readers with corrupted input: bit flips, truncations, random and hostile `.npy` header
- * dicts (huge shapes, deep nesting, wrong types), and mutated `case.json` documents. Only a
- * [org.attn4j.conformance.golden.GoldenFormatException] (or another [AttentionException]) may come out, or a
- * successfully read value: no other exception, no OutOfMemoryError or StackOverflowError, no hang (every call runs
- * under a timeout). `attn4j.tck.iterations` scales the input count (x20: 2,000 per reader by default, 100,000 with
- * the nightly `iterations=5000`).
+ * Fuzzes the golden-case readers with corrupted input: mutations (bit flips, truncations, rewritten length fields
+ * and versions, junk) of the project's golden `.npy` files, of the seed corpus in `src/test/resources/fuzz/` and of
+ * files the project's writer makes; random and hostile `.npy` header dicts (huge shapes, deep nesting, wrong
+ * types); and mutated `case.json` documents. Only a successfully read value or a [GoldenFormatException] whose
+ * message is one line of bounded length may come out: no other exception, no OutOfMemoryError or
+ * StackOverflowError, no hang (every call runs under a timeout).
+ *
+ * Inputs per reader: `attn4j.fuzz.iterations` (the `fuzz` Maven profile sets 1,000,000); without it,
+ * `attn4j.tck.iterations` x 20 (2,000 by default: seconds).
  */
 class ReaderFuzzTest : FunSpec({
     val config = TckConfig.fromSystemProperties()
+    val iterations = System.getProperty(FUZZ_ITERATIONS)?.let {
+        it.trim().toIntOrNull()?.takeIf { n -> n > 0 } ?: error("$FUZZ_ITERATIONS: expected a count > 0, got '$it'")
+    } ?: config.fuzzInputs
     val timeout = Duration.ofSeconds(20)
 
-    /** Runs [read] under a timeout; anything but a value or an AttentionException fails with [describe]. */
+    /** Runs [read] under a timeout; anything but a value or a one-line GoldenFormatException fails with [describe]. */
     fun expectCleanOutcome(describe: () -> String, read: () -> Unit) {
         val outcome = PropertyRunner.guarded(timeout) {
             try {
                 read()
+                CaseOutcome.Ok()
+            } catch (e: GoldenFormatException) {
+                // the documented way to reject bad input: one line that a terminal shows as it is
+                val message = e.message ?: ""
+                when {
+                    message.any { it == '\n' || it == '\r' } -> CaseOutcome.Bad("message has a line break: ${message.take(300)}")
+                    message.length > MAX_MESSAGE -> CaseOutcome.Bad("message of ${message.length} chars: ${message.take(300)}...")
+                    else -> CaseOutcome.Ok()
+                }
             } catch (e: AttentionException) {
-                // the documented way to reject bad input
+                CaseOutcome.Bad("an AttentionException that is not a GoldenFormatException: $e")
             }
-            CaseOutcome.Ok()
         }
         if (outcome is CaseOutcome.Bad) fail("${outcome.message}\n  input: ${describe()}")
     }
@@ -62,7 +77,8 @@ class ReaderFuzzTest : FunSpec({
     test("corrupted and hostile .npy files: a tensor or a GoldenFormatException, nothing else") {
         val dir = Files.createTempDirectory("attn4j-npy-fuzz")
         val rejected = AtomicInteger()
-        checkAll(PropTestConfig(seed = config.seedFor("fuzz/npy"), iterations = config.fuzzInputs), NpyFuzz.arb()) { input ->
+        val seeds = NpyFuzz.seeds()
+        checkAll(PropTestConfig(seed = config.seedFor("fuzz/npy"), iterations = iterations), NpyFuzz.arb(seeds)) { input ->
             expectCleanOutcome({ input.toString() }) {
                 try {
                     if (input.viaFile) {
@@ -79,14 +95,15 @@ class ReaderFuzzTest : FunSpec({
             }
         }
         // Most inputs are corrupt: a reader that accepted nearly everything would not be strict.
-        rejected.get() shouldBeGreaterThan config.fuzzInputs / 2
+        rejected.get() shouldBeGreaterThan iterations / 2
     }
 
     test("mutated case.json documents: a case or a GoldenFormatException, nothing else; GoldenRunner never throws") {
         val bases = CaseFuzz.bases(Files.createTempDirectory("attn4j-case-fuzz"))
         val reference = ReferenceBackend()
         val rejected = AtomicInteger()
-        checkAll(PropTestConfig(seed = config.seedFor("fuzz/case-json"), iterations = config.fuzzInputs), CaseFuzz.arb(bases)) { input ->
+        val seedDocs = CaseFuzz.seedDocuments()
+        checkAll(PropTestConfig(seed = config.seedFor("fuzz/case-json"), iterations = iterations), CaseFuzz.arb(bases, seedDocs)) { input ->
             Files.write(input.base.dir.resolve("case.json"), input.text)
             expectCleanOutcome({ input.toString() }) {
                 val case = try {
@@ -100,9 +117,33 @@ class ReaderFuzzTest : FunSpec({
             }
             Files.write(input.base.dir.resolve("case.json"), input.base.original)
         }
-        rejected.get() shouldBeGreaterThan config.fuzzInputs / 2
+        rejected.get() shouldBeGreaterThan iterations / 2
     }
-})
+}) {
+    companion object {
+        const val FUZZ_ITERATIONS = "attn4j.fuzz.iterations"
+
+        /** GoldenFormatException caps the path at 300 and the problem at 1000 characters (plus the cut markers). */
+        const val MAX_MESSAGE = 1400
+    }
+}
+
+/** The committed seed corpus: files of `src/test/resources/fuzz/<folder>`, sorted by name. */
+internal fun fuzzCorpus(folder: String): List<Path> {
+    val url = ReaderFuzzTest::class.java.getResource("/fuzz/$folder") ?: error("seed corpus /fuzz/$folder not on the test classpath")
+    return Files.list(Path.of(url.toURI())).use { s -> s.filter { Files.isRegularFile(it) }.sorted().toList() }
+}
+
+/** The project's golden folder (`-Dattn4j.golden.dir`, else found above the working directory), or null. */
+internal fun goldenFolder(): Path? {
+    System.getProperty("attn4j.golden.dir")?.let { return Path.of(it) }
+    var d: Path? = Path.of("").toAbsolutePath()
+    while (d != null) {
+        if (d.resolve("golden").resolve("FORMAT.md").exists()) return d.resolve("golden")
+        d = d.parent
+    }
+    return null
+}
 
 /** One fuzzed `.npy` input: its bytes, how they were made, and whether it is read from a file or from memory. */
 class NpyInput(val bytes: ByteArray, val how: List<String>, val viaFile: Boolean) {
@@ -122,16 +163,29 @@ object NpyFuzz {
     private val HUGE = listOf("2147483647", "2147483648", "4294967296", "9223372036854775807", "9223372036854775808",
         "99999999999999999999999999", "-1", "-2147483648", "1000000000000")
 
-    fun arb(): Arb<NpyInput> = object : Arb<NpyInput>() {
-        override fun edgecase(rs: RandomSource): Sample<NpyInput>? = null
-        override fun sample(rs: RandomSource): Sample<NpyInput> = Sample(generate(rs.random))
+    /** A seed file to mutate: its name (for the failure report) and bytes. */
+    class Seed(val name: String, val bytes: ByteArray)
+
+    /** The committed seed corpus (`fuzz/npy/`) and every `.npy` file of the project's golden cases. */
+    fun seeds(): List<Seed> {
+        val files = fuzzCorpus("npy").toMutableList()
+        goldenFolder()?.let { g ->
+            Files.walk(g).use { s -> s.filter { it.toString().endsWith(".npy") && Files.isRegularFile(it) }.sorted().forEach { files.add(it) } }
+        }
+        return files.map { Seed(it.fileName.toString().let { n -> "${it.parent.fileName}/$n" }, Files.readAllBytes(it)) }
     }
 
-    fun generate(r: Random): NpyInput {
+    fun arb(seeds: List<Seed> = emptyList()): Arb<NpyInput> = object : Arb<NpyInput>() {
+        override fun edgecase(rs: RandomSource): Sample<NpyInput>? = null
+        override fun sample(rs: RandomSource): Sample<NpyInput> = Sample(generate(rs.random, seeds))
+    }
+
+    fun generate(r: Random, seeds: List<Seed> = emptyList()): NpyInput {
         val how = ArrayList<String>()
         var bytes = when (r.nextInt(10)) {
             0 -> hostileHeader(r, how)
             1 -> ByteArray(r.nextInt(0, 300)).also { r.nextBytes(it); if (r.nextBoolean()) MAGIC.copyInto(it, 0, 0, minOf(6, it.size)) }.also { how += "random bytes" }
+            2, 3, 4, 5 -> if (seeds.isEmpty()) valid(r, how) else seeds[r.nextInt(seeds.size)].also { how += "seed ${it.name}" }.bytes
             else -> valid(r, how)
         }
         repeat(r.nextInt(if (how.first().startsWith("valid")) 1 else 0, 4)) { bytes = mutate(r, bytes, how) }
@@ -272,7 +326,7 @@ object CaseFuzz {
      */
     fun bases(work: Path): List<CaseBase> {
         val out = ArrayList<CaseBase>()
-        val golden = goldenDir()
+        val golden = goldenFolder()
         for (name in listOf("seed003-gqa-kernel-mask", "seed003-gqa-keypad", "seed004-gqa-cross-g1-verbatim", "seed004-gqa-kvcache-decode-fixed")) {
             val src = golden?.resolve("cases")?.resolve(name) ?: continue
             if (!src.exists()) continue
@@ -295,24 +349,25 @@ object CaseFuzz {
         return out
     }
 
-    private fun goldenDir(): Path? {
-        System.getProperty("attn4j.golden.dir")?.let { return Path.of(it) }
-        var d: Path? = Path.of("").toAbsolutePath()
-        while (d != null) {
-            if (d.resolve("golden").resolve("FORMAT.md").exists()) return d.resolve("golden")
-            d = d.parent
-        }
-        return null
-    }
+    /** The committed case.json seeds (`fuzz/case/`): name and text. They are run in the `kernel-all-inputs` base. */
+    fun seedDocuments(): List<Pair<String, ByteArray>> = fuzzCorpus("case").map { it.fileName.toString() to Files.readAllBytes(it) }
 
-    fun arb(bases: List<CaseBase>): Arb<CaseInput> = object : Arb<CaseInput>() {
+    fun arb(bases: List<CaseBase>, seedDocs: List<Pair<String, ByteArray>> = emptyList()): Arb<CaseInput> = object : Arb<CaseInput>() {
         override fun edgecase(rs: RandomSource): Sample<CaseInput>? = null
-        override fun sample(rs: RandomSource): Sample<CaseInput> = Sample(generate(rs.random, bases))
+        override fun sample(rs: RandomSource): Sample<CaseInput> = Sample(generate(rs.random, bases, seedDocs))
     }
 
-    fun generate(r: Random, bases: List<CaseBase>): CaseInput {
-        val base = bases[r.nextInt(bases.size)]
+    fun generate(r: Random, bases: List<CaseBase>, seedDocs: List<Pair<String, ByteArray>> = emptyList()): CaseInput {
         val how = ArrayList<String>()
+        val kernelBase = bases.firstOrNull { it.dir.fileName.toString() == "kernel-all-inputs" }
+        if (seedDocs.isNotEmpty() && kernelBase != null && r.nextInt(5) == 0) {
+            // A committed seed: as it is, or mutated as text (a seed need not be JSON Jackson can write back).
+            val (name, seed) = seedDocs[r.nextInt(seedDocs.size)]
+            how += "seed $name"
+            val text = if (r.nextBoolean()) seed else mutateText(r, seed, how)
+            return CaseInput(kernelBase, text, how, r.nextInt(4) == 0)
+        }
+        val base = bases[r.nextInt(bases.size)]
         val root = MAPPER.readTree(base.original) as ObjectNode
         repeat(r.nextInt(1, 4)) { mutateTree(r, root, how) }
         var text = MAPPER.writerWithDefaultPrettyPrinter().writeValueAsBytes(root)
