@@ -1,5 +1,6 @@
 package org.attn4j.cli;
 
+import org.attn4j.api.AttentionException;
 import org.attn4j.bench.Timing;
 import org.attn4j.cli.compare.CompareSettings;
 import org.attn4j.cli.compare.Comparator;
@@ -86,6 +87,13 @@ public final class CompareCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
+    /** The one line for a model whose KV cache at --context does not fit a 64-bit byte count. */
+    private String tooLarge(String model, int modelLayers) {
+        return String.format(Locale.ROOT, "--context %d and %d layers: the KV cache of one sequence of %s does not fit "
+                + "in a 64-bit byte count (bytes/token/layer x %d tokens x %d layers > 2^63 - 1); use a smaller --context or --layers",
+                context, modelLayers, model, context, modelLayers);
+    }
+
     @Override
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
@@ -125,17 +133,19 @@ public final class CompareCommand implements Callable<Integer> {
             if (models.isEmpty()) return bad(err, config + ": the script defines no model { } to compare");
             title = config.getFileName().toString();
         } else {
-            models = Presets.INSTANCE.representative((int) context, layers);
+            try {
+                models = Presets.INSTANCE.representative((int) context, layers);
+            } catch (ArithmeticException | AttentionException e) {
+                return bad(err, tooLarge("MHA", layers));
+            }
             title = "MHA, MQA, GQA and MLA at hidden 4096, 32 heads of 128, " + layers + " layers";
         }
         for (ModelConfig m : models) {
             try {
                 m.getCost();
                 m.kvCacheBytes(context);
-            } catch (ArithmeticException e) {
-                return bad(err, String.format(Locale.ROOT, "--context %d and %d layers: the KV cache of one sequence of %s does not fit "
-                        + "in a 64-bit byte count (bytes/token/layer x %d tokens x %d layers > 2^63 - 1); use a smaller --context or --layers",
-                        context, m.getLayers(), m.getName(), context, m.getLayers()));
+            } catch (ArithmeticException | AttentionException e) {
+                return bad(err, tooLarge(m.getName(), m.getLayers()));
             }
         }
 
