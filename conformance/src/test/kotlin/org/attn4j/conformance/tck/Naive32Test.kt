@@ -50,7 +50,7 @@ class Naive32Test : FunSpec({
     test("Naive32 stays within float32 error of the float64 reference on every kind of case") {
         val rs = RandomSource.seeded(11)
         // Moderate score magnitudes: there float32 error is a few ulps; a wrong step (order, sign, mapping) is not.
-        val profile = KernelGenes.everything(0.4) + mapOf(KG.SCORE_MAG to GenePool.only(0, 2, 3))
+        val profile = KernelGenes.everything(0.4) + mapOf(KernelGene.SCORE_MAG to GenePool.only(0, 2, 3))
         val arb = KernelGenes.arb(profile, 1L shl 16)
         repeat(400) {
             val c = arb.sample(rs).value
@@ -72,7 +72,7 @@ class Naive32Test : FunSpec({
     test("Naive32 layers stay within float32 error of the float64 reference layers (MHA/MQA/GQA and MLA)") {
         val rs = RandomSource.seeded(12)
         val reference = ReferenceBackend()
-        val std = StandardLayerCase.arb(mapOf(SG.CROSS to KernelGenes.sometimes(2, 0.5), SG.KEY_PAD to KernelGenes.sometimes(2, 0.5)))
+        val std = StandardLayerCase.arb(mapOf(StandardLayerGene.CROSS to KernelGenes.sometimes(2, 0.5), StandardLayerGene.KEY_PAD to KernelGenes.sometimes(2, 0.5)))
         repeat(60) {
             val c = std.sample(rs).value
             val a = c.activations
