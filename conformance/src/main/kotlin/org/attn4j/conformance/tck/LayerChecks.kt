@@ -10,6 +10,7 @@ import org.attn4j.api.PlanOptions
 import org.attn4j.api.Precision
 import org.attn4j.api.Tensor
 import org.attn4j.api.Tensors
+import org.attn4j.reference.Naive32
 import org.attn4j.reference.ReferenceBackend
 import kotlin.math.abs
 
