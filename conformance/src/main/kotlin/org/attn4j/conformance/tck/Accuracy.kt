@@ -6,7 +6,7 @@ import kotlin.math.abs
 
 /**
  * The accuracy rule, after FlashAttention's tests: with `ref64` the float64 reference and `naive32` a
- * straightforward float32 evaluation of the same case ([Naive32]),
+ * straightforward float32 evaluation of the same case ([org.attn4j.reference.Naive32]),
  *
  * ```
  * max |backend - ref64|  <=  2 * max |naive32 - ref64|  +  1e-6 * scale  +  conditioning     (float32 backends)

@@ -30,51 +30,51 @@ object KernelChecks {
     /** Lengths where at least one side is often 0 (index 1 of [LENGTHS] is 0). */
     private val OFTEN_EMPTY = GenePool.indices(LENGTHS.size) { if (LENGTHS[it] == 0) LENGTHS.size.toDouble() else 1.0 }
 
-    private fun profile(vararg parts: Map<KG, Domain>): Map<KG, Domain> = parts.fold(emptyMap()) { acc, m -> acc + m }
+    private fun profile(vararg parts: Map<KernelGene, Domain>): Map<KernelGene, Domain> = parts.fold(emptyMap()) { acc, m -> acc + m }
 
-    private fun on(gene: KG, vararg values: Int): Map<KG, Domain> = mapOf(gene to Domain.Values(values))
+    private fun on(gene: KernelGene, vararg values: Int): Map<KernelGene, Domain> = mapOf(gene to Domain.Values(values))
 
     /** Every kernel check, cheapest and most basic first. */
     val ALL: List<TckCheck> by lazy {
         listOf(
             oracle("kernel/basic", "MHA without options: batch 1..4, lengths 0..1025, head dims 1..256", mandatory = true,
-                profile = mapOf(KG.HEADS to heads(MHA))),
+                profile = mapOf(KernelGene.HEADS to heads(MHA))),
             oracle("kernel/grouped-heads", "MQA and GQA of every group count: query head h reads KV head h / (Hq / Hkv)",
-                profile(mapOf(KG.HEADS to heads(GROUPED)), maybe(0.3, KG.CAUSAL))),
+                profile(mapOf(KernelGene.HEADS to heads(GROUPED)), maybe(0.3, KernelGene.CAUSAL))),
             oracle("kernel/gqa-proper", "GQA with 1 < Hkv < Hq, where h / group and h % Hkv differ",
-                profile(mapOf(KG.HEADS to heads(GQA_PROPER)))),
+                profile(mapOf(KernelGene.HEADS to heads(GQA_PROPER)))),
             oracle("kernel/causal-bottom-right", "causal, diagonal i + Lk - Lq (decoding alignment), Lq != Lk included",
-                profile(force(KG.CAUSAL))),
+                profile(force(KernelGene.CAUSAL))),
             oracle("kernel/causal-top-left", "causal, diagonal i (top-left alignment)",
-                profile(force(KG.CAUSAL, KG.ALIGN))),
+                profile(force(KernelGene.CAUSAL, KernelGene.ALIGN))),
             oracle("kernel/window", "local windows: left only, right only, both; with and without causal, both alignments",
-                profile(force(KG.WINDOW), maybe(0.5, KG.CAUSAL, KG.ALIGN))),
+                profile(force(KernelGene.WINDOW), maybe(0.5, KernelGene.CAUSAL, KernelGene.ALIGN))),
             oracle("kernel/softcap", "softcap before the bias (FORMAT step 2 then 3)",
-                profile(force(KG.SOFTCAP), maybe(0.6, KG.BIAS), maybe(0.3, KG.CAUSAL))),
-            oracle("kernel/scale", "explicit scales instead of 1/sqrt(D)", profile(force(KG.SCALE))),
+                profile(force(KernelGene.SOFTCAP), maybe(0.6, KernelGene.BIAS), maybe(0.3, KernelGene.CAUSAL))),
+            oracle("kernel/scale", "explicit scales instead of 1/sqrt(D)", profile(force(KernelGene.SCALE))),
             oracle("kernel/v-head-dim", "V width different from the Q/K width",
-                mapOf(KG.V_DIM to Domain.Values(IntArray(HEAD_DIMS.size) { it + 1 }))),
+                mapOf(KernelGene.V_DIM to Domain.Values(IntArray(HEAD_DIMS.size) { it + 1 }))),
             oracle("kernel/bias", "additive bias in every broadcast shape ([Lk], [Lq,Lk], [B,1,1,Lk], [H,1,Lk], ...)",
-                profile(force(KG.BIAS), maybe(0.3, KG.CAUSAL))),
+                profile(force(KernelGene.BIAS), maybe(0.3, KernelGene.CAUSAL))),
             oracle("kernel/mask", "bool masks in every broadcast shape, dense to all-false",
-                profile(force(KG.MASK), maybe(0.3, KG.CAUSAL))),
+                profile(force(KernelGene.MASK), maybe(0.3, KernelGene.CAUSAL))),
             oracle("kernel/alibi", "ALiBi slopes: s -= slope[h] * |d_i - j|",
-                profile(force(KG.ALIBI), maybe(0.5, KG.CAUSAL, KG.ALIGN))),
+                profile(force(KernelGene.ALIBI), maybe(0.5, KernelGene.CAUSAL, KernelGene.ALIGN))),
             oracle("kernel/sinks", "per-head sink logits in the softmax denominator (also on rows that see no key)",
-                profile(force(KG.SINKS), maybe(0.4, KG.MASK, KG.CAUSAL))),
+                profile(force(KernelGene.SINKS), maybe(0.4, KernelGene.MASK, KernelGene.CAUSAL))),
             oracle("kernel/kv-lens", "per-sequence kv_lens, including 0 and the full length",
-                profile(force(KG.KV_LENS), maybe(0.5, KG.CAUSAL))),
+                profile(force(KernelGene.KV_LENS), maybe(0.5, KernelGene.CAUSAL))),
             oracle("kernel/fully-masked-rows", "rows that see no key: out 0 (never NaN), lse -inf (or the sink)",
-                profile(force(KG.MASK), on(KG.MASK_FILL, MaskFill.DEAD_ROWS.ordinal, MaskFill.ALL_FALSE.ordinal, MaskFill.SPARSE.ordinal),
-                    maybe(0.3, KG.KV_LENS, KG.SINKS, KG.CAUSAL))),
+                profile(force(KernelGene.MASK), on(KernelGene.MASK_FILL, MaskFill.DEAD_ROWS.ordinal, MaskFill.ALL_FALSE.ordinal, MaskFill.SPARSE.ordinal),
+                    maybe(0.3, KernelGene.KV_LENS, KernelGene.SINKS, KernelGene.CAUSAL))),
             oracle("kernel/large-scores", "scores of magnitude 300 and 1e4 (the max must be subtracted before exp)",
-                profile(on(KG.SCORE_MAG, 5, 6), maybe(0.3, KG.CAUSAL, KG.MASK, KG.SINKS, KG.BIAS))),
+                profile(on(KernelGene.SCORE_MAG, 5, 6), maybe(0.3, KernelGene.CAUSAL, KernelGene.MASK, KernelGene.SINKS, KernelGene.BIAS))),
             oracle("kernel/magnitudes", "tiny and large scores and values (1e-3 .. 1e4, V 1e-3 .. 1e3)",
-                profile(on(KG.V_MAG, 1, 2), maybe(0.3, KG.CAUSAL))),
+                profile(on(KernelGene.V_MAG, 1, 2), maybe(0.3, KernelGene.CAUSAL))),
             oracle("kernel/empty", "q_len or kv_len 0",
-                profile(mapOf(KG.Q_LEN to OFTEN_EMPTY, KG.KV_LEN to OFTEN_EMPTY), maybe(0.3, KG.CAUSAL, KG.SINKS, KG.KV_LENS))),
+                profile(mapOf(KernelGene.Q_LEN to OFTEN_EMPTY, KernelGene.KV_LEN to OFTEN_EMPTY), maybe(0.3, KernelGene.CAUSAL, KernelGene.SINKS, KernelGene.KV_LENS))),
             oracle("kernel/layouts", "strided inputs: [B,L,H,D] views, padded rows with an offset, float64 tensors",
-                profile(force(KG.LAYOUT), maybe(0.3, KG.CAUSAL, KG.MASK))),
+                profile(force(KernelGene.LAYOUT), maybe(0.3, KernelGene.CAUSAL, KernelGene.MASK))),
             oracle("kernel/everything", "every option at once, each on with probability 0.3", KernelGenes.everything()),
             decode("kernel/decode-contiguous-cache", paged = false),
             decode("kernel/decode-paged-cache", paged = true),
@@ -86,7 +86,7 @@ object KernelChecks {
     }
 
     /** A check comparing the backend with the float64 reference on cases of [profile]. */
-    fun oracle(name: String, description: String, profile: Map<KG, Domain>, mandatory: Boolean = false): TckCheck =
+    fun oracle(name: String, description: String, profile: Map<KernelGene, Domain>, mandatory: Boolean = false): TckCheck =
         TckCheck(name, description, mandatory) { backend, config ->
             PropertyRunner.run(name, KernelGenes.arb(profile, config.maxCost), config, config.iterations) { judge(backend, it) }
         }
@@ -106,7 +106,7 @@ object KernelChecks {
 
     /** Decoding over a KV cache filled chunk by chunk (per sequence, interleaved) must equal attention with kv_lens. */
     private fun decode(name: String, paged: Boolean): TckCheck {
-        val profile = profile(maybe(0.5, KG.CAUSAL), maybe(0.3, KG.WINDOW, KG.SOFTCAP, KG.SCALE))
+        val profile = profile(maybe(0.5, KernelGene.CAUSAL), maybe(0.3, KernelGene.WINDOW, KernelGene.SOFTCAP, KernelGene.SCALE))
         val what = if (paged) "a PagedKvCache (page sizes 1..16, pages of all sequences interleaved)" else "the backend's own newKvCache"
         return TckCheck(name, "AttentionPlan.decode over $what, sequences of different lengths, equals the reference with kv_lens") { backend, config ->
             PropertyRunner.run(name, KernelGenes.arb(profile, config.maxCost), config, config.iterations) { decodeCase(backend, it, paged) }

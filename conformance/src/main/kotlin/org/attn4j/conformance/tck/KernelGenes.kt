@@ -5,8 +5,8 @@ import io.kotest.property.arbitrary.map
 import org.attn4j.api.Alignment
 import org.attn4j.api.Window
 
-/** The genes of a [KernelCase]. Each one's simplest value (the shrink target) is listed first in its domain. */
-enum class KG {
+/** The genes of a [KernelCase] (one attention kernel call). Each one's simplest value (the shrink target) is listed first in its domain. */
+enum class KernelGene {
     BATCH, HEADS, HEAD_DIM, V_DIM, Q_LEN, KV_LEN, SCALE, CAUSAL, ALIGN, WINDOW, WIN_LEFT, WIN_RIGHT, SOFTCAP,
     BIAS, BIAS_AMP, MASK, MASK_FILL, ALIBI, SINKS, KV_LENS, SCORE_MAG, V_MAG, LAYOUT, DATA
 }
@@ -59,33 +59,36 @@ object KernelGenes {
         Domain.Values(indices, DoubleArray(indices.size) { if (HEAD_PAIRS[indices[it]].first <= 8) 3.0 else 1.0 })
 
     /** Gene counts per option (including "off"). */
-    private fun options(g: KG): Int = when (g) {
-        KG.SCALE -> SCALES.size
-        KG.CAUSAL, KG.ALIGN, KG.ALIBI, KG.SINKS -> 2
-        KG.WINDOW -> 4
-        KG.SOFTCAP -> SOFTCAPS.size
-        KG.BIAS, KG.MASK -> Broadcast.ALL.size + 1
-        KG.KV_LENS -> KvLensMode.entries.size
-        KG.LAYOUT -> Layout.entries.size
+    private fun options(g: KernelGene): Int = when (g) {
+        KernelGene.SCALE -> SCALES.size
+        KernelGene.CAUSAL, KernelGene.ALIGN, KernelGene.ALIBI, KernelGene.SINKS -> 2
+        KernelGene.WINDOW -> 4
+        KernelGene.SOFTCAP -> SOFTCAPS.size
+        KernelGene.BIAS, KernelGene.MASK -> Broadcast.ALL.size + 1
+        KernelGene.KV_LENS -> KvLensMode.entries.size
+        KernelGene.LAYOUT -> Layout.entries.size
         else -> error("$g is not an option gene")
     }
 
     /** The option genes: off unless a profile turns them on. */
-    val OPTION_GENES = listOf(KG.SCALE, KG.CAUSAL, KG.ALIGN, KG.WINDOW, KG.SOFTCAP, KG.BIAS, KG.MASK, KG.ALIBI, KG.SINKS, KG.KV_LENS, KG.LAYOUT)
+    val OPTION_GENES = listOf(
+        KernelGene.SCALE, KernelGene.CAUSAL, KernelGene.ALIGN, KernelGene.WINDOW, KernelGene.SOFTCAP, KernelGene.BIAS,
+        KernelGene.MASK, KernelGene.ALIBI, KernelGene.SINKS, KernelGene.KV_LENS, KernelGene.LAYOUT,
+    )
 
     /** The domain of [g] when a profile does not say otherwise: sizes free, options off. */
-    fun default(g: KG): Domain = when (g) {
-        KG.BATCH -> Domain.Values(intArrayOf(0, 1, 2, 3), doubleArrayOf(4.0, 3.0, 1.5, 1.5))   // batch - 1
-        KG.HEADS -> heads(HEAD_PAIRS.indices.toList().toIntArray())
-        KG.HEAD_DIM -> GenePool.indices(HEAD_DIMS.size)
-        KG.V_DIM -> GenePool.indices(HEAD_DIMS.size + 1) { if (it == 0) 3.0 * HEAD_DIMS.size else 1.0 }  // 0 = same as D
-        KG.Q_LEN, KG.KV_LEN -> GenePool.indices(LENGTHS.size) { lengthWeight(LENGTHS[it]) }
-        KG.WIN_LEFT, KG.WIN_RIGHT -> GenePool.indices(WINDOW_SIZES.size)
-        KG.BIAS_AMP -> GenePool.indices(BIAS_AMPS.size)
-        KG.MASK_FILL -> GenePool.indices(MaskFill.entries.size) { if (it == MaskFill.ALL_FALSE.ordinal) 0.3 else 1.0 }
-        KG.SCORE_MAG -> GenePool.indices(SCORE_MAGS.size) { if (it == 0) 3.0 else 1.0 }
-        KG.V_MAG -> GenePool.indices(VALUE_MAGS.size) { if (it == 0) 4.0 else 1.0 }
-        KG.DATA -> Domain.Range(Int.MAX_VALUE - 1)
+    fun default(g: KernelGene): Domain = when (g) {
+        KernelGene.BATCH -> Domain.Values(intArrayOf(0, 1, 2, 3), doubleArrayOf(4.0, 3.0, 1.5, 1.5))   // batch - 1
+        KernelGene.HEADS -> heads(HEAD_PAIRS.indices.toList().toIntArray())
+        KernelGene.HEAD_DIM -> GenePool.indices(HEAD_DIMS.size)
+        KernelGene.V_DIM -> GenePool.indices(HEAD_DIMS.size + 1) { if (it == 0) 3.0 * HEAD_DIMS.size else 1.0 }  // 0 = same as D
+        KernelGene.Q_LEN, KernelGene.KV_LEN -> GenePool.indices(LENGTHS.size) { lengthWeight(LENGTHS[it]) }
+        KernelGene.WIN_LEFT, KernelGene.WIN_RIGHT -> GenePool.indices(WINDOW_SIZES.size)
+        KernelGene.BIAS_AMP -> GenePool.indices(BIAS_AMPS.size)
+        KernelGene.MASK_FILL -> GenePool.indices(MaskFill.entries.size) { if (it == MaskFill.ALL_FALSE.ordinal) 0.3 else 1.0 }
+        KernelGene.SCORE_MAG -> GenePool.indices(SCORE_MAGS.size) { if (it == 0) 3.0 else 1.0 }
+        KernelGene.V_MAG -> GenePool.indices(VALUE_MAGS.size) { if (it == 0) 4.0 else 1.0 }
+        KernelGene.DATA -> Domain.Range(Int.MAX_VALUE - 1)
         else -> GenePool.only(OFF)
     }
 
@@ -99,27 +102,27 @@ object KernelGenes {
     }
 
     /** A profile where every option gene is on with probability [pOn] (the "everything at once" profile). */
-    fun everything(pOn: Double = 0.3): Map<KG, Domain> = OPTION_GENES.associateWith { sometimes(options(it), pOn) }
+    fun everything(pOn: Double = 0.3): Map<KernelGene, Domain> = OPTION_GENES.associateWith { sometimes(options(it), pOn) }
 
     /** `profile` with [genes] always on. */
-    fun force(vararg genes: KG): Map<KG, Domain> = genes.associateWith { on(options(it)) }
+    fun force(vararg genes: KernelGene): Map<KernelGene, Domain> = genes.associateWith { on(options(it)) }
 
     /** `profile` with [genes] on with probability [pOn]. */
-    fun maybe(pOn: Double, vararg genes: KG): Map<KG, Domain> = genes.associateWith { sometimes(options(it), pOn) }
+    fun maybe(pOn: Double, vararg genes: KernelGene): Map<KernelGene, Domain> = genes.associateWith { sometimes(options(it), pOn) }
 
-    fun pool(profile: Map<KG, Domain>): GenePool = GenePool.of(KG.entries.toTypedArray(), ::default, profile)
+    fun pool(profile: Map<KernelGene, Domain>): GenePool = GenePool.of(KernelGene.entries.toTypedArray(), ::default, profile)
 
     /** Cases of [profile], at most [maxCost] multiply-adds each. */
-    fun arb(profile: Map<KG, Domain>, maxCost: Long): Arb<KernelCase> = pool(profile).arb().map { decode(it, maxCost) }
+    fun arb(profile: Map<KernelGene, Domain>, maxCost: Long): Arb<KernelCase> = pool(profile).arb().map { decode(it, maxCost) }
 
     /** The case a genome describes, made small enough for [maxCost]. */
     fun decode(g: Genome, maxCost: Long): KernelCase {
-        var batch = 1 + g[KG.BATCH]
-        val (qHeads, kvHeads) = HEAD_PAIRS[g[KG.HEADS]]
-        val d = HEAD_DIMS[g[KG.HEAD_DIM]]
-        val dv = if (g[KG.V_DIM] == 0) d else HEAD_DIMS[g[KG.V_DIM] - 1]
-        var qLen = LENGTHS[g[KG.Q_LEN]]
-        var kvLen = LENGTHS[g[KG.KV_LEN]]
+        var batch = 1 + g[KernelGene.BATCH]
+        val (qHeads, kvHeads) = HEAD_PAIRS[g[KernelGene.HEADS]]
+        val d = HEAD_DIMS[g[KernelGene.HEAD_DIM]]
+        val dv = if (g[KernelGene.V_DIM] == 0) d else HEAD_DIMS[g[KernelGene.V_DIM] - 1]
+        var qLen = LENGTHS[g[KernelGene.Q_LEN]]
+        var kvLen = LENGTHS[g[KernelGene.KV_LEN]]
         while (KernelCase.cost(batch, qHeads, qLen, kvLen, d, dv) > maxCost) {
             when {
                 batch > 1 -> batch--
@@ -128,24 +131,24 @@ object KernelGenes {
                 else -> break
             }
         }
-        val left = WINDOW_SIZES[g[KG.WIN_LEFT]]
-        val right = WINDOW_SIZES[g[KG.WIN_RIGHT]]
-        val window = when (g[KG.WINDOW]) {
+        val left = WINDOW_SIZES[g[KernelGene.WIN_LEFT]]
+        val right = WINDOW_SIZES[g[KernelGene.WIN_RIGHT]]
+        val window = when (g[KernelGene.WINDOW]) {
             1 -> Window(left, -1)
             2 -> Window(-1, right)
             3 -> Window(left, right)
             else -> Window.NONE
         }
-        val scale = SCALES[g[KG.SCALE]].takeUnless { it.isNaN() }
+        val scale = SCALES[g[KernelGene.SCALE]].takeUnless { it.isNaN() }
         return KernelCase(
             batch = batch, qHeads = qHeads, kvHeads = kvHeads, headDim = d, vHeadDim = dv, qLen = qLen, kvLen = kvLen,
-            scale = scale, causal = g[KG.CAUSAL] == 1, alignment = if (g[KG.ALIGN] == 1) Alignment.TOP_LEFT else Alignment.BOTTOM_RIGHT,
-            window = window, softcap = SOFTCAPS[g[KG.SOFTCAP]],
-            bias = if (g[KG.BIAS] == 0) null else Broadcast.ALL[g[KG.BIAS] - 1], biasAmplitude = BIAS_AMPS[g[KG.BIAS_AMP]],
-            mask = if (g[KG.MASK] == 0) null else Broadcast.ALL[g[KG.MASK] - 1], maskFill = MaskFill.entries[g[KG.MASK_FILL]],
-            alibi = g[KG.ALIBI] == 1, sinks = g[KG.SINKS] == 1, kvLens = KvLensMode.entries[g[KG.KV_LENS]],
-            scoreMagnitude = SCORE_MAGS[g[KG.SCORE_MAG]], valueMagnitude = VALUE_MAGS[g[KG.V_MAG]],
-            layout = Layout.entries[g[KG.LAYOUT]], dataSeed = g[KG.DATA].toLong(),
+            scale = scale, causal = g[KernelGene.CAUSAL] == 1, alignment = if (g[KernelGene.ALIGN] == 1) Alignment.TOP_LEFT else Alignment.BOTTOM_RIGHT,
+            window = window, softcap = SOFTCAPS[g[KernelGene.SOFTCAP]],
+            bias = if (g[KernelGene.BIAS] == 0) null else Broadcast.ALL[g[KernelGene.BIAS] - 1], biasAmplitude = BIAS_AMPS[g[KernelGene.BIAS_AMP]],
+            mask = if (g[KernelGene.MASK] == 0) null else Broadcast.ALL[g[KernelGene.MASK] - 1], maskFill = MaskFill.entries[g[KernelGene.MASK_FILL]],
+            alibi = g[KernelGene.ALIBI] == 1, sinks = g[KernelGene.SINKS] == 1, kvLens = KvLensMode.entries[g[KernelGene.KV_LENS]],
+            scoreMagnitude = SCORE_MAGS[g[KernelGene.SCORE_MAG]], valueMagnitude = VALUE_MAGS[g[KernelGene.V_MAG]],
+            layout = Layout.entries[g[KernelGene.LAYOUT]], dataSeed = g[KernelGene.DATA].toLong(),
         )
     }
 }

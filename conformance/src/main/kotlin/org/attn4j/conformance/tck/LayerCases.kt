@@ -47,11 +47,17 @@ enum class Chunking {
     }
 }
 
-/** Genes of a [StandardLayerCase]. */
-enum class SG { BATCH, HEADS, HEAD_DIM, HIDDEN, Q_LEN, KV_LEN, CROSS, KEY_PAD, BIAS, CAUSAL, ALIGN, WINDOW, WIN_LEFT, WIN_RIGHT, SOFTCAP, SCALE, GQA_LABEL, CHUNKS, DATA }
+/** The genes of a [StandardLayerCase] (an MHA/MQA/GQA layer call). */
+enum class StandardLayerGene {
+    BATCH, HEADS, HEAD_DIM, HIDDEN, Q_LEN, KV_LEN, CROSS, KEY_PAD, BIAS, CAUSAL, ALIGN, WINDOW, WIN_LEFT, WIN_RIGHT,
+    SOFTCAP, SCALE, GQA_LABEL, CHUNKS, DATA
+}
 
-/** Genes of an [MlaLayerCase]. */
-enum class MG { BATCH, HEADS, HIDDEN, Q_LORA, KV_LORA, NOPE, ROPE, V_DIM, THETA, INTERLEAVED, OFFSET, CAUSAL, ALIGN, SOFTCAP, SCALE, LEN, KEY_PAD, PATH, CHUNKS, DATA }
+/** The genes of an [MlaLayerCase] (a multi-head latent attention layer call). */
+enum class MlaLayerGene {
+    BATCH, HEADS, HIDDEN, Q_LORA, KV_LORA, NOPE, ROPE, V_DIM, THETA, INTERLEAVED, OFFSET, CAUSAL, ALIGN, SOFTCAP, SCALE,
+    LEN, KEY_PAD, PATH, CHUNKS, DATA
+}
 
 /** Small tables shared by the layer generators (layers cost more per case than kernels, so sizes stay small). */
 internal object LayerTables {
@@ -134,43 +140,43 @@ data class StandardLayerCase(
     }
 
     companion object {
-        fun defaults(g: SG): Domain = when (g) {
-            SG.BATCH -> Domain.Values(intArrayOf(0, 1, 2), doubleArrayOf(3.0, 2.0, 1.0))
-            SG.HEADS -> GenePool.indices(LayerTables.HEAD_PAIRS.size) { if (LayerTables.HEAD_PAIRS[it].first <= 4) 2.0 else 1.0 }
-            SG.HEAD_DIM -> GenePool.indices(LayerTables.HEAD_DIMS.size)
-            SG.HIDDEN -> GenePool.indices(LayerTables.HIDDEN.size)
-            SG.Q_LEN, SG.KV_LEN -> GenePool.indices(LayerTables.LENGTHS.size) { if (it == 1) 0.3 else 1.0 }
-            SG.WIN_LEFT, SG.WIN_RIGHT -> GenePool.indices(LayerTables.WINDOW_SIZES.size)
-            SG.WINDOW -> KernelGenes.sometimes(4, 0.25)
-            SG.SOFTCAP -> KernelGenes.sometimes(LayerTables.SOFTCAPS.size, 0.25)
-            SG.SCALE -> KernelGenes.sometimes(LayerTables.SCALES.size, 0.25)
-            SG.BIAS, SG.CAUSAL, SG.ALIGN, SG.GQA_LABEL -> KernelGenes.sometimes(2, 0.5)
-            SG.CHUNKS -> GenePool.indices(Chunking.entries.size)
-            SG.DATA -> Domain.Range(Int.MAX_VALUE - 1)
-            SG.CROSS, SG.KEY_PAD -> GenePool.only(0)
+        fun defaults(g: StandardLayerGene): Domain = when (g) {
+            StandardLayerGene.BATCH -> Domain.Values(intArrayOf(0, 1, 2), doubleArrayOf(3.0, 2.0, 1.0))
+            StandardLayerGene.HEADS -> GenePool.indices(LayerTables.HEAD_PAIRS.size) { if (LayerTables.HEAD_PAIRS[it].first <= 4) 2.0 else 1.0 }
+            StandardLayerGene.HEAD_DIM -> GenePool.indices(LayerTables.HEAD_DIMS.size)
+            StandardLayerGene.HIDDEN -> GenePool.indices(LayerTables.HIDDEN.size)
+            StandardLayerGene.Q_LEN, StandardLayerGene.KV_LEN -> GenePool.indices(LayerTables.LENGTHS.size) { if (it == 1) 0.3 else 1.0 }
+            StandardLayerGene.WIN_LEFT, StandardLayerGene.WIN_RIGHT -> GenePool.indices(LayerTables.WINDOW_SIZES.size)
+            StandardLayerGene.WINDOW -> KernelGenes.sometimes(4, 0.25)
+            StandardLayerGene.SOFTCAP -> KernelGenes.sometimes(LayerTables.SOFTCAPS.size, 0.25)
+            StandardLayerGene.SCALE -> KernelGenes.sometimes(LayerTables.SCALES.size, 0.25)
+            StandardLayerGene.BIAS, StandardLayerGene.CAUSAL, StandardLayerGene.ALIGN, StandardLayerGene.GQA_LABEL -> KernelGenes.sometimes(2, 0.5)
+            StandardLayerGene.CHUNKS -> GenePool.indices(Chunking.entries.size)
+            StandardLayerGene.DATA -> Domain.Range(Int.MAX_VALUE - 1)
+            StandardLayerGene.CROSS, StandardLayerGene.KEY_PAD -> GenePool.only(0)
         }
 
-        fun arb(profile: Map<SG, Domain>): Arb<StandardLayerCase> =
-            GenePool.of(SG.entries.toTypedArray(), ::defaults, profile).arb().map(::decode)
+        fun arb(profile: Map<StandardLayerGene, Domain>): Arb<StandardLayerCase> =
+            GenePool.of(StandardLayerGene.entries.toTypedArray(), ::defaults, profile).arb().map(::decode)
 
         fun decode(g: Genome): StandardLayerCase {
-            val (hq, hkv) = LayerTables.HEAD_PAIRS[g[SG.HEADS]]
+            val (hq, hkv) = LayerTables.HEAD_PAIRS[g[StandardLayerGene.HEADS]]
             val variant = when {
-                g[SG.GQA_LABEL] == 1 -> LayerVariant.GQA
+                g[StandardLayerGene.GQA_LABEL] == 1 -> LayerVariant.GQA
                 hkv == hq -> LayerVariant.MHA
                 hkv == 1 -> LayerVariant.MQA
                 else -> LayerVariant.GQA
             }
-            val l = LayerTables.WINDOW_SIZES[g[SG.WIN_LEFT]]
-            val r = LayerTables.WINDOW_SIZES[g[SG.WIN_RIGHT]]
+            val l = LayerTables.WINDOW_SIZES[g[StandardLayerGene.WIN_LEFT]]
+            val r = LayerTables.WINDOW_SIZES[g[StandardLayerGene.WIN_RIGHT]]
             return StandardLayerCase(
-                batch = 1 + g[SG.BATCH], variant = variant, hidden = LayerTables.HIDDEN[g[SG.HIDDEN]], qHeads = hq, kvHeads = hkv,
-                headDim = LayerTables.HEAD_DIMS[g[SG.HEAD_DIM]], bias = g[SG.BIAS] == 1, causal = g[SG.CAUSAL] == 1,
-                alignment = if (g[SG.ALIGN] == 1) Alignment.TOP_LEFT else Alignment.BOTTOM_RIGHT,
-                window = when (g[SG.WINDOW]) { 1 -> Window(l, -1); 2 -> Window(-1, r); 3 -> Window(l, r); else -> Window.NONE },
-                softcap = LayerTables.SOFTCAPS[g[SG.SOFTCAP]], scale = LayerTables.SCALES[g[SG.SCALE]].takeUnless { it.isNaN() },
-                qLen = LayerTables.LENGTHS[g[SG.Q_LEN]], kvLen = LayerTables.LENGTHS[g[SG.KV_LEN]], cross = g[SG.CROSS] == 1,
-                keyPadding = g[SG.KEY_PAD] == 1, chunking = Chunking.entries[g[SG.CHUNKS]], dataSeed = g[SG.DATA].toLong(),
+                batch = 1 + g[StandardLayerGene.BATCH], variant = variant, hidden = LayerTables.HIDDEN[g[StandardLayerGene.HIDDEN]], qHeads = hq, kvHeads = hkv,
+                headDim = LayerTables.HEAD_DIMS[g[StandardLayerGene.HEAD_DIM]], bias = g[StandardLayerGene.BIAS] == 1, causal = g[StandardLayerGene.CAUSAL] == 1,
+                alignment = if (g[StandardLayerGene.ALIGN] == 1) Alignment.TOP_LEFT else Alignment.BOTTOM_RIGHT,
+                window = when (g[StandardLayerGene.WINDOW]) { 1 -> Window(l, -1); 2 -> Window(-1, r); 3 -> Window(l, r); else -> Window.NONE },
+                softcap = LayerTables.SOFTCAPS[g[StandardLayerGene.SOFTCAP]], scale = LayerTables.SCALES[g[StandardLayerGene.SCALE]].takeUnless { it.isNaN() },
+                qLen = LayerTables.LENGTHS[g[StandardLayerGene.Q_LEN]], kvLen = LayerTables.LENGTHS[g[StandardLayerGene.KV_LEN]], cross = g[StandardLayerGene.CROSS] == 1,
+                keyPadding = g[StandardLayerGene.KEY_PAD] == 1, chunking = Chunking.entries[g[StandardLayerGene.CHUNKS]], dataSeed = g[StandardLayerGene.DATA].toLong(),
             )
         }
     }
@@ -224,43 +230,43 @@ data class MlaLayerCase(
     }
 
     companion object {
-        fun defaults(g: MG): Domain = when (g) {
-            MG.BATCH -> Domain.Values(intArrayOf(0, 1, 2), doubleArrayOf(3.0, 2.0, 1.0))
-            MG.HEADS -> GenePool.indices(LayerTables.MLA_HEADS.size)
-            MG.HIDDEN -> GenePool.indices(LayerTables.HIDDEN.size)
-            MG.Q_LORA -> GenePool.indices(LayerTables.Q_LORA.size)
-            MG.KV_LORA -> GenePool.indices(LayerTables.KV_LORA.size)
-            MG.NOPE -> GenePool.indices(LayerTables.NOPE.size)
-            MG.ROPE -> GenePool.indices(LayerTables.ROPE.size)
-            MG.V_DIM -> GenePool.indices(LayerTables.MLA_V.size)
-            MG.THETA -> GenePool.indices(LayerTables.THETAS.size)
-            MG.OFFSET -> GenePool.indices(LayerTables.OFFSETS.size)
-            MG.INTERLEAVED, MG.PATH -> KernelGenes.sometimes(2, 0.5)
-            MG.CAUSAL -> Domain.Values(intArrayOf(1, 0), doubleArrayOf(2.0, 1.0))   // causal first: MLA is a decoder
-            MG.ALIGN -> KernelGenes.sometimes(2, 0.3)
-            MG.SOFTCAP -> KernelGenes.sometimes(LayerTables.SOFTCAPS.size, 0.2)
-            MG.SCALE -> KernelGenes.sometimes(LayerTables.SCALES.size, 0.2)
-            MG.LEN -> GenePool.indices(LayerTables.LENGTHS.size) { if (it == 1) 0.3 else 1.0 }
-            MG.KEY_PAD -> KernelGenes.sometimes(2, 0.25)
-            MG.CHUNKS -> GenePool.indices(Chunking.entries.size)
-            MG.DATA -> Domain.Range(Int.MAX_VALUE - 1)
+        fun defaults(g: MlaLayerGene): Domain = when (g) {
+            MlaLayerGene.BATCH -> Domain.Values(intArrayOf(0, 1, 2), doubleArrayOf(3.0, 2.0, 1.0))
+            MlaLayerGene.HEADS -> GenePool.indices(LayerTables.MLA_HEADS.size)
+            MlaLayerGene.HIDDEN -> GenePool.indices(LayerTables.HIDDEN.size)
+            MlaLayerGene.Q_LORA -> GenePool.indices(LayerTables.Q_LORA.size)
+            MlaLayerGene.KV_LORA -> GenePool.indices(LayerTables.KV_LORA.size)
+            MlaLayerGene.NOPE -> GenePool.indices(LayerTables.NOPE.size)
+            MlaLayerGene.ROPE -> GenePool.indices(LayerTables.ROPE.size)
+            MlaLayerGene.V_DIM -> GenePool.indices(LayerTables.MLA_V.size)
+            MlaLayerGene.THETA -> GenePool.indices(LayerTables.THETAS.size)
+            MlaLayerGene.OFFSET -> GenePool.indices(LayerTables.OFFSETS.size)
+            MlaLayerGene.INTERLEAVED, MlaLayerGene.PATH -> KernelGenes.sometimes(2, 0.5)
+            MlaLayerGene.CAUSAL -> Domain.Values(intArrayOf(1, 0), doubleArrayOf(2.0, 1.0))   // causal first: MLA is a decoder
+            MlaLayerGene.ALIGN -> KernelGenes.sometimes(2, 0.3)
+            MlaLayerGene.SOFTCAP -> KernelGenes.sometimes(LayerTables.SOFTCAPS.size, 0.2)
+            MlaLayerGene.SCALE -> KernelGenes.sometimes(LayerTables.SCALES.size, 0.2)
+            MlaLayerGene.LEN -> GenePool.indices(LayerTables.LENGTHS.size) { if (it == 1) 0.3 else 1.0 }
+            MlaLayerGene.KEY_PAD -> KernelGenes.sometimes(2, 0.25)
+            MlaLayerGene.CHUNKS -> GenePool.indices(Chunking.entries.size)
+            MlaLayerGene.DATA -> Domain.Range(Int.MAX_VALUE - 1)
         }
 
-        fun arb(profile: Map<MG, Domain>): Arb<MlaLayerCase> = GenePool.of(MG.entries.toTypedArray(), ::defaults, profile).arb().map(::decode)
+        fun arb(profile: Map<MlaLayerGene, Domain>): Arb<MlaLayerCase> = GenePool.of(MlaLayerGene.entries.toTypedArray(), ::defaults, profile).arb().map(::decode)
 
         fun decode(g: Genome): MlaLayerCase {
-            val rope = LayerTables.ROPE[g[MG.ROPE]]
-            val nope = LayerTables.NOPE[g[MG.NOPE]].let { if (it + rope == 0) 1 else it }   // Q/K need at least one dim
+            val rope = LayerTables.ROPE[g[MlaLayerGene.ROPE]]
+            val nope = LayerTables.NOPE[g[MlaLayerGene.NOPE]].let { if (it + rope == 0) 1 else it }   // Q/K need at least one dim
             return MlaLayerCase(
-                batch = 1 + g[MG.BATCH], hidden = LayerTables.HIDDEN[g[MG.HIDDEN]], heads = LayerTables.MLA_HEADS[g[MG.HEADS]],
-                qLoraRank = LayerTables.Q_LORA[g[MG.Q_LORA]], kvLoraRank = LayerTables.KV_LORA[g[MG.KV_LORA]], nope = nope, rope = rope,
-                vHeadDim = LayerTables.MLA_V[g[MG.V_DIM]], ropeTheta = LayerTables.THETAS[g[MG.THETA]], ropeInterleaved = g[MG.INTERLEAVED] == 1,
-                positionOffset = LayerTables.OFFSETS[g[MG.OFFSET]], causal = g[MG.CAUSAL] == 1,
-                alignment = if (g[MG.ALIGN] == 1) Alignment.TOP_LEFT else Alignment.BOTTOM_RIGHT,
-                softcap = LayerTables.SOFTCAPS[g[MG.SOFTCAP]], scale = LayerTables.SCALES[g[MG.SCALE]].takeUnless { it.isNaN() },
-                len = LayerTables.LENGTHS[g[MG.LEN]], keyPadding = g[MG.KEY_PAD] == 1,
-                path = if (g[MG.PATH] == 1) PlanOptions.MlaPath.ABSORBED else PlanOptions.MlaPath.NAIVE,
-                chunking = Chunking.entries[g[MG.CHUNKS]], dataSeed = g[MG.DATA].toLong(),
+                batch = 1 + g[MlaLayerGene.BATCH], hidden = LayerTables.HIDDEN[g[MlaLayerGene.HIDDEN]], heads = LayerTables.MLA_HEADS[g[MlaLayerGene.HEADS]],
+                qLoraRank = LayerTables.Q_LORA[g[MlaLayerGene.Q_LORA]], kvLoraRank = LayerTables.KV_LORA[g[MlaLayerGene.KV_LORA]], nope = nope, rope = rope,
+                vHeadDim = LayerTables.MLA_V[g[MlaLayerGene.V_DIM]], ropeTheta = LayerTables.THETAS[g[MlaLayerGene.THETA]], ropeInterleaved = g[MlaLayerGene.INTERLEAVED] == 1,
+                positionOffset = LayerTables.OFFSETS[g[MlaLayerGene.OFFSET]], causal = g[MlaLayerGene.CAUSAL] == 1,
+                alignment = if (g[MlaLayerGene.ALIGN] == 1) Alignment.TOP_LEFT else Alignment.BOTTOM_RIGHT,
+                softcap = LayerTables.SOFTCAPS[g[MlaLayerGene.SOFTCAP]], scale = LayerTables.SCALES[g[MlaLayerGene.SCALE]].takeUnless { it.isNaN() },
+                len = LayerTables.LENGTHS[g[MlaLayerGene.LEN]], keyPadding = g[MlaLayerGene.KEY_PAD] == 1,
+                path = if (g[MlaLayerGene.PATH] == 1) PlanOptions.MlaPath.ABSORBED else PlanOptions.MlaPath.NAIVE,
+                chunking = Chunking.entries[g[MlaLayerGene.CHUNKS]], dataSeed = g[MlaLayerGene.DATA].toLong(),
             )
         }
     }

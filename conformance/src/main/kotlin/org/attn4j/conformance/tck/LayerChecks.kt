@@ -10,6 +10,7 @@ import org.attn4j.api.PlanOptions
 import org.attn4j.api.Precision
 import org.attn4j.api.Tensor
 import org.attn4j.api.Tensors
+import org.attn4j.reference.Naive32
 import org.attn4j.reference.ReferenceBackend
 import kotlin.math.abs
 
@@ -25,9 +26,9 @@ object LayerChecks {
     val ALL: List<TckCheck> by lazy {
         listOf(
             standard("layer/standard", "MHA/MQA/GQA self-attention layers (biases on/off, causal, windows, softcap, scale)", emptyMap()),
-            standard("layer/cross-attention", "cross-attention: keys and values projected from a memory of another length", mapOf(SG.CROSS to ON)),
+            standard("layer/cross-attention", "cross-attention: keys and values projected from a memory of another length", mapOf(StandardLayerGene.CROSS to ON)),
             standard("layer/key-padding-mask", "key padding masks [B, Lk] (self and cross), rows that keep no key included",
-                mapOf(SG.KEY_PAD to ON, SG.CROSS to KernelGenes.sometimes(2, 0.5))),
+                mapOf(StandardLayerGene.KEY_PAD to ON, StandardLayerGene.CROSS to KernelGenes.sometimes(2, 0.5))),
             standardSteps("layer/kv-cache-steps", "chunked decoding through LayerPlan.newCache/step equals the reference in one call"),
             mla("layer/mla-naive", PlanOptions.MlaPath.NAIVE),
             mla("layer/mla-absorbed", PlanOptions.MlaPath.ABSORBED),
@@ -121,7 +122,7 @@ object LayerChecks {
         return if (backend.precision() == Precision.FLOAT32) org.attn4j.api.FloatTensor.copyOf(y) else y
     }
 
-    private fun standard(name: String, description: String, profile: Map<SG, Domain>) = TckCheck(name, description) { backend, config ->
+    private fun standard(name: String, description: String, profile: Map<StandardLayerGene, Domain>) = TckCheck(name, description) { backend, config ->
         PropertyRunner.run(name, StandardLayerCase.arb(profile), config, config.layerIterations) { c ->
             val a = c.activations
             val (y, declined) = withLayer(backend, c.config, c.weights, PlanOptions.MlaPath.NAIVE) { it.forward(a.x, a.kvX, a.keyPaddingMask) }
@@ -139,7 +140,7 @@ object LayerChecks {
 
     /** Causal, bottom-right self-attention fed in chunks must equal one call (future tokens are hidden either way). */
     private fun standardSteps(name: String, description: String) = TckCheck(name, description) { backend, config ->
-        val profile = mapOf(SG.CAUSAL to ON, SG.ALIGN to GenePool.only(0), SG.Q_LEN to GenePool.indices(LayerTables.LENGTHS.size))
+        val profile = mapOf(StandardLayerGene.CAUSAL to ON, StandardLayerGene.ALIGN to GenePool.only(0), StandardLayerGene.Q_LEN to GenePool.indices(LayerTables.LENGTHS.size))
         PropertyRunner.run(name, StandardLayerCase.arb(profile), config, config.layerIterations) { c ->
             val a = c.activations
             val (pair, declined) = withLayer(backend, c.config, c.weights, PlanOptions.MlaPath.NAIVE) { plan ->
@@ -160,8 +161,8 @@ object LayerChecks {
         }
     }
 
-    private fun mlaProfile(path: PlanOptions.MlaPath): Map<MG, Domain> =
-        mapOf(MG.PATH to GenePool.only(if (path == PlanOptions.MlaPath.ABSORBED) 1 else 0))
+    private fun mlaProfile(path: PlanOptions.MlaPath): Map<MlaLayerGene, Domain> =
+        mapOf(MlaLayerGene.PATH to GenePool.only(if (path == PlanOptions.MlaPath.ABSORBED) 1 else 0))
 
     private fun mla(name: String, path: PlanOptions.MlaPath) = TckCheck(name,
         "MLA layers on the ${path.name.lowercase()} path: RoPE halves and interleaved, with and without q LoRA, offsets, key padding") { backend, config ->
@@ -184,7 +185,7 @@ object LayerChecks {
     private fun mlaSteps(): TckCheck {
         val name = "layer/mla-kv-cache-steps"
         return TckCheck(name, "MLA decoding through the latent cache (both paths) equals the reference in one call") { backend, config ->
-            val profile = mapOf(MG.CAUSAL to GenePool.only(1), MG.ALIGN to GenePool.only(0), MG.KEY_PAD to GenePool.only(0))
+            val profile = mapOf(MlaLayerGene.CAUSAL to GenePool.only(1), MlaLayerGene.ALIGN to GenePool.only(0), MlaLayerGene.KEY_PAD to GenePool.only(0))
             PropertyRunner.run(name, MlaLayerCase.arb(profile), config, config.layerIterations) { c ->
                 val a = c.activations
                 val (stepped, declined) = withLayer(backend, c.config, c.weights, c.path) { plan -> steps(backend, plan, a, c.batch, c.hidden) }

@@ -24,9 +24,9 @@ object MetamorphicChecks {
     val ALL: List<TckCheck> by lazy { listOf(gqaRepeat(), kvSplit(), keyPermutation(), biasRowShift(), valueScale()) }
 
     /** Options that do not depend on key positions: the ones key permutation must leave alone. */
-    private val POSITION_FREE = maybe(0.3, KG.BIAS, KG.MASK, KG.SINKS, KG.SOFTCAP, KG.SCALE) + mapOf(KG.KV_LENS to GenePool.only(0))
+    private val POSITION_FREE = maybe(0.3, KernelGene.BIAS, KernelGene.MASK, KernelGene.SINKS, KernelGene.SOFTCAP, KernelGene.SCALE) + mapOf(KernelGene.KV_LENS to GenePool.only(0))
 
-    private fun check(name: String, description: String, profile: Map<KG, Domain>, relation: (AttentionBackend, KernelCase) -> CaseOutcome) =
+    private fun check(name: String, description: String, profile: Map<KernelGene, Domain>, relation: (AttentionBackend, KernelCase) -> CaseOutcome) =
         TckCheck(name, description) { backend, config ->
             PropertyRunner.run(name, KernelGenes.arb(profile, config.maxCost), config, maxOf(2, config.iterations / 2)) { relation(backend, it) }
         }
@@ -75,7 +75,7 @@ object MetamorphicChecks {
 
     /** GQA/MQA equals MHA with each KV head repeated for its group of query heads. */
     private fun gqaRepeat() = check("meta/gqa-equals-repeated-mha", "GQA/MQA output equals MHA on K/V repeated per query head",
-        mapOf(KG.HEADS to heads(GROUPED)) + maybe(0.3, KG.CAUSAL, KG.MASK, KG.BIAS, KG.SINKS, KG.ALIBI, KG.KV_LENS)) { backend, c ->
+        mapOf(KernelGene.HEADS to heads(GROUPED)) + maybe(0.3, KernelGene.CAUSAL, KernelGene.MASK, KernelGene.BIAS, KernelGene.SINKS, KernelGene.ALIBI, KernelGene.KV_LENS)) { backend, c ->
         val g = c.qHeads / c.kvHeads
         val mha = AttentionSpec(c.qHeads, c.qHeads, c.headDim, c.vHeadDim, c.spec.scale(), c.causal, c.alignment, c.window, c.softcap)
         val inputs = c.inputs
@@ -101,7 +101,7 @@ object MetamorphicChecks {
      * Sinks are excluded (a sink would be counted in both halves).
      */
     private fun kvSplit() = check("meta/kv-split-lse-merge", "two halves of the keys (split by masks) merged by LSE equal the whole",
-        KernelGenes.everything(0.3) + mapOf(KG.SINKS to GenePool.only(0), KG.LAYOUT to GenePool.only(0))) { backend, c ->
+        KernelGenes.everything(0.3) + mapOf(KernelGene.SINKS to GenePool.only(0), KernelGene.LAYOUT to GenePool.only(0))) { backend, c ->
         val split = SplittableRandom(c.dataSeed + 7).nextInt(c.kvLen + 1)
         val scores = intArrayOf(c.batch, c.qHeads, c.qLen, c.kvLen)
         val orig = c.inputs.mask()?.broadcastTo(*scores)
@@ -212,7 +212,7 @@ object MetamorphicChecks {
 
     /** Adding one constant to a whole bias row (all keys of one query) leaves the output unchanged (softmax shift). */
     private fun biasRowShift() = check("meta/bias-row-shift", "a constant added to every key's bias of a query row changes nothing",
-        force(KG.BIAS) + maybe(0.3, KG.CAUSAL, KG.MASK, KG.SOFTCAP, KG.ALIBI, KG.KV_LENS)) { backend, c ->
+        force(KernelGene.BIAS) + maybe(0.3, KernelGene.CAUSAL, KernelGene.MASK, KernelGene.SOFTCAP, KernelGene.ALIBI, KernelGene.KV_LENS)) { backend, c ->
         val bias = c.inputs.bias()!!
         val shape = bias.shape()
         val rowLen = shape.last()
@@ -231,7 +231,7 @@ object MetamorphicChecks {
 
     /** Scaling V by a factor scales the output by it and leaves the LSE alone. */
     private fun valueScale() = check("meta/value-scale", "V times a factor gives out times that factor, the same lse",
-        KernelGenes.everything(0.3) + mapOf(KG.LAYOUT to GenePool.only(0))) { backend, c ->
+        KernelGenes.everything(0.3) + mapOf(KernelGene.LAYOUT to GenePool.only(0))) { backend, c ->
         val factor = doubleArrayOf(0.125, 3.0, 64.0, 1000.0)[SplittableRandom(c.dataSeed + 17).nextInt(4)]
         val v = c.inputs.v()
         // Float64, so the scaled V is exact for a float64 backend; a float32 backend rounds it (within its noise).

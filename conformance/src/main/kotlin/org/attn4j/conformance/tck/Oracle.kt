@@ -5,6 +5,7 @@ import org.attn4j.api.AttentionOutput
 import org.attn4j.api.AttentionSpec
 import org.attn4j.api.Precision
 import org.attn4j.api.Tensor
+import org.attn4j.reference.Naive32
 import org.attn4j.reference.ReferenceAttention
 import kotlin.math.abs
 

@@ -13,7 +13,7 @@ import org.attn4j.api.Window
 class GeneratorsTest : FunSpec({
     val maxCost = TckConfig.DEFAULT_MAX_COST
 
-    fun sample(profile: Map<KG, Domain>, n: Int, seed: Long = 1): List<KernelCase> {
+    fun sample(profile: Map<KernelGene, Domain>, n: Int, seed: Long = 1): List<KernelCase> {
         val rs = RandomSource.seeded(seed)
         val arb = KernelGenes.arb(profile, maxCost)
         return List(n) { arb.sample(rs).value }
@@ -89,7 +89,7 @@ class GeneratorsTest : FunSpec({
 
     test("layer generators give valid configs and weights") {
         val rs = RandomSource.seeded(3)
-        val std = StandardLayerCase.arb(mapOf(SG.CROSS to KernelGenes.sometimes(2, 0.5), SG.KEY_PAD to KernelGenes.sometimes(2, 0.5)))
+        val std = StandardLayerCase.arb(mapOf(StandardLayerGene.CROSS to KernelGenes.sometimes(2, 0.5), StandardLayerGene.KEY_PAD to KernelGenes.sometimes(2, 0.5)))
         repeat(300) {
             val c = std.sample(rs).value
             c.weights.validate(c.config)

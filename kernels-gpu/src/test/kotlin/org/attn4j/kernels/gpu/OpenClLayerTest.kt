@@ -20,6 +20,7 @@ import org.attn4j.api.StandardLayerConfig
 import org.attn4j.api.StandardLayerWeights
 import org.attn4j.api.Tensor
 import org.attn4j.api.Window
+import org.attn4j.reference.Naive32
 import org.attn4j.reference.ReferenceBackend
 import java.util.OptionalDouble
 import kotlin.random.Random
@@ -46,20 +47,9 @@ class OpenClLayerTest : StringSpec({
         )
     }
 
-    /** The layer in plain float32 (Naive32 linear + attention), only to calibrate the float32 accuracy rule. */
-    fun naiveLayer(c: StandardLayerConfig, w: StandardLayerWeights, x: Tensor, kvX: Tensor?, kpm: BoolTensor?): FloatArray {
-        val b = x.size(0); val lq = x.size(1); val mem = kvX ?: x; val lk = mem.size(1)
-        val hq = c.qHeads(); val hkv = c.kvHeads(); val d = c.headDim()
-        fun heads(flat: FloatArray, l: Int, h: Int) = FloatTensor.of(flat, b, l, h, d).permute(0, 2, 1, 3).copy()
-        val q = heads(Naive32.linear(x.toFloatArray(), b * lq, w.wq(), w.bq()), lq, hq)
-        val k = heads(Naive32.linear(mem.toFloatArray(), b * lk, w.wk(), w.bk()), lk, hkv)
-        val v = heads(Naive32.linear(mem.toFloatArray(), b * lk, w.wv(), w.bv()), lk, hkv)
-        var inputs = AttentionInputs.of(q, k, v)
-        if (kpm != null) inputs = inputs.withMask(kpm.reshape(b, 1, 1, lk))
-        val o = Naive32.attend(c.attentionSpec(), inputs).out
-        val merged = FloatTensor.of(o, b, hq, lq, d).permute(0, 2, 1, 3).copy().toFloatArray()
-        return Naive32.linear(merged, b * lq, w.wo(), w.bo())
-    }
+    /** The layer in plain float32 (the float32 oracle), only to calibrate the float32 accuracy rule. */
+    fun naiveLayer(c: StandardLayerConfig, w: StandardLayerWeights, x: Tensor, kvX: Tensor?, kpm: BoolTensor?): FloatArray =
+        Naive32.standardLayer(c, w, x, kvX, kpm).toFloatArray()
 
     "self-attention layers: MHA, MQA, GQA, with and without biases, causal or not" {
         val gpu = Gpu.require()

@@ -34,7 +34,7 @@ enum class Bug(val description: String) {
 }
 
 /**
- * A float32 attention kernel written like [org.attn4j.conformance.tck.Naive32] (plain loops in FORMAT.md's order),
+ * A float32 attention kernel written like [org.attn4j.reference.Naive32] (plain loops in FORMAT.md's order),
  * with exactly one [bug] switched in. Kernel bugs live here; the two layer bugs live in [BrokenBackend].
  */
 class BrokenKernel(private val bug: Bug) {
