@@ -6,6 +6,7 @@ import org.attn4j.api.AttentionProblem;
 import org.attn4j.api.Backends;
 import org.attn4j.api.Support;
 
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -30,9 +31,17 @@ public final class BenchSuite {
      * @param reps      timed calls (the median is reported)
      * @param limits    how long to measure the machine limits
      * @param threads   threads for every implementation (plans, ORT intra-op, limits)
+     * @param peerJars  the folder holding the ONNX Runtime jar, loaded apart from the class path ({@link Peers#ortFrom});
+     *                  {@code null}: ONNX Runtime is on this class path
      */
     public record Config(List<Workload> workloads, List<String> backends, boolean peer, int warmup, double warmupSeconds,
-                         int reps, MachineLimits.Settings limits, int threads) {
+                         int reps, MachineLimits.Settings limits, int threads, Path peerJars) {
+        /** A configuration whose peer, if any, is on this class path. */
+        public Config(List<Workload> workloads, List<String> backends, boolean peer, int warmup, double warmupSeconds,
+                      int reps, MachineLimits.Settings limits, int threads) {
+            this(workloads, backends, peer, warmup, warmupSeconds, reps, limits, threads, null);
+        }
+
         public Config {
             AttentionException.require(warmupSeconds >= 0 && Double.isFinite(warmupSeconds), "warmupSeconds", ">= 0", warmupSeconds);
             AttentionException.require(workloads != null && !workloads.isEmpty(), "workloads", "at least one", workloads);
@@ -78,7 +87,9 @@ public final class BenchSuite {
         rows.add(new BenchRow("dram_read", "machine", limits.dramGBs(), "GB/s", 100.0, null, null, null, null,
                 "vector loads, " + limits.threads() + " threads"));
 
-        OrtPeer.Availability peer = config.peer() ? OrtPeer.open(config.threads()) : new OrtPeer.Availability(null, "--peer none");
+        Peers.Availability peer = !config.peer() ? new Peers.Availability(null, "--peer none")
+                : config.peerJars() == null ? Peers.ortOnClassPath(config.threads())
+                : Peers.ortFrom(config.peerJars(), config.threads());
         String peerStatus = peer.available() ? "onnxruntime " + peer.peer().version() : peer.reason();
         if (config.peer()) progress.accept("peer: " + peerStatus);
         try {
@@ -100,7 +111,7 @@ public final class BenchSuite {
     static final int[] PAGE_SIZES = {16, 64};
 
     /** The measurements of one run; rows are appended in output order. */
-    private record Runner(Config config, MachineLimits limits, OrtPeer.Availability peer, Consumer<String> progress,
+    private record Runner(Config config, MachineLimits limits, Peers.Availability peer, Consumer<String> progress,
                           List<BenchRow> rows, MachineLimits.Stream alongside) {
 
         /**
@@ -137,9 +148,9 @@ public final class BenchSuite {
                 if (w.kind() == Workload.Kind.MLA_DECODE) naiveOverAbsorbed(w, name);
             }
             if (config.peer()) {
-                rows.add(row(w, OrtPeer.NAME, peerTime, null, false));
+                rows.add(row(w, Peers.ORT, peerTime, null, false));
                 if (w.kind() == Workload.Kind.DECODE && w.name().equals("D1") && peerTime.ok()) {
-                    mhaOverGqa(w, OrtPeer.NAME, peerTime);
+                    mhaOverGqa(w, Peers.ORT, peerTime);
                 }
             }
         }
@@ -168,12 +179,12 @@ public final class BenchSuite {
             if (!config.peer()) return Measured.failed("--peer none");
             if (!peer.available()) return Measured.failed(peer.reason());
             Workload w = data.workload();
-            try (OrtPeer.Prepared p = peer.peer().prepare(data)) {
+            try (Peers.Prepared p = peer.peer().prepare(data)) {
                 Measured m = time(w, p::run);
-                progress.accept(line(w, OrtPeer.NAME, m));
+                progress.accept(line(w, Peers.ORT, m));
                 return m;
             } catch (Exception | LinkageError e) {
-                progress.accept(w.name() + " " + OrtPeer.NAME + ": failed: " + e);
+                progress.accept(w.name() + " " + Peers.ORT + ": failed: " + e);
                 return Measured.failed("ONNX Runtime failed on " + w.name() + ": " + e);
             }
         }
@@ -226,7 +237,7 @@ public final class BenchSuite {
             Workload mha = gqa.withKvHeads(gqa.name() + "-MHA", gqa.qHeads());
             progress.accept(mha.name() + ": " + mha.describe());
             BenchData data = BenchData.random(mha, mha.name().hashCode());
-            Measured m = backend.equals(OrtPeer.NAME) ? measurePeer(data) : measureBackend(backend, data);
+            Measured m = backend.equals(Peers.ORT) ? measurePeer(data) : measureBackend(backend, data);
             rows.add(row(mha, backend, m, null, false));
             String target = String.format(Locale.ROOT, ">= %.1fx", Targets.MHA_OVER_GQA);
             String name = gqa.name() + " MHA/GQA";

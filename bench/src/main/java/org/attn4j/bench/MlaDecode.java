@@ -1,8 +1,5 @@
 package org.attn4j.bench;
 
-import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorSpecies;
 import org.attn4j.api.AttentionBackend;
 import org.attn4j.api.AttentionException;
 import org.attn4j.api.AttentionInputs;
@@ -12,6 +9,8 @@ import org.attn4j.api.AttentionSpec;
 import org.attn4j.api.FloatTensor;
 import org.attn4j.api.KvCache;
 import org.attn4j.api.Tensor;
+import org.attn4j.kernels.cpu.CpuKernelSupport;
+import org.attn4j.kernels.cpu.CpuKernels;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -32,11 +31,14 @@ import java.util.concurrent.Future;
  *       then attend {@code [q_nope_h | q_pe_h]} as MHA (on the same backend).</li>
  * </ul>
  * Both return {@code out [B, H, 1, v]} and agree to rounding; the score scale is {@code 1/sqrt(nope + rope)} in both.
- * The small projections of the absorbed order and the decompression of the naive order are plain Vector API loops
- * in this class (the api has no matrix product); the attention itself always runs on the backend.
+ * The small projections of the absorbed order and the decompression of the naive order run on the cpu backend's
+ * float32 kernels ({@link CpuKernels#get()}: Vector API when the JVM has it, plain loops otherwise), as the api has no
+ * matrix product; the attention itself always runs on the backend under test.
  */
 public final class MlaDecode implements AutoCloseable {
-    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final CpuKernelSupport KERNELS = CpuKernels.get();
+    /** Tokens decompressed together: 64 latent rows of DeepSeek-V2's 576 floats (144 KiB) stay in L2 for K and V. */
+    private static final int DECOMPRESS_TOKENS = 64;
 
     /**
      * Inputs of one MLA decode step.
@@ -160,11 +162,10 @@ public final class MlaDecode implements AutoCloseable {
             Tensor o = latentCache != null ? plan.decode(qTensor, latentCache).out()
                     : plan.run(AttentionInputs.of(qTensor, kTensor, vTensor)).out();
             float[] oLat = o.toFloatArray();
+            int v = m.vHeadDim();
             for (int i = 0; i < bh; i++) {
-                int head = i % h;
-                for (int r = 0; r < m.vHeadDim(); r++) {
-                    out[i * m.vHeadDim() + r] = dot(d.wUv, (head * m.vHeadDim() + r) * c, oLat, i * c, c);
-                }
+                // out_h = W_UV_h o_lat: one dot product per W_UV row
+                KERNELS.dotScores(1, v, c, 1f, oLat, i * c, c, d.wUv, (i % h) * v * c, c, out, i * v, v);
             }
         } else {
             long t0 = System.nanoTime();
@@ -220,75 +221,29 @@ public final class MlaDecode implements AutoCloseable {
         int kBase = (b * w.qHeads() + head) * lk * qk;
         int vBase = (b * w.qHeads() + head) * lk * m.vHeadDim();
         int lBase = b * lk * width;
-        // Tokens four at a time: each weight row is loaded once for four dot products.
-        int t = 0;
-        for (; t + 4 <= lk; t += 4) {
-            int l0 = lBase + t * width;
-            for (int r = 0; r < m.nopeDim(); r++) {
-                dot4(d.wUk, (head * m.nopeDim() + r) * c, d.latent, l0, width, c, kFull, kBase + t * qk + r, qk);
-            }
-            for (int r = 0; r < m.vHeadDim(); r++) {
-                dot4(d.wUv, (head * m.vHeadDim() + r) * c, d.latent, l0, width, c, vFull, vBase + t * m.vHeadDim() + r, m.vHeadDim());
-            }
+        // K_nope = latent_c W_UK_h^T and V = latent_c W_UV_h^T, a block of tokens at a time so that the block is
+        // still in cache for the second product (the kernels take four tokens per weight-row load).
+        for (int t0 = 0; t0 < lk; t0 += DECOMPRESS_TOKENS) {
+            int n = Math.min(DECOMPRESS_TOKENS, lk - t0);
+            int l0 = lBase + t0 * width;
+            KERNELS.dotScores(n, m.nopeDim(), c, 1f, d.latent, l0, width, d.wUk, head * m.nopeDim() * c, c,
+                    kFull, kBase + t0 * qk, qk);
+            KERNELS.dotScores(n, m.vHeadDim(), c, 1f, d.latent, l0, width, d.wUv, head * m.vHeadDim() * c, c,
+                    vFull, vBase + t0 * m.vHeadDim(), m.vHeadDim());
         }
-        for (; t < lk; t++) {
-            int l = lBase + t * width;
-            for (int r = 0; r < m.nopeDim(); r++) kFull[kBase + t * qk + r] = dot(d.wUk, (head * m.nopeDim() + r) * c, d.latent, l, c);
-            for (int r = 0; r < m.vHeadDim(); r++) {
-                vFull[vBase + t * m.vHeadDim() + r] = dot(d.wUv, (head * m.vHeadDim() + r) * c, d.latent, l, c);
-            }
-        }
-        for (t = 0; t < lk; t++) {
+        for (int t = 0; t < lk; t++) {
             System.arraycopy(d.latent, lBase + t * width + c, kFull, kBase + t * qk + m.nopeDim(), m.ropeDim());
         }
     }
 
     /** {@code y[yo..yo+n) += a · x[xo..xo+n)}. */
     static void axpy(float a, float[] x, int xo, float[] y, int yo, int n) {
-        int i = 0;
-        FloatVector va = FloatVector.broadcast(S, a);
-        for (; i + S.length() <= n; i += S.length()) {
-            FloatVector.fromArray(S, x, xo + i).fma(va, FloatVector.fromArray(S, y, yo + i)).intoArray(y, yo + i);
-        }
-        for (; i < n; i++) y[yo + i] += a * x[xo + i];
+        KERNELS.axpy(a, x, xo, y, yo, n);
     }
 
     /** {@code Σ a[ao+i]·b[bo+i]} for {@code i < n}. */
     static float dot(float[] a, int ao, float[] b, int bo, int n) {
-        int i = 0;
-        FloatVector acc = FloatVector.zero(S);
-        for (; i + S.length() <= n; i += S.length()) {
-            acc = FloatVector.fromArray(S, a, ao + i).fma(FloatVector.fromArray(S, b, bo + i), acc);
-        }
-        float s = acc.reduceLanes(VectorOperators.ADD);
-        for (; i < n; i++) s += a[ao + i] * b[bo + i];
-        return s;
-    }
-
-    /** Four dot products of {@code w[wo..wo+n)} with rows {@code x[xo + j·stride ..]}, j < 4, into {@code y[yo + j·ys]}. */
-    static void dot4(float[] w, int wo, float[] x, int xo, int stride, int n, float[] y, int yo, int ys) {
-        FloatVector a0 = FloatVector.zero(S), a1 = FloatVector.zero(S), a2 = FloatVector.zero(S), a3 = FloatVector.zero(S);
-        int i = 0;
-        for (; i + S.length() <= n; i += S.length()) {
-            FloatVector wv = FloatVector.fromArray(S, w, wo + i);
-            a0 = wv.fma(FloatVector.fromArray(S, x, xo + i), a0);
-            a1 = wv.fma(FloatVector.fromArray(S, x, xo + stride + i), a1);
-            a2 = wv.fma(FloatVector.fromArray(S, x, xo + 2 * stride + i), a2);
-            a3 = wv.fma(FloatVector.fromArray(S, x, xo + 3 * stride + i), a3);
-        }
-        float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
-        float s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
-        for (; i < n; i++) {
-            float wi = w[wo + i];
-            s0 += wi * x[xo + i];
-            s1 += wi * x[xo + stride + i];
-            s2 += wi * x[xo + 2 * stride + i];
-            s3 += wi * x[xo + 3 * stride + i];
-        }
-        y[yo] = s0;
-        y[yo + ys] = s1;
-        y[yo + 2 * ys] = s2;
-        y[yo + 3 * ys] = s3;
+        return KERNELS.dot(a, ao, b, bo, n);
     }
 
     @Override

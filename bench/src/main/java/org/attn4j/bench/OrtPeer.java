@@ -25,10 +25,11 @@ import java.util.OptionalDouble;
  * <p>Sessions: intra-op threads = {@code threads} (ORT counts the calling thread), inter-op 1, sequential,
  * all graph optimisations. Inputs are direct buffers wrapped once; the timed call is {@code session.run} plus closing
  * its result (the way ONNX Runtime's own Java examples time a session).
+ *
+ * <p>Only {@link Peers} names this class (by string): it links to ONNX Runtime, an optional dependency that need not
+ * be on the class path, so callers hold it as a {@link Peers.Peer}.
  */
-public final class OrtPeer implements AutoCloseable {
-    public static final String NAME = "ort";
-
+public final class OrtPeer implements Peers.Peer {
     private final OrtEnvironment env;
     private final int threads;
     private final List<AutoCloseable> owned = new ArrayList<>();
@@ -38,30 +39,27 @@ public final class OrtPeer implements AutoCloseable {
         this.threads = threads;
     }
 
-    /** Either a working peer or the reason there is none (native library missing, unsupported platform...). */
-    public record Availability(OrtPeer peer, String reason) {
-        public boolean available() {
-            return peer != null;
-        }
-    }
-
-    /** Loads ONNX Runtime; never throws: a failure becomes the reason. */
-    public static Availability open(int threads) {
+    /**
+     * Loads ONNX Runtime; never throws: a failure becomes the reason. {@link Peers} calls this by reflection, through
+     * the class loader that holds ONNX Runtime.
+     */
+    public static Peers.Availability open(int threads) {
         try {
             OrtEnvironment env = OrtEnvironment.getEnvironment(OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR);
-            return new Availability(new OrtPeer(env, threads), null);
+            return new Peers.Availability(new OrtPeer(env, threads), null);
         } catch (LinkageError | RuntimeException e) {
-            return new Availability(null, "ONNX Runtime could not be loaded: " + e);
+            return new Peers.Availability(null, "ONNX Runtime could not be loaded: " + e);
         }
     }
 
     /** The ONNX Runtime version, e.g. {@code 1.24.1}. */
+    @Override
     public String version() {
         return env.getVersion();
     }
 
     /** One workload's inputs bound to a session, ready to run many times. */
-    public final class Prepared implements AutoCloseable {
+    public final class Prepared implements Peers.Prepared {
         private final OrtSession session;
         private final Map<String, OnnxTensor> inputs;
         private boolean closed;
@@ -71,14 +69,14 @@ public final class OrtPeer implements AutoCloseable {
             this.inputs = inputs;
         }
 
-        /** One timed call. */
+        @Override
         public void run() throws OrtException {
             try (OrtSession.Result r = session.run(inputs)) {
                 if (r.size() != 1) throw new IllegalStateException("expected one output, got " + r.size());
             }
         }
 
-        /** One call returning {@code Y [B, Hq, Lq, Dv]} row-major. */
+        @Override
         public float[] output() throws OrtException {
             try (OrtSession.Result r = session.run(inputs)) {
                 FloatBuffer y = ((OnnxTensor) r.get(0)).getFloatBuffer();
@@ -98,6 +96,7 @@ public final class OrtPeer implements AutoCloseable {
     }
 
     /** Binds {@code data} to an Attention-23 session for its workload. */
+    @Override
     public Prepared prepare(BenchData data) throws OrtException {
         Workload w = data.workload();
         boolean causal = w.kind() == Workload.Kind.PREFILL && w.causal();

@@ -6,12 +6,15 @@ import org.attn4j.api.Backends;
 import org.attn4j.bench.BenchReport;
 import org.attn4j.bench.BenchSuite;
 import org.attn4j.bench.MachineLimits;
+import org.attn4j.bench.Peers;
 import org.attn4j.bench.Workload;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import java.io.PrintWriter;
+import java.net.URISyntaxException;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -23,6 +26,9 @@ import java.util.concurrent.Callable;
  * {@code attn bench}: measures the machine limits (fp32 FMA peak, DRAM read bandwidth), then the benchmark workloads
  * on attn4j backends and on ONNX Runtime, all in this JVM, and prints per workload and backend the rate, its percent of
  * the limit and the ratio to the peer. Progress goes to stderr, so stdout stays clean for {@code --json}.
+ *
+ * <p>ONNX Runtime is not on the CLI's class path: its jar sits in {@link #ortPeerFolder()} and is loaded in a class
+ * loader of its own only for {@code --peer ort}.
  */
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = {"Benchmark attention workloads against the machine's limits and ONNX Runtime.",
@@ -30,6 +36,9 @@ import java.util.concurrent.Callable;
                         + "D1 decode B1 32/8 d128 KV 16384; D2 decode B8 32/8 d128 KV 4096; "
                         + "M1 MLA absorbed decode 16 heads latent 512+64 KV 16384."})
 public final class BenchCommand implements Callable<Integer> {
+    /** System property naming the folder that holds the peers' folders ({@code ort/}); default: next to the CLI jar. */
+    public static final String PEERS_PROPERTY = "attn4j.peers";
+
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
@@ -77,12 +86,19 @@ public final class BenchCommand implements Callable<Integer> {
         List<Workload> selected = selectWorkloads();
         List<String> backendNames = backends.isEmpty() ? List.of("cpu") : List.copyOf(new LinkedHashSet<>(backends));
         requireKnownBackends(backendNames);
+        Path ortJars = null;
+        if (peer.equals("ort")) {
+            ortJars = ortPeerFolder();
+            AttentionException.require(Peers.holdsOrt(ortJars), "--peer",
+                    "the ONNX Runtime jar in " + ortJars + " (`mvn -pl cli -am package` puts it there), or --peer none",
+                    "none there");
+        }
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
 
         BenchSuite.Config config = new BenchSuite.Config(selected, backendNames, peer.equals("ort"), warmup,
                 tiny ? 0 : warmupSeconds, reps,
-                tiny ? MachineLimits.Settings.quick() : MachineLimits.Settings.standard(), nThreads);
+                tiny ? MachineLimits.Settings.quick() : MachineLimits.Settings.standard(), nThreads, ortJars);
         BenchSuite.Report report = BenchSuite.run(config, line -> {
             err.println("[bench] " + Terminal.safe(line));
             err.flush();
@@ -102,6 +118,22 @@ public final class BenchCommand implements Callable<Integer> {
         }
         out.flush();
         return 0;
+    }
+
+    /**
+     * Where the ONNX Runtime jar is: {@code <-Dattn4j.peers>/ort}, else {@code peers/ort} next to the CLI's jar (or
+     * next to its classes folder): {@code cli/target/peers/ort} in a build.
+     */
+    static Path ortPeerFolder() {
+        String configured = System.getProperty(PEERS_PROPERTY);
+        if (configured != null && !configured.isBlank()) return Path.of(configured).resolve(Peers.ORT);
+        try {
+            Path cliCode = Path.of(BenchCommand.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+            return cliCode.toAbsolutePath().getParent().resolve("peers").resolve(Peers.ORT);
+        } catch (URISyntaxException | RuntimeException e) {
+            throw AttentionException.invalid("--peer", "the CLI's own location, to find peers/ort next to it (or -D"
+                    + PEERS_PROPERTY + "=FOLDER)", e.getMessage());
+        }
     }
 
     /**
