@@ -16,12 +16,7 @@ public abstract sealed class AbstractKvCache implements KvCache permits Contiguo
     protected final int[] lengths;
 
     protected AbstractKvCache(DType dtype, int sequences, int kvHeads, int maxLength, int headDim, int vHeadDim) {
-        AttentionException.require(dtype == DType.FLOAT32 || dtype == DType.FLOAT64, "dtype", "FLOAT32 or FLOAT64", dtype);
-        AttentionException.require(sequences >= 1, "sequences", ">= 1", sequences);
-        AttentionException.require(kvHeads >= 1, "kvHeads", ">= 1", kvHeads);
-        AttentionException.require(maxLength >= 0, "maxLength", ">= 0", maxLength);
-        AttentionException.require(headDim >= 1, "headDim", ">= 1", headDim);
-        AttentionException.require(vHeadDim >= 0, "vHeadDim", ">= 0 (0 = keys only)", vHeadDim);
+        new KvCacheSpec(dtype, sequences, kvHeads, maxLength, headDim, vHeadDim); // validates every dimension
         this.dtype = dtype;
         this.sequences = sequences;
         this.kvHeads = kvHeads;
@@ -96,13 +91,7 @@ public abstract sealed class AbstractKvCache implements KvCache permits Contiguo
      * throws, having changed nothing, when it cannot.
      */
     protected void reserve(int[] counts) {
-        for (int s = 0; s < sequences; s++) {
-            long after = (long) lengths[s] + counts[s];
-            if (after > maxLength) {
-                throw AttentionException.invalid("append", "at most " + (maxLength - lengths[s]) + " more tokens for sequence " + s
-                        + " (length " + lengths[s] + ", maxLength " + maxLength + ")", counts[s] + " tokens");
-            }
-        }
+        for (int s = 0; s < sequences; s++) requireRoom("append", s, counts[s]);
     }
 
     /** Writes one sequence's chunk ({@code k [kvHeads, n, headDim]}) after {@link #reserve} succeeded, and grows its length. */

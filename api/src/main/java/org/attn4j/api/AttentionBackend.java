@@ -26,22 +26,36 @@ public interface AttentionBackend {
     /** Short unique name, e.g. {@code reference}, {@code cpu}, {@code opencl}. */
     String name();
 
-    /** The arithmetic of this backend; outputs have {@link Precision#dtype()} (but see {@link #hasFloat64Path()}). */
+    /**
+     * This backend's own arithmetic: what it computes in for float32 inputs, and the dtype of its KV caches
+     * ({@link #newKvCache}). For other inputs see {@link #precisionFor}.
+     */
     Precision precision();
 
     /**
-     * Whether this backend, although its {@link #precision()} is FLOAT32, computes in float64 and returns FLOAT64
-     * outputs when {@code q}, {@code k} and {@code v} (or a layer's weights) are all FLOAT64 tensors, e.g. an OpenCL
-     * device with {@code cl_khr_fp64}. Such outputs are held to the float64 tolerance.
+     * The arithmetic of a call whose floating inputs ({@code q}, {@code k} and {@code v} of a kernel call, q and the
+     * cache of a decode, all weights of a layer) are all of dtype {@code inputs}; the outputs have its
+     * {@link Precision#dtype()} and are held to its tolerance. By default {@link #precision()} whatever the inputs; a
+     * float32 backend that computes float64 inputs in double (an OpenCL device with {@code cl_khr_fp64}) answers
+     * {@link Precision#FLOAT64} for {@link DType#FLOAT64}. Mixed inputs run in {@link #precision()}.
      */
-    default boolean hasFloat64Path() {
-        return false;
+    default Precision precisionFor(DType inputs) {
+        return precision();
+    }
+
+    /**
+     * Where {@link Backends#select} tries this backend: higher first. By convention a backend on a dedicated device
+     * (a GPU) takes 30, the CPU kernels 20, an OpenCL device that is itself the CPU 10, the float64 reference 0 (exact
+     * but slow: chosen when nothing faster supports a problem).
+     */
+    default int priority() {
+        return 0;
     }
 
     /**
      * The largest {@code |x|} of an input element this backend reads: {@link Float32Range#MAX} for a float32
      * backend (a float64 input beyond it is rejected with an {@link AttentionException}, never rounded to an
-     * infinity; a {@link #hasFloat64Path() float64 path} accepts more when all of q, k and v are float64),
+     * infinity; a backend whose {@link #precisionFor precisionFor(FLOAT64)} is FLOAT64 accepts more when all of q, k and v are float64),
      * {@link Double#MAX_VALUE} for a float64 one. Within it, see "Numeric range" above.
      */
     default double maxInputMagnitude() {

@@ -25,6 +25,11 @@ public final class ContiguousKvCache extends AbstractKvCache {
         return valueStore;
     }
 
+    /** An empty cache of this geometry (e.g. {@link LayerConfig#cacheSpec}). */
+    public ContiguousKvCache(KvCacheSpec spec) {
+        this(spec.dtype(), spec.sequences(), spec.kvHeads(), spec.maxLength(), spec.headDim(), spec.vHeadDim());
+    }
+
     @Override
     protected void write(int sequence, Tensor k, Tensor v) {
         int at = lengths[sequence];

@@ -26,6 +26,47 @@ public interface KvCache {
 
     int length(int sequence);
 
+    /** This cache's geometry. */
+    default KvCacheSpec spec() {
+        return new KvCacheSpec(dtype(), sequences(), kvHeads(), maxLength(), headDim(), vHeadDim());
+    }
+
+    /**
+     * The room rule every append and every layer step shares: {@code n} new tokens must fit every sequence.
+     *
+     * @param argument what carries the {@code n} tokens in the caller's words (e.g. {@code x.shape[1]})
+     * @throws AttentionException {@code argument: expected at most R new tokens for sequence s (cache length L,
+     *                            maxLength M), got n}
+     */
+    default void requireRoom(String argument, int n) {
+        for (int s = 0; s < sequences(); s++) requireRoom(argument, s, n);
+    }
+
+    /** {@link #requireRoom(String, int)} for one sequence. */
+    default void requireRoom(String argument, int sequence, int n) {
+        int length = length(sequence);
+        int room = maxLength() - length;
+        AttentionException.require(n <= room, argument, "at most " + room + " new tokens for sequence " + sequence
+                + " (cache length " + length + ", maxLength " + maxLength() + ")", n);
+    }
+
+    /** Every sequence's length, e.g. to {@link #restoreLengths restore} them when a step fails after its append. */
+    default int[] lengths() {
+        int[] lengths = new int[sequences()];
+        for (int s = 0; s < lengths.length; s++) lengths[s] = length(s);
+        return lengths;
+    }
+
+    /**
+     * Rolls every sequence back to {@code lengths} (taken by {@link #lengths()} before an append): a layer step whose
+     * attention fails after it appended leaves the cache as it found it.
+     */
+    default void restoreLengths(int[] lengths) {
+        AttentionException.require(lengths != null && lengths.length == sequences(), "lengths",
+                sequences() + " lengths (one per sequence)", lengths == null ? "null" : lengths.length);
+        for (int s = 0; s < lengths.length; s++) truncate(s, lengths[s]);
+    }
+
     /** Appends {@code n} tokens to every sequence: {@code k [B, kvHeads, n, headDim]}, {@code v [B, kvHeads, n, vHeadDim]} ({@code null} if vHeadDim is 0). */
     void append(Tensor k, Tensor v);
 

@@ -80,7 +80,7 @@ class KvCacheTest : StringSpec({
                 cache.append(chunk(2, heads, 2, headDim, 5000.0), chunk(2, heads, 2, vHeadDim, 5000.0))
             }
             e.argument() shouldBe "append"
-            e.message!! shouldContain "at most 1 more tokens"
+            e.message!! shouldContain "at most 1 new tokens for sequence 0 (cache length 4, maxLength 5), got 2"
             // one sequence full, the other not: the per-sequence append is also all-or-nothing
             shouldThrow<AttentionException> {
                 cache.append(1, chunk(1, heads, 2, headDim, 5000.0).select(0, 0), chunk(1, heads, 2, vHeadDim, 5000.0).select(0, 0))

@@ -1,14 +1,13 @@
 package org.attn4j.reference;
 
+import org.attn4j.api.AbstractAttentionBackend;
 import org.attn4j.api.AttentionBackend;
 import org.attn4j.api.AttentionException;
 import org.attn4j.api.AttentionInputs;
 import org.attn4j.api.AttentionOutput;
 import org.attn4j.api.AttentionPlan;
 import org.attn4j.api.AttentionProblem;
-import org.attn4j.api.LayerConfig;
 import org.attn4j.api.LayerPlan;
-import org.attn4j.api.LayerWeights;
 import org.attn4j.api.MlaLayerConfig;
 import org.attn4j.api.MlaLayerWeights;
 import org.attn4j.api.PlanOptions;
@@ -24,7 +23,7 @@ import org.attn4j.reference.mla.ReferenceMlaLayer;
  * ({@link PlanOptions#threads()} is ignored) and returns {@link org.attn4j.api.DoubleTensor}s.
  * Registered for {@link java.util.ServiceLoader} in {@code META-INF/services}.
  */
-public final class ReferenceBackend implements AttentionBackend {
+public final class ReferenceBackend extends AbstractAttentionBackend {
     public static final String NAME = "reference";
 
     @Override
@@ -39,36 +38,24 @@ public final class ReferenceBackend implements AttentionBackend {
 
     /** Every valid problem is supported: the reference implements all of FORMAT.md. */
     @Override
-    public Support support(AttentionProblem problem) {
-        AttentionException.require(problem != null, "problem", "a problem", "null");
+    protected Support supportOf(AttentionProblem problem) {
         return Support.ok();
     }
 
     @Override
-    public AttentionPlan plan(AttentionProblem problem, PlanOptions options) {
-        AttentionException.require(problem != null, "problem", "a problem", "null");
-        AttentionException.require(options != null, "options", "plan options", "null");
-        support(problem).orThrow(NAME, problem);
+    protected AttentionPlan newPlan(AttentionProblem problem, PlanOptions options) {
         return new Plan(problem, options.computeLse());
     }
 
     @Override
-    public Support supportLayer(LayerConfig config) {
-        AttentionException.require(config != null, "config", "a layer config", "null");
-        return Support.ok();
+    protected LayerPlan newStandardLayer(StandardLayerConfig config, StandardLayerWeights weights, PlanOptions options) {
+        return new ReferenceStandardLayer(config, weights);
     }
 
     @Override
-    public LayerPlan planLayer(LayerConfig config, LayerWeights weights, PlanOptions options) {
-        AttentionException.require(config != null, "config", "a layer config", "null");
-        AttentionException.require(weights != null, "weights", "layer weights", "null");
-        AttentionException.require(options != null, "options", "plan options", "null");
-        supportLayer(config).orThrow(NAME, config);
-        weights.validate(config); // also rejects weights of the other layer kind
-        return switch (config) {
-            case StandardLayerConfig c -> new ReferenceStandardLayer(c, (StandardLayerWeights) weights, options);
-            case MlaLayerConfig c -> new ReferenceMlaLayer(c, (MlaLayerWeights) weights, options);
-        };
+    protected LayerPlan newMlaLayer(MlaLayerConfig config, MlaLayerWeights weights, PlanOptions options) {
+        // A public constructor (the oracle's own entry point, in another package): it validates the weights again.
+        return new ReferenceMlaLayer(config, weights, options);
     }
 
     @Override

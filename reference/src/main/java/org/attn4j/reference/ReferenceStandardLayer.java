@@ -1,6 +1,5 @@
 package org.attn4j.reference;
 
-import org.attn4j.api.Alignment;
 import org.attn4j.api.AttentionException;
 import org.attn4j.api.AttentionInputs;
 import org.attn4j.api.AttentionSpec;
@@ -10,7 +9,6 @@ import org.attn4j.api.DType;
 import org.attn4j.api.DoubleTensor;
 import org.attn4j.api.KvCache;
 import org.attn4j.api.LayerPlan;
-import org.attn4j.api.PlanOptions;
 import org.attn4j.api.StandardLayerConfig;
 import org.attn4j.api.StandardLayerWeights;
 import org.attn4j.api.Tensor;
@@ -29,15 +27,13 @@ public final class ReferenceStandardLayer implements LayerPlan {
     private volatile boolean closed;
 
     /**
+     * Made by {@link ReferenceBackend#planLayer}, which has validated the weights against the config.
+     *
      * @param config  the layer
      * @param weights {@code wq [qHeads*headDim, hidden]}, {@code wk, wv [kvHeads*headDim, hidden]},
      *                {@code wo [hidden, qHeads*headDim]} and the biases when {@code config.bias()}
-     * @param options unused (the reference runs on the caller's thread)
      */
-    public ReferenceStandardLayer(StandardLayerConfig config, StandardLayerWeights weights, PlanOptions options) {
-        AttentionException.require(config != null, "config", "a layer config", "null");
-        AttentionException.require(weights != null, "weights", "layer weights", "null");
-        weights.validate(config);
+    ReferenceStandardLayer(StandardLayerConfig config, StandardLayerWeights weights) {
         this.config = config;
         this.spec = config.attentionSpec();
         // Private float64 copies: later writes to the caller's arrays cannot change this plan.
@@ -88,7 +84,7 @@ public final class ReferenceStandardLayer implements LayerPlan {
     /** A float64 cache of {@code batch} sequences with {@code kvHeads} heads of width {@code headDim}. */
     @Override
     public KvCache newCache(int batch, int maxLength) {
-        return new ContiguousKvCache(DType.FLOAT64, batch, config.kvHeads(), maxLength, config.headDim(), config.headDim());
+        return new ContiguousKvCache(config.cacheSpec(DType.FLOAT64, batch, maxLength));
     }
 
     /**
@@ -102,21 +98,7 @@ public final class ReferenceStandardLayer implements LayerPlan {
     @Override
     public DoubleTensor step(Tensor x, KvCache cache) {
         requireOpen();
-        AttentionException.require(cache != null, "cache", "a KV cache", "null");
-        config.requireActivations("x", x, cache.sequences());
-        AttentionException.require(cache.kvHeads() == config.kvHeads(), "cache.kvHeads", config.kvHeads(), cache.kvHeads());
-        AttentionException.require(cache.headDim() == config.headDim(), "cache.headDim", config.headDim(), cache.headDim());
-        AttentionException.require(cache.vHeadDim() == config.headDim(), "cache.vHeadDim", config.headDim(), cache.vHeadDim());
-        // The chunk's queries are the last tokens of the cached sequence: only bottom-right alignment says so.
-        if ((spec.causal() || spec.hasWindow()) && spec.alignment() != Alignment.BOTTOM_RIGHT) {
-            throw AttentionException.invalid("config.alignment", "BOTTOM_RIGHT for KV-cache steps", spec.alignment());
-        }
-        int n = x.size(1);
-        for (int s = 0; s < cache.sequences(); s++) {
-            int room = cache.maxLength() - cache.length(s);
-            AttentionException.require(n <= room, "x.shape[1]", "at most " + room + " new tokens for sequence " + s
-                    + " (cache length " + cache.length(s) + ", maxLength " + cache.maxLength() + ")", n);
-        }
+        config.requireStep(x, cache); // shapes, cache geometry, alignment, room: before anything is appended
         DoubleTensor q = queries(x);
         Tensors.requireFinite("x (projected queries)", q);
         // append validates K/V (shape, finiteness, capacity, free pages) before it writes anything.

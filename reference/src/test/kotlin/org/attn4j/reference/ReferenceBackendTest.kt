@@ -109,7 +109,7 @@ class ReferenceBackendTest : StringSpec({
         plan.config() shouldBe std
         val x = gaussian(rnd, 1, 3, 6)
         plan.forward(x, null, null).toDoubleArray().toList() shouldBe
-            ReferenceStandardLayer(std, w, PlanOptions.defaults()).forward(x, null, null).toDoubleArray().toList()
+            ReferenceStandardLayer(std, w).forward(x, null, null).toDoubleArray().toList()
 
         // hidden 8, 2 heads, plain query, kv latent 4, nope 2, rope 2, v 2
         val mla = MlaLayerConfig.of(8, 2, 0, 4, 2, 2, 2)

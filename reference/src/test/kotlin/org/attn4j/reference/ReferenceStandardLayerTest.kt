@@ -45,7 +45,9 @@ private fun randomWeights(rnd: Random, c: StandardLayerConfig): StandardLayerWei
         gaussian(rnd, kv, c.hidden()), b(kv), gaussian(rnd, c.hidden(), q), b(c.hidden()))
 }
 
-private fun layer(c: StandardLayerConfig, w: StandardLayerWeights) = ReferenceStandardLayer(c, w, PlanOptions.defaults())
+/** Through the backend, which validates the weights (the layer itself trusts them). */
+private fun layer(c: StandardLayerConfig, w: StandardLayerWeights) =
+    ReferenceBackend().planLayer(c, w, PlanOptions.defaults()) as ReferenceStandardLayer
 
 private fun shouldBeClose(actual: Tensor, expected: Tensor, tol: Double = 1e-12) {
     actual.shape().toList() shouldBe expected.shape().toList()
@@ -227,7 +229,7 @@ class ReferenceStandardLayerTest : StringSpec({
             "keyPaddingMask.shape"
         val nan = DoubleTensor.zeros(1, 2, 4).also { it.set(Double.NaN, 0, 1, 3) }
         shouldThrow<AttentionException> { l.forward(nan, null, null) }.message shouldBe "x[0, 1, 3]: expected a finite value, got NaN"
-        arg { ReferenceStandardLayer(c, StandardLayerWeights(DoubleTensor.zeros(4, 3), null, DoubleTensor.zeros(2, 4), null,
+        arg { ReferenceBackend().planLayer(c, StandardLayerWeights(DoubleTensor.zeros(4, 3), null, DoubleTensor.zeros(2, 4), null,
             DoubleTensor.zeros(2, 4), null, DoubleTensor.zeros(4, 4), null), PlanOptions.defaults()) } shouldBe "wq.shape"
     }
 

@@ -4,6 +4,7 @@ import org.attn4j.api.AttentionBackend
 import org.attn4j.api.AttentionException
 import org.attn4j.api.DoubleTensor
 import org.attn4j.api.PlanOptions
+import org.attn4j.api.DType
 import org.attn4j.api.Precision
 import org.attn4j.api.Tensor
 import org.attn4j.api.Tensors
@@ -216,7 +217,7 @@ object GoldenRunner {
     private fun judge(expected: Tensor, actual: Tensor, tol: Tolerance, backend: AttentionBackend): Comparison {
         // FORMAT.md: a float64 path on float64 expected values must also meet 1e-9.
         val strict = expected is DoubleTensor &&
-            (backend.precision() == Precision.FLOAT64 || (backend.hasFloat64Path() && actual is DoubleTensor))
+            (backend.precision() == Precision.FLOAT64 || (backend.precisionFor(DType.FLOAT64) == Precision.FLOAT64 && actual is DoubleTensor))
         return compare(expected, actual, tol, if (strict) Tolerance.FLOAT64 else null)
     }
 
@@ -224,7 +225,7 @@ object GoldenRunner {
         Triple<CaseResult.Status, Double, String> {
         val maxError = checks.map { it.second.maxError }.reduce { a, b -> if (a.isNaN() || b.isNaN()) Double.NaN else maxOf(a, b) }
         val bad = checks.filter { !it.second.passed }
-        val strict = case.features.contains("f64") && (backend.precision() == Precision.FLOAT64 || backend.hasFloat64Path())
+        val strict = case.features.contains("f64") && (backend.precision() == Precision.FLOAT64 || backend.precisionFor(DType.FLOAT64) == Precision.FLOAT64)
         val tolText = "tolerance ${case.tolerance}" + if (strict) " and ${Tolerance.FLOAT64} (float64)" else ""
         return if (bad.isEmpty()) {
             Triple(CaseResult.Status.PASSED, maxError, "max |diff| ${fmt(maxError)} ($tolText)")

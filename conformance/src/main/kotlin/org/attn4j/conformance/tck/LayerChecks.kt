@@ -52,7 +52,7 @@ object LayerChecks {
     /** `y` must be `[B, L, hidden]` of the backend's dtype. */
     private fun checkY(backend: AttentionBackend, y: Tensor, shape: IntArray) {
         if (!y.shape().contentEquals(shape)) throw ContractViolation("y.shape: expected ${shape.contentToString()}, got ${y.shape().contentToString()}")
-        if (y.dtype() != backend.precision().dtype() && !(backend.hasFloat64Path() && y.dtype() == DType.FLOAT64)) throw ContractViolation("y.dtype: expected ${backend.precision().dtype()}, got ${y.dtype()}")
+        if (y.dtype() != backend.precision().dtype() && !(backend.precisionFor(DType.FLOAT64) == Precision.FLOAT64 && y.dtype() == DType.FLOAT64)) throw ContractViolation("y.dtype: expected ${backend.precision().dtype()}, got ${y.dtype()}")
     }
 
     /**

@@ -67,7 +67,7 @@ internal object Runs {
         if (!out.out().shape().contentEquals(outShape)) {
             throw ContractViolation("out.shape: expected ${outShape.contentToString()}, got ${out.out().shape().contentToString()}")
         }
-        if (out.out().dtype() != backend.precision().dtype() && !(backend.hasFloat64Path() && out.out().dtype() == DType.FLOAT64)) {
+        if (out.out().dtype() != backend.precision().dtype() && !(backend.precisionFor(DType.FLOAT64) == Precision.FLOAT64 && out.out().dtype() == DType.FLOAT64)) {
             throw ContractViolation("out.dtype: expected ${backend.precision().dtype()} (the backend's precision), got ${out.out().dtype()}")
         }
         val lse = out.lse() ?: return
@@ -79,10 +79,10 @@ internal object Runs {
 
     /**
      * The precision an output is judged at: the backend's, or FLOAT64 for a backend's float64 path
-     * ([AttentionBackend.hasFloat64Path]) - stricter, never looser.
+     * ([AttentionBackend.precisionFor]) - stricter, never looser.
      */
     fun precisionOf(backend: AttentionBackend, out: Tensor): Precision =
-        if (backend.hasFloat64Path() && out.dtype() == DType.FLOAT64) Precision.FLOAT64 else backend.precision()
+        if (backend.precisionFor(DType.FLOAT64) == Precision.FLOAT64 && out.dtype() == DType.FLOAT64) Precision.FLOAT64 else backend.precision()
 
     /** A note for checks that compare LSE when a backend returns none. */
     const val NO_LSE = "lse not compared: the backend returned no lse although PlanOptions.computeLse = true"

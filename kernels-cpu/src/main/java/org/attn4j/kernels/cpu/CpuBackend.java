@@ -1,6 +1,6 @@
 package org.attn4j.kernels.cpu;
 
-import org.attn4j.api.AttentionBackend;
+import org.attn4j.api.AbstractAttentionBackend;
 import org.attn4j.api.AttentionException;
 import org.attn4j.api.AttentionPlan;
 import org.attn4j.api.AttentionProblem;
@@ -8,9 +8,7 @@ import org.attn4j.api.AttentionSpec;
 import org.attn4j.api.ContiguousKvCache;
 import org.attn4j.api.DType;
 import org.attn4j.api.KvCache;
-import org.attn4j.api.LayerConfig;
 import org.attn4j.api.LayerPlan;
-import org.attn4j.api.LayerWeights;
 import org.attn4j.api.MlaLayerConfig;
 import org.attn4j.api.MlaLayerWeights;
 import org.attn4j.api.PlanOptions;
@@ -38,7 +36,7 @@ import java.util.List;
  * }
  * }</pre>
  */
-public final class CpuBackend implements AttentionBackend {
+public final class CpuBackend extends AbstractAttentionBackend {
     public static final String NAME = "cpu";
 
     private final CpuKernelSupport kernels;
@@ -75,10 +73,15 @@ public final class CpuBackend implements AttentionBackend {
         return tuning;
     }
 
+    /** Where {@link org.attn4j.api.Backends#select} tries it: after a GPU, before an OpenCL CPU device and the reference. */
+    @Override
+    public int priority() {
+        return 20;
+    }
+
     /** Every feature is supported; only outputs too large for one Java array are declined. */
     @Override
-    public Support support(AttentionProblem problem) {
-        AttentionException.require(problem != null, "problem", "a problem", "null");
+    protected Support supportOf(AttentionProblem problem) {
         AttentionSpec s = problem.spec();
         List<String> reasons = new ArrayList<>();
         long out = (long) problem.batch() * s.qHeads() * problem.qLen() * s.vHeadDim();
@@ -89,32 +92,23 @@ public final class CpuBackend implements AttentionBackend {
     }
 
     @Override
-    public AttentionPlan plan(AttentionProblem problem, PlanOptions options) {
-        AttentionException.require(problem != null, "problem", "a problem", "null");
-        AttentionException.require(options != null, "options", "plan options", "null");
-        support(problem).orThrow(NAME, problem);
+    protected AttentionPlan newPlan(AttentionProblem problem, PlanOptions options) {
         return new CpuAttentionPlan(problem, options, kernels, tuning);
-    }
-
-    @Override
-    public Support supportLayer(LayerConfig config) {
-        AttentionException.require(config != null, "config", "a layer config", "null");
-        return Support.ok();
     }
 
     /** Weights are copied to private float32 arrays at plan time; the plan owns its threads until {@code close()}. */
     @Override
-    public LayerPlan planLayer(LayerConfig config, LayerWeights weights, PlanOptions options) {
-        AttentionException.require(config != null, "config", "a layer config", "null");
-        AttentionException.require(weights != null, "weights", "layer weights", "null");
-        AttentionException.require(options != null, "options", "plan options", "null");
-        supportLayer(config).orThrow(NAME, config);
-        weights.validate(config); // also rejects weights of the other layer kind
-        FlashEngine engine = new FlashEngine(kernels, tuning, new WorkerPool(options.threads()));
-        return switch (config) {
-            case StandardLayerConfig c -> new CpuStandardLayerPlan(c, (StandardLayerWeights) weights, engine);
-            case MlaLayerConfig c -> new CpuMlaLayerPlan(c, (MlaLayerWeights) weights, engine, options.mlaPath());
-        };
+    protected LayerPlan newStandardLayer(StandardLayerConfig config, StandardLayerWeights weights, PlanOptions options) {
+        return new CpuStandardLayerPlan(config, weights, newEngine(options));
+    }
+
+    @Override
+    protected LayerPlan newMlaLayer(MlaLayerConfig config, MlaLayerWeights weights, PlanOptions options) {
+        return new CpuMlaLayerPlan(config, weights, newEngine(options), options.mlaPath());
+    }
+
+    private FlashEngine newEngine(PlanOptions options) {
+        return new FlashEngine(kernels, tuning, new WorkerPool(options.threads()));
     }
 
     /**

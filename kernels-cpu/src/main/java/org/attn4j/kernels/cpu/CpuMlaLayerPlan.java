@@ -125,7 +125,7 @@ final class CpuMlaLayerPlan implements LayerPlan {
     /** A float32 latent cache: one "head" of width {@code kv_lora_rank + rope} per token, no values. */
     @Override
     public KvCache newCache(int batch, int maxLength) {
-        return new ContiguousKvCache(DType.FLOAT32, batch, 1, maxLength, width, 0);
+        return new ContiguousKvCache(config.cacheSpec(DType.FLOAT32, batch, maxLength));
     }
 
     /**
@@ -138,24 +138,16 @@ final class CpuMlaLayerPlan implements LayerPlan {
     @Override
     public FloatTensor step(Tensor x, KvCache cache) {
         engine.pool().ensureOpen();
-        AttentionException.require(cache != null, "cache", "a latent KV cache", "null");
-        config.requireActivations("x", x, cache.sequences());
-        AttentionException.require(cache.kvHeads() == 1, "cache.kvHeads", "1 (one latent per token)", cache.kvHeads());
-        AttentionException.require(cache.headDim() == width, "cache.headDim", "kv_lora_rank + rope = " + width, cache.headDim());
-        AttentionException.require(cache.vHeadDim() == 0, "cache.vHeadDim", "0 (a keys-only latent cache)", cache.vHeadDim());
-        if (config.causal() && config.alignment() != Alignment.BOTTOM_RIGHT) {
-            throw AttentionException.invalid("config.alignment", "BOTTOM_RIGHT for KV-cache steps", config.alignment());
-        }
+        config.requireStep(x, cache); // shapes, latent-cache geometry, alignment, room: before anything is appended
         int batch = x.size(0);
         int n = x.size(1);
-        CpuStandardLayerPlan.checkRoom(cache, n);
         int[] start = new int[batch];
         for (int s = 0; s < batch; s++) start[s] = config.positionOffset() + cache.length(s);
         FloatTensor xf = Linear.rows("x", x);
         if (naive) {
             float[] q = queries(xf, batch, n, start);
             float[] lat = latents(xf, batch, n, start);
-            int[] before = CpuStandardLayerPlan.lengths(cache);
+            int[] before = cache.lengths();
             cache.append(new FloatTensor(lat, new int[]{batch, 1, n, width}, new int[]{n * width, n * width, width, 1}, 0), null);
             try {
                 // the latents of the whole cache, dense [B, Lk, c + rope]: the naive path decompresses all of them
@@ -170,13 +162,13 @@ final class CpuMlaLayerPlan implements LayerPlan {
                 c.bottomRight = true;
                 return attendNaiveAndProject(c, batch, n);
             } catch (RuntimeException e) {
-                CpuStandardLayerPlan.rollBack(cache, before); // a failed step leaves the cache as it found it
+                cache.restoreLengths(before); // a failed step leaves the cache as it found it
                 throw e;
             }
         }
         float[] qAbs = absorbedQueries(xf, batch, n, start);
         float[] lat = latents(xf, batch, n, start);
-        int[] before = CpuStandardLayerPlan.lengths(cache);
+        int[] before = cache.lengths();
         cache.append(new FloatTensor(lat, new int[]{batch, 1, n, width}, new int[]{n * width, n * width, width, 1}, 0), null);
         try {
             AttentionCall c = new AttentionCall().spec(attentionSpec(Alignment.BOTTOM_RIGHT), batch, n)
@@ -185,7 +177,7 @@ final class CpuMlaLayerPlan implements LayerPlan {
             c.kv = KvSource.ofCache(cache, true);
             return attendAndProject(c, batch, n);
         } catch (RuntimeException e) {
-            CpuStandardLayerPlan.rollBack(cache, before); // a failed step leaves the cache as it found it
+            cache.restoreLengths(before); // a failed step leaves the cache as it found it
             throw e;
         }
     }

@@ -1,7 +1,5 @@
 package org.attn4j.kernels.cpu;
 
-import org.attn4j.api.Alignment;
-import org.attn4j.api.AttentionException;
 import org.attn4j.api.AttentionSpec;
 import org.attn4j.api.BoolTensor;
 import org.attn4j.api.Float32Range;
@@ -106,17 +104,9 @@ final class CpuStandardLayerPlan implements LayerPlan {
     @Override
     public FloatTensor step(Tensor x, KvCache cache) {
         engine.pool().ensureOpen();
-        AttentionException.require(cache != null, "cache", "a KV cache", "null");
-        config.requireActivations("x", x, cache.sequences());
-        AttentionException.require(cache.kvHeads() == hkv, "cache.kvHeads", hkv, cache.kvHeads());
-        AttentionException.require(cache.headDim() == d, "cache.headDim", d, cache.headDim());
-        AttentionException.require(cache.vHeadDim() == d, "cache.vHeadDim", d, cache.vHeadDim());
-        if ((spec.causal() || spec.hasWindow()) && spec.alignment() != Alignment.BOTTOM_RIGHT) {
-            throw AttentionException.invalid("config.alignment", "BOTTOM_RIGHT for KV-cache steps", spec.alignment());
-        }
+        config.requireStep(x, cache); // shapes, cache geometry, alignment, room: before anything is appended
         int batch = x.size(0);
         int n = x.size(1);
-        checkRoom(cache, n);
 
         FloatTensor xf = Linear.rows("x", x);
         float[] q = Linear.linear(engine, xf.data(), xf.offset(), batch * n, hidden, wq, bq, hq * d);
@@ -125,7 +115,7 @@ final class CpuStandardLayerPlan implements LayerPlan {
         Linear.requireFinite("x (projected queries)", q);
         int[] shape = {batch, hkv, n, d};
         int[] strides = {n * hkv * d, d, hkv * d, 1};
-        int[] before = lengths(cache);
+        int[] before = cache.lengths();
         cache.append(new FloatTensor(k, shape, strides, 0), new FloatTensor(v, shape, strides, 0)); // checks before writing
         try {
             AttentionCall c = new AttentionCall().spec(spec, batch, n).queries(q, 0, n * hq * d, d, hq * d);
@@ -134,26 +124,8 @@ final class CpuStandardLayerPlan implements LayerPlan {
             return attendAndProject(c, batch, n, () -> Float32Range.magnitudes(spec,
                     FloatTensor.of(q, batch, n, hq * d).reshape(batch, n, hq, d).permute(0, 2, 1, 3), cache, "x·wq (queries)"));
         } catch (RuntimeException e) {
-            rollBack(cache, before); // a failed step leaves the cache as it found it
+            cache.restoreLengths(before); // a failed step leaves the cache as it found it
             throw e;
-        }
-    }
-
-    static int[] lengths(KvCache cache) {
-        int[] lengths = new int[cache.sequences()];
-        for (int s = 0; s < lengths.length; s++) lengths[s] = cache.length(s);
-        return lengths;
-    }
-
-    static void rollBack(KvCache cache, int[] lengths) {
-        for (int s = 0; s < lengths.length; s++) cache.truncate(s, lengths[s]);
-    }
-
-    static void checkRoom(KvCache cache, int n) {
-        for (int s = 0; s < cache.sequences(); s++) {
-            int room = cache.maxLength() - cache.length(s);
-            AttentionException.require(n <= room, "x.shape[1]", "at most " + room + " new tokens for sequence " + s
-                    + " (cache length " + cache.length(s) + ", maxLength " + cache.maxLength() + ")", n);
         }
     }
 

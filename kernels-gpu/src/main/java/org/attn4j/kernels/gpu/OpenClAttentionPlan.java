@@ -144,13 +144,24 @@ final class OpenClAttentionPlan implements AttentionPlan {
         return new AttentionOutput(o, computeLse ? l : null);
     }
 
-    /** See {@link #execute}: one scan of out and lse; the inputs' magnitudes only when something looks wrong. */
+    /** See {@link #execute}. */
     private void checkRange(Tensor o, Tensor l, Tensor sinks, Supplier<Float32Range.Magnitudes> inputs) {
-        float[] out = o.toFloatArray();
-        float[] lse = l.toFloatArray();
-        float[] sink = sinks == null ? null : sinks.toFloatArray();
+        checkRange(o.toFloatArray(), l.toFloatArray(), sinks == null ? null : sinks.toFloatArray(), Math.max(1, o.size(2)),
+                inputs, "attention");
+    }
+
+    /**
+     * The float32 guard of every attention on the device, kernel calls and layers alike: one scan of {@code out} and
+     * {@code lse} ({@code [B, Hq, qLen]}); a non-finite element, or an empty-looking row (lse -inf or the sink) while
+     * the inputs' bounds allow an overflow, throws the {@link Float32Range#overflow} error naming the input.
+     * {@code inputs} is evaluated only then.
+     *
+     * @param sinks per-head sinks or {@code null}
+     * @param what  where it happened, e.g. {@code attention}, {@code layer attention}
+     */
+    static void checkRange(float[] out, float[] lse, float[] sinks, int qLen, Supplier<Float32Range.Magnitudes> inputs, String what) {
         int rows = lse.length;
-        int lq = rows == 0 ? 1 : Math.max(1, o.size(2));
+        int lq = Math.max(1, qLen);
         boolean nonFinite = false;
         boolean emptyLooking = false;
         for (float x : out) {
@@ -162,11 +173,11 @@ final class OpenClAttentionPlan implements AttentionPlan {
         for (int r = 0; r < rows && !nonFinite; r++) {
             float x = lse[r];
             if (Float.isNaN(x) || x == Float.POSITIVE_INFINITY) nonFinite = true;
-            else if (x == Float.NEGATIVE_INFINITY || (sink != null && x == sink[r / lq % sink.length])) emptyLooking = true;
+            else if (x == Float.NEGATIVE_INFINITY || (sinks != null && x == sinks[r / lq % sinks.length])) emptyLooking = true;
         }
         if (!nonFinite && !emptyLooking) return;
         Float32Range.Magnitudes m = inputs.get();
-        if (nonFinite || !m.beyondRange().isEmpty()) throw Float32Range.overflow(OpenClBackend.NAME, "attention", m);
+        if (nonFinite || !m.beyondRange().isEmpty()) throw Float32Range.overflow(OpenClBackend.NAME, what, m);
     }
 
     private KernelSet kernels(RealType real) {

@@ -1,9 +1,10 @@
 package org.attn4j.kernels.gpu;
 
-import org.attn4j.api.AttentionBackend;
+import org.attn4j.api.AbstractAttentionBackend;
 import org.attn4j.api.AttentionException;
 import org.attn4j.api.AttentionPlan;
 import org.attn4j.api.AttentionProblem;
+import org.attn4j.api.DType;
 import org.attn4j.api.LayerConfig;
 import org.attn4j.api.LayerPlan;
 import org.attn4j.api.LayerWeights;
@@ -45,7 +46,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * }
  * }</pre>
  */
-public final class OpenClBackend implements AttentionBackend, AutoCloseable {
+public final class OpenClBackend extends AbstractAttentionBackend implements AutoCloseable {
     public static final String NAME = "opencl";
     public static final String DEVICE_PROPERTY = "attn4j.opencl.device";
     public static final String DEVICE_ENV = "ATTN4J_OPENCL_DEVICE";
@@ -152,20 +153,35 @@ public final class OpenClBackend implements AttentionBackend, AutoCloseable {
 
     /** A plan that always splits the keys {@code splits} ways (tests of the split-KV merge; 0 = choose). */
     OpenClAttentionPlan plan(AttentionProblem problem, PlanOptions options, int splits) {
-        support(problem).orThrow(NAME, problem);
-        return new OpenClAttentionPlan(context(), problem, options, splits);
+        return (OpenClAttentionPlan) new Splitting(splits).plan(problem, options);
     }
 
     /** A layer plan whose attention always splits the keys {@code splits} ways (tests). */
     LayerPlan planLayer(LayerConfig config, LayerWeights weights, int splits) {
-        AttentionException.require(config != null, "config", "a layer config", "null");
-        AttentionException.require(weights != null, "weights", "layer weights", "null");
-        supportLayer(config).orThrow(NAME, config);
-        weights.validate(config);
-        return switch (config) {
-            case StandardLayerConfig c -> new OpenClStandardLayer(context(), c, (StandardLayerWeights) weights, splits);
-            case MlaLayerConfig c -> new OpenClMlaLayer(context(), c, (MlaLayerWeights) weights, splits);
-        };
+        return new Splitting(splits).planLayer(config, weights, PlanOptions.defaults());
+    }
+
+    /** This backend with a forced split-KV count (tests): the same device, checks and plans. */
+    private final class Splitting extends AbstractAttentionBackend {
+        private final int splits;
+
+        Splitting(int splits) {
+            this.splits = splits;
+        }
+
+        @Override public String name() { return NAME; }
+        @Override public Precision precision() { return OpenClBackend.this.precision(); }
+        @Override protected Support supportOf(AttentionProblem problem) { return OpenClBackend.this.supportOf(problem); }
+        @Override protected Support layerSupportOf(LayerConfig config) { return OpenClBackend.this.layerSupportOf(config); }
+        @Override protected AttentionPlan newPlan(AttentionProblem problem, PlanOptions options) {
+            return new OpenClAttentionPlan(context(), problem, options, splits);
+        }
+        @Override protected LayerPlan newStandardLayer(StandardLayerConfig config, StandardLayerWeights weights, PlanOptions options) {
+            return new OpenClStandardLayer(context(), config, weights, splits);
+        }
+        @Override protected LayerPlan newMlaLayer(MlaLayerConfig config, MlaLayerWeights weights, PlanOptions options) {
+            return new OpenClMlaLayer(context(), config, weights, splits);
+        }
     }
 
     /** The device context (tests: to build programs directly). */
@@ -182,16 +198,22 @@ public final class OpenClBackend implements AttentionBackend, AutoCloseable {
         return ownContext;
     }
 
-    /** Float64 inputs run in double when the device has {@code cl_khr_fp64} (PoCL does). */
+    /** Float64 inputs run in double when the device has {@code cl_khr_fp64} (PoCL does); everything else in float32. */
     @Override
-    public boolean hasFloat64Path() {
+    public Precision precisionFor(DType inputs) {
         ClDevice.Discovery d = discovery();
-        return d.device() != null && d.device().fp64();
+        return inputs == DType.FLOAT64 && d.device() != null && d.device().fp64() ? Precision.FLOAT64 : Precision.FLOAT32;
+    }
+
+    /** A GPU (or accelerator) before the CPU kernels; a device that is itself the CPU (PoCL) after them. */
+    @Override
+    public int priority() {
+        ClDevice d = discovery().device();
+        return d != null && !d.type().contains("CPU") ? 30 : 10;
     }
 
     @Override
-    public Support support(AttentionProblem problem) {
-        AttentionException.require(problem != null, "problem", "a problem", "null");
+    protected Support supportOf(AttentionProblem problem) {
         List<String> reasons = new ArrayList<>();
         ClDevice.Discovery d = discovery();
         if (d.device() == null) {
@@ -224,16 +246,12 @@ public final class OpenClBackend implements AttentionBackend, AutoCloseable {
     }
 
     @Override
-    public AttentionPlan plan(AttentionProblem problem, PlanOptions options) {
-        AttentionException.require(problem != null, "problem", "a problem", "null");
-        AttentionException.require(options != null, "options", "plan options", "null");
-        support(problem).orThrow(NAME, problem);
+    protected AttentionPlan newPlan(AttentionProblem problem, PlanOptions options) {
         return new OpenClAttentionPlan(context(), problem, options, 0);
     }
 
     @Override
-    public Support supportLayer(LayerConfig config) {
-        AttentionException.require(config != null, "config", "a layer config", "null");
+    protected Support layerSupportOf(LayerConfig config) {
         List<String> reasons = new ArrayList<>();
         ClDevice.Discovery d = discovery();
         if (d.device() == null) {
@@ -249,11 +267,13 @@ public final class OpenClBackend implements AttentionBackend, AutoCloseable {
     }
 
     @Override
-    public LayerPlan planLayer(LayerConfig config, LayerWeights weights, PlanOptions options) {
-        AttentionException.require(config != null, "config", "a layer config", "null");
-        AttentionException.require(weights != null, "weights", "layer weights", "null");
-        AttentionException.require(options != null, "options", "plan options", "null");
-        return planLayer(config, weights, 0);
+    protected LayerPlan newStandardLayer(StandardLayerConfig config, StandardLayerWeights weights, PlanOptions options) {
+        return new OpenClStandardLayer(context(), config, weights, 0);
+    }
+
+    @Override
+    protected LayerPlan newMlaLayer(MlaLayerConfig config, MlaLayerWeights weights, PlanOptions options) {
+        return new OpenClMlaLayer(context(), config, weights, 0);
     }
 
     /**

@@ -6,6 +6,7 @@ import org.attn4j.api.AttentionSpec;
 import org.attn4j.api.BoolTensor;
 import org.attn4j.api.ContiguousKvCache;
 import org.attn4j.api.DoubleTensor;
+import org.attn4j.api.Float32Range;
 import org.attn4j.api.KvCache;
 import org.attn4j.api.LayerPlan;
 import org.attn4j.api.MlaLayerConfig;
@@ -13,6 +14,7 @@ import org.attn4j.api.MlaLayerWeights;
 import org.attn4j.api.Tensor;
 
 import java.util.Arrays;
+import java.util.function.Supplier;
 
 /**
  * A multi-head latent attention layer (FORMAT.md "variant mla") on the device, always on the absorbed path:
@@ -36,8 +38,8 @@ final class OpenClMlaLayer implements LayerPlan {
     private long wQ, wQA, qANorm, wQB, wKvA, kvANorm, wUkT, wKvB, wO;
     private boolean closed;
 
+    /** {@code w} has been validated against {@code config} (by {@link OpenClBackend#planLayer}). */
     OpenClMlaLayer(ClContext ctx, MlaLayerConfig config, MlaLayerWeights w, int splitOverride) {
-        w.validate(config);
         this.config = config;
         this.splitOverride = splitOverride;
         this.heads = config.qHeads();
@@ -49,6 +51,9 @@ final class OpenClMlaLayer implements LayerPlan {
         this.width = config.latentWidth();
         this.scale = config.attentionSpec().effectiveScale();
         this.real = DeviceInputs.pathFor(ctx.device(), w.wQ(), w.wQA(), w.qANorm(), w.wQB(), w.wKvA(), w.kvANorm(), w.wKvB(), w.wO());
+        String[] names = {"w_q", "w_q_a", "q_a_norm", "w_q_b", "w_kv_a", "kv_a_norm", "w_kv_b", "w_o"};
+        Tensor[] weights = {w.wQ(), w.wQA(), w.qANorm(), w.wQB(), w.wKvA(), w.kvANorm(), w.wKvB(), w.wO()};
+        for (int i = 0; i < names.length; i++) LayerRange.requireFits(real, names[i], weights[i]);
         ctx.retain();
         this.ctx = ctx;
         try {
@@ -105,6 +110,7 @@ final class OpenClMlaLayer implements LayerPlan {
         config.requireActivations("x", x, -1);
         int batch = x.size(0), len = x.size(1);
         if (keyPaddingMask != null) keyPaddingMask.requireShape("keyPaddingMask", batch, len);
+        LayerRange.requireFits(real, "x", x);
         long[] start = new long[batch];
         Arrays.fill(start, config.positionOffset());
         synchronized (this) {
@@ -126,7 +132,12 @@ final class OpenClMlaLayer implements LayerPlan {
                     call.mask = scope.uploadBools(keyPaddingMask);
                     call.maskStrides = new int[]{len, 0, 0, 1}; // [B, L] seen as [B, 1, 1, L]
                 }
-                return attendAndProject(scope, call, batch, len);
+                return attendAndProject(scope, call, batch, len, () -> {
+                    double latents = LayerRange.maxAbs(scope, real, lat, (long) batch * len * width, "x (latents)");
+                    return new Float32Range.Magnitudes(scale, width, len, len)
+                            .q("x (absorbed queries)", LayerRange.maxAbs(scope, real, qAbs, (long) batch * len * heads * width, "x (absorbed queries)"))
+                            .k("x (latents)", latents).v("x (latents)", latents);
+                });
             }
         }
     }
@@ -134,7 +145,7 @@ final class OpenClMlaLayer implements LayerPlan {
     /** A latent cache in this layer's precision: one "head" of width {@code kv_lora_rank + rope}, no values. */
     @Override
     public KvCache newCache(int batch, int maxLength) {
-        return new ContiguousKvCache(real.dtype, batch, 1, maxLength, width, 0);
+        return new ContiguousKvCache(config.cacheSpec(real.dtype, batch, maxLength));
     }
 
     /**
@@ -146,22 +157,11 @@ final class OpenClMlaLayer implements LayerPlan {
      */
     @Override
     public Tensor step(Tensor x, KvCache cache) {
-        AttentionException.require(cache != null, "cache", "a latent KV cache", "null");
-        config.requireActivations("x", x, cache.sequences());
-        AttentionException.require(cache.kvHeads() == 1, "cache.kvHeads", "1 (one latent per token)", cache.kvHeads());
-        AttentionException.require(cache.headDim() == width, "cache.headDim", "kv_lora_rank + rope = " + width, cache.headDim());
-        AttentionException.require(cache.vHeadDim() == 0, "cache.vHeadDim", "0 (a keys-only latent cache)", cache.vHeadDim());
-        if (config.causal() && config.alignment() != Alignment.BOTTOM_RIGHT) {
-            throw AttentionException.invalid("config.alignment", "BOTTOM_RIGHT for KV-cache steps", config.alignment());
-        }
+        config.requireStep(x, cache); // shapes, latent-cache geometry, alignment, room: before anything is appended
+        LayerRange.requireFits(real, "x", x);
         int batch = x.size(0), n = x.size(1);
         long[] start = new long[batch];
-        for (int s = 0; s < batch; s++) {
-            int room = cache.maxLength() - cache.length(s);
-            AttentionException.require(n <= room, "x.shape[1]", "at most " + room + " new tokens for sequence " + s
-                    + " (cache length " + cache.length(s) + ", maxLength " + cache.maxLength() + ")", n);
-            start[s] = (long) config.positionOffset() + cache.length(s);
-        }
+        for (int s = 0; s < batch; s++) start[s] = (long) config.positionOffset() + cache.length(s);
         synchronized (this) {
             requireOpen();
             try (ClScope scope = new ClScope(ctx)) {
@@ -170,13 +170,24 @@ final class OpenClMlaLayer implements LayerPlan {
                 long qAbs = queries(scope, xb, batch * n, table);
                 long lat = latents(scope, xb, batch * n, table);
                 // The cache lives on the host: bring the chunk's latents back and append (validated before writing).
+                int[] before = cache.lengths();
                 cache.append(scope.readTensor(lat, real, batch, 1, n, width), null);
-                AttendCall call = new AttendCall();
-                call.spec = absorbedSpec(Alignment.BOTTOM_RIGHT);
-                call.qLen = n;
-                DeviceInputs.bindLatentCache(call, scope, cache, real);
-                call.q(qAbs, n * heads * width, width, heads * width);
-                return attendAndProject(scope, call, batch, n);
+                try {
+                    AttendCall call = new AttendCall();
+                    AttentionSpec spec = absorbedSpec(Alignment.BOTTOM_RIGHT);
+                    call.spec = spec;
+                    call.qLen = n;
+                    DeviceInputs.bindLatentCache(call, scope, cache, real);
+                    call.q(qAbs, n * heads * width, width, heads * width);
+                    return attendAndProject(scope, call, batch, n, () -> {
+                        LayerRange.maxAbs(scope, real, qAbs, (long) batch * n * heads * width, "x (absorbed queries)");
+                        Tensor queries = scope.readTensor(qAbs, real, batch, n, heads, width).permute(0, 2, 1, 3);
+                        return Float32Range.magnitudes(spec, queries, cache, "x (absorbed queries)");
+                    });
+                } catch (RuntimeException e) {
+                    cache.restoreLengths(before); // a failed step leaves the cache as it found it
+                    throw e;
+                }
             }
         }
     }
@@ -236,12 +247,13 @@ final class OpenClMlaLayer implements LayerPlan {
         return lat;
     }
 
-    private Tensor attendAndProject(ClScope scope, AttendCall call, int batch, int len) {
+    /** Attention over the latents, checked on the float32 path ({@code inputs} names them), then {@code W_UV} and {@code w_o}. */
+    private Tensor attendAndProject(ClScope scope, AttendCall call, int batch, int len, Supplier<Float32Range.Magnitudes> inputs) {
         int rows = batch * len;
         call.splits = splitOverride;
         long oLat = scope.alloc(real, (long) rows * heads * latent);
         call.out(oLat, len * heads * latent, latent, heads * latent);
-        call.enqueue(ks, scope);
+        LayerRange.attend(ks, scope, call, oLat, (long) rows * heads, latent, inputs);
         long merged = scope.alloc(real, (long) rows * heads * vDim);  // [rows, H*v]
         for (int h = 0; h < heads; h++) {
             // out_h = o_lat_h W_UV_h^T, W_UV_h = w_kv_b rows [h(nope+v) + nope, (h+1)(nope+v))
@@ -250,7 +262,8 @@ final class OpenClMlaLayer implements LayerPlan {
         }
         long y = scope.alloc(real, (long) rows * config.hidden());
         ks.linear(scope, merged, wO, 0, y, rows, config.hidden(), heads * vDim);
-        return scope.readTensor(y, real, batch, len, config.hidden());
+        return LayerRange.requireFiniteOutput(real, scope.readTensor(y, real, batch, len, config.hidden()),
+                "y = attention·w_o (x or w_o beyond the float32-safe range)");
     }
 
     private void requireOpen() {

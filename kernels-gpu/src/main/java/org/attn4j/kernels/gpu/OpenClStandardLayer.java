@@ -4,11 +4,14 @@ import org.attn4j.api.AttentionException;
 import org.attn4j.api.AttentionSpec;
 import org.attn4j.api.BoolTensor;
 import org.attn4j.api.ContiguousKvCache;
+import org.attn4j.api.Float32Range;
 import org.attn4j.api.KvCache;
 import org.attn4j.api.LayerPlan;
 import org.attn4j.api.StandardLayerConfig;
 import org.attn4j.api.StandardLayerWeights;
 import org.attn4j.api.Tensor;
+
+import java.util.function.Supplier;
 
 /**
  * An MHA / MQA / GQA layer on the device: projections with the tiled {@code linear} kernel, attention with the same
@@ -29,12 +32,15 @@ final class OpenClStandardLayer implements LayerPlan {
     private long wq, bq, wk, bk, wv, bv, wo, bo;
     private boolean closed;
 
+    /** {@code w} has been validated against {@code config} (by {@link OpenClBackend#planLayer}). */
     OpenClStandardLayer(ClContext ctx, StandardLayerConfig config, StandardLayerWeights w, int splitOverride) {
-        w.validate(config);
         this.config = config;
         this.spec = config.attentionSpec();
         this.splitOverride = splitOverride;
         this.real = DeviceInputs.pathFor(ctx.device(), w.wq(), w.wk(), w.wv(), w.wo(), w.bq(), w.bk(), w.bv(), w.bo());
+        String[] names = {"wq", "wk", "wv", "wo", "bq", "bk", "bv", "bo"};
+        Tensor[] weights = {w.wq(), w.wk(), w.wv(), w.wo(), w.bq(), w.bk(), w.bv(), w.bo()};
+        for (int i = 0; i < names.length; i++) LayerRange.requireFits(real, names[i], weights[i]);
         ctx.retain();
         this.ctx = ctx;
         try {
@@ -76,7 +82,10 @@ final class OpenClStandardLayer implements LayerPlan {
         Tensor memory = kvX == null ? x : kvX;
         int lq = x.size(1), lk = memory.size(1);
         if (keyPaddingMask != null) keyPaddingMask.requireShape("keyPaddingMask", batch, lk);
+        LayerRange.requireFits(real, "x", x);
+        if (kvX != null) LayerRange.requireFits(real, "kvX", kvX);
         int hq = config.qHeads(), hkv = config.kvHeads(), d = config.headDim(), hidden = config.hidden();
+        String memoryName = kvX == null ? "x" : "kvX";
         synchronized (this) {
             requireOpen();
             try (ClScope scope = new ClScope(ctx)) {
@@ -103,7 +112,10 @@ final class OpenClStandardLayer implements LayerPlan {
                     call.maskStrides = new int[]{lk, 0, 0, 1}; // [B, kvLen] seen as [B, 1, 1, kvLen]
                     if (keyPaddingMask.elementCount() == 0) call.mask = 0;
                 }
-                return attendAndProject(scope, call, batch, lq);
+                return attendAndProject(scope, call, batch, lq, () -> new Float32Range.Magnitudes(spec.effectiveScale(), d, lq, lk)
+                        .q("x·wq (queries)", LayerRange.maxAbs(scope, real, q, (long) batch * lq * hq * d, "x·wq (queries)"))
+                        .k(memoryName + "·wk (keys)", LayerRange.maxAbs(scope, real, k, (long) batch * lk * hkv * d, memoryName + "·wk (keys)"))
+                        .v(memoryName + "·wv (values)", LayerRange.maxAbs(scope, real, v, (long) batch * lk * hkv * d, memoryName + "·wv (values)")));
             }
         }
     }
@@ -111,7 +123,7 @@ final class OpenClStandardLayer implements LayerPlan {
     /** A cache in this layer's precision: {@code kvHeads} heads of width {@code headDim} for keys and values. */
     @Override
     public KvCache newCache(int batch, int maxLength) {
-        return new ContiguousKvCache(real.dtype, batch, config.kvHeads(), maxLength, config.headDim(), config.headDim());
+        return new ContiguousKvCache(config.cacheSpec(real.dtype, batch, maxLength));
     }
 
     /**
@@ -124,15 +136,9 @@ final class OpenClStandardLayer implements LayerPlan {
      */
     @Override
     public Tensor step(Tensor x, KvCache cache) {
-        AttentionException.require(cache != null, "cache", "a KV cache", "null");
-        config.requireActivations("x", x, cache.sequences());
-        OpenClAttentionPlan.checkCache(spec, cache);
+        config.requireStep(x, cache); // shapes, cache geometry, alignment, room: before anything is appended
+        LayerRange.requireFits(real, "x", x);
         int n = x.size(1);
-        for (int s = 0; s < cache.sequences(); s++) {
-            int room = cache.maxLength() - cache.length(s);
-            AttentionException.require(n <= room, "x.shape[1]", "at most " + room + " new tokens for sequence " + s
-                    + " (cache length " + cache.length(s) + ", maxLength " + cache.maxLength() + ")", n);
-        }
         int batch = x.size(0), hq = config.qHeads(), hkv = config.kvHeads(), d = config.headDim(), hidden = config.hidden();
         synchronized (this) {
             requireOpen();
@@ -148,26 +154,38 @@ final class OpenClStandardLayer implements LayerPlan {
                 // (append validates everything before it writes).
                 Tensor kh = scope.readTensor(k, real, batch, n, hkv, d).permute(0, 2, 1, 3);
                 Tensor vh = scope.readTensor(v, real, batch, n, hkv, d).permute(0, 2, 1, 3);
+                int[] before = cache.lengths();
                 cache.append(kh, vh);
-                AttendCall call = new AttendCall();
-                call.spec = spec;
-                call.qLen = n;
-                call.splits = splitOverride;
-                DeviceInputs.bindCache(call, scope, cache, real);
-                call.q(q, n * hq * d, d, hq * d);
-                return attendAndProject(scope, call, batch, n);
+                try {
+                    AttendCall call = new AttendCall();
+                    call.spec = spec;
+                    call.qLen = n;
+                    call.splits = splitOverride;
+                    DeviceInputs.bindCache(call, scope, cache, real);
+                    call.q(q, n * hq * d, d, hq * d);
+                    return attendAndProject(scope, call, batch, n, () -> {
+                        LayerRange.maxAbs(scope, real, q, (long) batch * n * hq * d, "x·wq (queries)");
+                        Tensor queries = scope.readTensor(q, real, batch, n, hq, d).permute(0, 2, 1, 3);
+                        return Float32Range.magnitudes(spec, queries, cache, "x·wq (queries)");
+                    });
+                } catch (RuntimeException e) {
+                    cache.restoreLengths(before); // a failed step leaves the cache as it found it
+                    throw e;
+                }
             }
         }
     }
 
-    private Tensor attendAndProject(ClScope scope, AttendCall call, int batch, int lq) {
+    /** Attention into the merged-heads layout, checked on the float32 path ({@code inputs} names them), then {@code wo}. */
+    private Tensor attendAndProject(ClScope scope, AttendCall call, int batch, int lq, Supplier<Float32Range.Magnitudes> inputs) {
         int hq = config.qHeads(), d = config.headDim(), hidden = config.hidden();
         long o = scope.alloc(real, (long) batch * lq * hq * d);
         call.out(o, lq * hq * d, d, hq * d); // written straight into the merged-heads layout [B, L, Hq*D]
-        call.enqueue(ks, scope);
+        LayerRange.attend(ks, scope, call, o, (long) batch * lq * hq, d, inputs);
         long y = scope.alloc(real, (long) batch * lq * hidden);
         ks.linear(scope, o, wo, bo, y, batch * lq, hidden, hq * d);
-        return scope.readTensor(y, real, batch, lq, hidden);
+        return LayerRange.requireFiniteOutput(real, scope.readTensor(y, real, batch, lq, hidden),
+                "y = attention·wo + bo (x or wo beyond the float32-safe range)");
     }
 
     private void requireOpen() {

@@ -11,7 +11,13 @@ import org.attn4j.api.AttentionSpec
 import org.attn4j.api.DType
 import org.attn4j.api.DoubleTensor
 import org.attn4j.api.FloatTensor
+import org.attn4j.api.LayerVariant
+import org.attn4j.api.MlaLayerConfig
+import org.attn4j.api.MlaLayerWeights
 import org.attn4j.api.PlanOptions
+import org.attn4j.api.Precision
+import org.attn4j.api.StandardLayerConfig
+import org.attn4j.api.StandardLayerWeights
 import org.attn4j.api.Tensor
 import org.attn4j.reference.ReferenceAttention
 import kotlin.math.abs
@@ -74,7 +80,7 @@ class OpenClRangeTest : StringSpec({
         val q = randn(1, 2, 3, 4); val k = randn(1, 1, 5, 4); val v = randn(1, 1, 5, 4)
         // all float64: the device's fp64 path (when it has one) must compute it exactly
         val all64 = AttentionInputs.of(DoubleTensor.copyOf(q), DoubleTensor.copyOf(k), filled64(1e200, 1, 1, 5, 4))
-        rightOrRejected(all64, "v[") shouldBe (if (Gpu.require().hasFloat64Path()) "computed" else "rejected")
+        rightOrRejected(all64, "v[") shouldBe (if (Gpu.require().precisionFor(DType.FLOAT64) == Precision.FLOAT64) "computed" else "rejected")
         // float32 q: the float32 path, where 1e200 does not fit
         rightOrRejected(AttentionInputs.of(q, k, filled64(1e200, 1, 1, 5, 4)), "v[0, 0, 0, 0]") shouldBe "rejected"
         rightOrRejected(AttentionInputs.of(filled64(1e200, 1, 2, 3, 4), k, v), "q[0, 0, 0, 0]") shouldBe "rejected"
@@ -91,6 +97,66 @@ class OpenClRangeTest : StringSpec({
         cache.append(randn(1, 1, 5, 4), FloatTensor.of(FloatArray(20) { if (it % 2 == 0) 3e38f else -3e38f }, 1, 1, 5, 4))
         backend.plan(AttentionInputs.of(randn(1, 2, 1, 4), randn(1, 1, 5, 4), randn(1, 1, 5, 4)).validate(spec), options).use { plan ->
             shouldThrow<AttentionException> { plan.decode(randn(1, 2, 1, 4), cache) }.message!! shouldContain "cache values"
+        }
+    }
+
+    "a layer step whose attention overflows fails and leaves the cache as it was" {
+        // x = 1, wq = wk = 1e19 on a diagonal: q and k are 1e19 (finite), their scores 1e38 * 4 / 2 overflow
+        val c = StandardLayerConfig.of(LayerVariant.MHA, 4, 1, 1, 4)
+        val eye = FloatArray(16) { if (it % 5 == 0) 1e19f else 0f }
+        val small = FloatArray(16) { if (it % 5 == 0) 1f else 0f }
+        val w = StandardLayerWeights(FloatTensor.of(eye.clone(), 4, 4), null, FloatTensor.of(eye.clone(), 4, 4), null,
+            FloatTensor.of(small.clone(), 4, 4), null, FloatTensor.of(small.clone(), 4, 4), null)
+        Gpu.require().planLayer(c, w, options).use { layer ->
+            val cache = layer.newCache(1, 8)
+            layer.step(filled(1e-10, 1, 2, 4), cache)              // tiny x: scores tiny, fine
+            val keys = cache.keys(0).toDoubleArray().toList()
+            val values = cache.values(0).toDoubleArray().toList()
+            val e = shouldThrow<AttentionException> { layer.step(filled(1.0, 1, 1, 4), cache) }
+            e.message!! shouldContain "x·wq (queries)"
+            e.message!! shouldContain "float32"
+            cache.length(0) shouldBe 2
+            cache.keys(0).toDoubleArray().toList() shouldBe keys
+            cache.values(0).toDoubleArray().toList() shouldBe values
+            shouldThrow<AttentionException> { layer.forward(filled(1.0, 1, 3, 4), null, null) }.message!! shouldContain "x·wq (queries) and x·wk (keys)"
+            layer.step(filled(1e-10, 1, 1, 4), cache)              // the cache still works after the rollback
+            cache.length(0) shouldBe 3
+        }
+    }
+
+    "an MLA layer step whose attention overflows fails and leaves the latent cache as it was" {
+        // hidden 4, one head, latent 2, nope 2, rope 2, v 2. w_q and kv_a_norm are 3e19: with x = 1 the absorbed
+        // queries and the normalised latents are 3e19 each, so their products (9e38) overflow; with x = 1e-10 the
+        // queries are 3e9 and the latents (RMSNorm, eps 1e-6) about 3e16: fine.
+        val c = MlaLayerConfig.of(4, 1, 0, 2, 2, 2, 2)
+        fun diag(value: Float, rows: Int, cols: Int, upTo: Int) =
+            FloatTensor.of(FloatArray(rows * cols) { if (it / cols == it % cols && it / cols < upTo) value else 0f }, rows, cols)
+        val w = MlaLayerWeights(diag(3e19f, 4, 4, 2), null, null, null, diag(1f, 4, 4, 2),
+            FloatTensor.of(floatArrayOf(3e19f, 3e19f), 2), diag(1f, 4, 2, 2), diag(1e-20f, 4, 2, 2))
+        Gpu.require().planLayer(c, w, options).use { layer ->
+            val cache = layer.newCache(1, 8)
+            layer.step(filled(1e-10, 1, 2, 4), cache)
+            val latents = cache.keys(0).toDoubleArray().toList()
+            val e = shouldThrow<AttentionException> { layer.step(filled(1.0, 1, 1, 4), cache) }
+            e.message!! shouldContain "x (absorbed queries)"
+            cache.length(0) shouldBe 2
+            cache.keys(0).toDoubleArray().toList() shouldBe latents
+            shouldThrow<AttentionException> { layer.forward(filled(1.0, 1, 3, 4), null, null) }.message!! shouldContain "float32"
+            layer.step(filled(1e-10, 1, 1, 4), cache)
+            cache.length(0) shouldBe 3
+        }
+    }
+
+    "a float64 activation beyond float32 is rejected by an opencl float32 layer, not uploaded as an infinity" {
+        val c = StandardLayerConfig.of(LayerVariant.MHA, 4, 1, 1, 4)
+        val eye = FloatArray(16) { if (it % 5 == 0) 1f else 0f }
+        val w = StandardLayerWeights(FloatTensor.of(eye.clone(), 4, 4), null, FloatTensor.of(eye.clone(), 4, 4), null,
+            FloatTensor.of(eye.clone(), 4, 4), null, FloatTensor.of(eye.clone(), 4, 4), null)
+        Gpu.require().planLayer(c, w, options).use { layer ->
+            val cache = layer.newCache(1, 8)
+            shouldThrow<AttentionException> { layer.step(filled64(1e200, 1, 1, 4), cache) }.message!! shouldContain "x[0, 0, 0]"
+            cache.length(0) shouldBe 0
+            shouldThrow<AttentionException> { layer.forward(filled64(1e200, 1, 1, 4), null, null) }.message!! shouldContain "x[0, 0, 0]"
         }
     }
 })

@@ -140,7 +140,7 @@ public final class ReferenceMlaLayer implements LayerPlan {
      */
     @Override
     public KvCache newCache(int batch, int maxLength) {
-        return new ContiguousKvCache(DType.FLOAT64, batch, 1, maxLength, config.latentWidth(), 0);
+        return new ContiguousKvCache(config.cacheSpec(DType.FLOAT64, batch, maxLength));
     }
 
     /**
@@ -156,25 +156,11 @@ public final class ReferenceMlaLayer implements LayerPlan {
     @Override
     public DoubleTensor step(Tensor x, KvCache cache) {
         requireOpen();
-        AttentionException.require(cache != null, "cache", "a latent KV cache", "null");
-        config.requireActivations("x", x, cache.sequences());
-        AttentionException.require(cache.kvHeads() == 1, "cache.kvHeads", "1 (one latent per token)", cache.kvHeads());
-        AttentionException.require(cache.headDim() == config.latentWidth(), "cache.headDim",
-                "kv_lora_rank + rope = " + config.latentWidth(), cache.headDim());
-        AttentionException.require(cache.vHeadDim() == 0, "cache.vHeadDim", "0 (a keys-only latent cache)", cache.vHeadDim());
-        // The chunk's queries are the last tokens of the cached sequence: only bottom-right alignment says so.
-        if (config.causal() && config.alignment() != Alignment.BOTTOM_RIGHT) {
-            throw AttentionException.invalid("config.alignment", "BOTTOM_RIGHT for KV-cache steps", config.alignment());
-        }
+        config.requireStep(x, cache); // shapes, latent-cache geometry, alignment, room: before anything is appended
         int batch = x.size(0);
         int n = x.size(1);
         long[] start = new long[batch];
-        for (int s = 0; s < batch; s++) {
-            int room = cache.maxLength() - cache.length(s);
-            AttentionException.require(n <= room, "x.shape[1]", "at most " + room + " new tokens for sequence " + s
-                    + " (cache length " + cache.length(s) + ", maxLength " + cache.maxLength() + ")", n);
-            start[s] = (long) config.positionOffset() + cache.length(s);
-        }
+        for (int s = 0; s < batch; s++) start[s] = (long) config.positionOffset() + cache.length(s);
         DoubleTensor q = queries(x, start);
         Tensors.requireFinite("x (projected queries)", q);
         DoubleTensor chunk = latents(x, start);
