@@ -24,8 +24,9 @@ class PlanReuseTest : StringSpec({
     // small tiles so that these small shapes take every path: packed keys, keys in place, split-KV, query blocks
     val tuning = CpuTuning(8, 16, 8, 32, 16, 64)
     val spec = AttentionSpec.builder(4, 2, 24).vHeadDim(20).causal().build()
-    val shapes = listOf(Triple(1, 1, 200), Triple(2, 37, 37), Triple(1, 5, 90), Triple(3, 1, 33), Triple(1, 64, 130),
-        Triple(2, 9, 0), Triple(1, 1, 1))
+    // (batch, qLen, kvLen): shapes that differ in one size only, so that a layout cached under too coarse a key is reused
+    val shapes = listOf(Triple(1, 1, 200), Triple(2, 37, 37), Triple(1, 5, 90), Triple(1, 64, 90), Triple(1, 1, 90),
+        Triple(3, 1, 33), Triple(1, 37, 37), Triple(1, 64, 130), Triple(2, 9, 0), Triple(1, 1, 1), Triple(1, 1, 33))
 
     fun randn(rng: Random, vararg shape: Int): FloatTensor =
         FloatTensor.of(FloatArray(Tensor.elementCount(*shape)) { rng.nextGaussian().toFloat() }, *shape)
