@@ -21,9 +21,8 @@ import org.attn4j.api.AttentionException;
 public record CpuTuning(int queryRows, int kvTile, int transposeRows, int targetItems, int minSplitKeys, int maxSplits) {
 
     /**
-     * Defaults measured on a 2-core AVX-512 machine (see the module README). 256 query rows per item (64 queries of a
-     * 4-head group, 256 of one MHA head): each K/V tile, read from L2, serves twice the rows of 128. P1 and P2 ran
-     * 1-1.5 % faster than with 128 in an interleaved A/B on a Zen 4 host ({@code TuningAB}, docs/PERFORMANCE.md).
+     * Defaults measured on a 2-core AVX-512 machine (docs/PERFORMANCE.md has the figures). 256 query rows per item (64
+     * queries of a 4-head group, 256 of one MHA head): each K/V tile, read from L2, serves twice the rows of 128.
      */
     public static final CpuTuning DEFAULT = new CpuTuning(256, 64, 32, 32, 256, 64);
 

@@ -1,12 +1,12 @@
 package org.attn4j.kernels.cpu;
 
 import org.attn4j.api.AttentionException;
-
+import org.attn4j.api.Float32Range;
 import org.attn4j.api.Tensor;
 
-import org.attn4j.api.Float32Range;
-
 import java.util.Arrays;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.function.Supplier;
 
 /**
@@ -39,10 +39,15 @@ import java.util.function.Supplier;
 final class FlashEngine {
     private static final int ROW_BLOCK = 4; // query rows scored together (they share key and value loads)
     private static final int PACK_BLOCK = 64; // keys per transposition block (fits L1)
+    private static final int MAX_CACHED_LAYOUTS = 64; // decode grows the KV length every step: keep the cache small
 
     private final CpuKernelSupport k;
     private final CpuTuning tuning;
     private final WorkerPool pool;
+    /** Layouts of the shapes this plan has run; a plan may be run with other batches and lengths, by many threads. */
+    private final ConcurrentHashMap<Shape, Layout> layouts = new ConcurrentHashMap<>();
+    /** Scratch of earlier calls, taken by one thread at a time (as many as ever ran at once) and then handed back. */
+    private final ConcurrentLinkedDeque<Scratch> spareScratch = new ConcurrentLinkedDeque<>();
 
     FlashEngine(CpuKernelSupport k, CpuTuning tuning, WorkerPool pool) {
         this.k = k;
@@ -62,26 +67,84 @@ final class FlashEngine {
         return pool;
     }
 
-    /** How one call is cut into work items. */
-    private static final class Layout {
-        int group;
-        int tile;        // keys per step (and per packed tile)
-        int bq;          // queries per tile
-        int qTiles;
-        int rows;        // bq * group: rows of one item
-        int splits;
-        int splitLen;    // keys per split
-        boolean packed;  // keys packed by this call into kt, rather than read from a tiled cache's store
-        float[] kt;      // transposed keys, scored with the broadcast kernel: [B, Hkv, tiles, D, tile] when packed,
-                         // the cache's key tiles when the source is transposed; null when keys are read row-major
-        int ktStride;    // consecutive elements of one key are ktStride apart in kt (a tile's length)
-        int ktItem;      // floats per (batch, KV head) when packed
-        float[] partO;   // [B, Hq, Lq, splits, Dv] when splits > 1
-        float[] partM;
-        float[] partL;
+    /** What a {@link Layout} depends on: the sizes of a call and whether its keys already are transposed. */
+    private record Shape(int batch, int qHeads, int kvHeads, int qLen, int maxKvLen, int headDim, int vHeadDim,
+                         boolean keysTransposed) {
+        static Shape of(AttentionCall c) {
+            return new Shape(c.batch, c.qHeads, c.kvHeads, c.qLen, c.kv.maxLength(), c.headDim, c.vHeadDim,
+                    c.kv.keysTransposed());
+        }
     }
 
-    /** Per-thread scratch, made once per call and thread. */
+    /**
+     * How calls of one {@link Shape} are cut into work items.
+     *
+     * @param group    query heads per KV head
+     * @param tile     keys per step (and per packed tile)
+     * @param queries  queries per query tile
+     * @param qTiles   query tiles per (batch, KV head)
+     * @param splits   KV splits per query tile (split-KV when more than 1)
+     * @param splitLen keys per split
+     * @param packKeys whether the call packs its keys transposed ({@code [B, Hkv, tiles, D, tile]}) before scoring
+     * @param packedPerHead floats of packed keys per (batch, KV head)
+     */
+    private record Layout(int group, int tile, int queries, int qTiles, int splits, int splitLen, boolean packKeys,
+                          int packedPerHead) {
+        /** Rows of one item: every query head of the group times the queries of a tile. */
+        int rows() {
+            return queries * group;
+        }
+
+        /**
+         * Floats of scores one item needs per tile: one {@code ROW_BLOCK x tile} block per row block, which are blocks
+         * of heads (per query) when {@code group >= ROW_BLOCK}, else blocks of queries (per head), or of heads when a
+         * tile has no more queries than the group has heads ({@code nq * 1 block <= group <= group * ceil(bq / ROW_BLOCK)}).
+         */
+        int scoreFloats() {
+            int blocks = group >= ROW_BLOCK ? queries * ceilDiv(group, ROW_BLOCK) : group * ceilDiv(queries, ROW_BLOCK);
+            return Math.max(blocks, 1) * ROW_BLOCK * tile;
+        }
+    }
+
+    /**
+     * One call's own buffers next to its layout: the transposed keys the broadcast kernel scores (packed by this call,
+     * or a tiled cache's store; null when keys are read row-major) and the split partials ({@code [B, Hq, Lq, splits,
+     * Dv]} and {@code [B, Hq, Lq, splits]}, null without split-KV).
+     */
+    private record Run(AttentionCall c, Layout lay, float[] kt, int ktStride, float[] partO, float[] partM, float[] partL) {
+    }
+
+    /** Keys {@code [lo, hi)} are visible to a query (before the mask and the mask mod); empty when {@code lo == hi}. */
+    private record Band(int lo, int hi) {
+        static final Band EMPTY = new Band(0, 0);
+
+        boolean isEmpty() {
+            return lo >= hi;
+        }
+    }
+
+    /**
+     * A block of up to {@link #ROW_BLOCK} rows scored together: either query heads {@code head0, head0 + 1, ...} of query
+     * {@code query0} ({@code acrossHeads}), or queries {@code query0, query0 + 1, ...} of head {@code head0}. Row
+     * {@code r}'s query vector starts at {@code qOff + r*qStride} and its accumulator is row {@code acc0 + r*accStep}
+     * of the item; {@code tileQuery0} is {@code query0}'s index within the item's query tile.
+     */
+    private record RowBlock(int rows, boolean acrossHeads, int head0, int query0, int tileQuery0, int qOff, int qStride,
+                            int acc0, int accStep) {
+        int head(int r) {
+            return acrossHeads ? head0 + r : head0;
+        }
+
+        int query(int r) {
+            return acrossHeads ? query0 : query0 + r;
+        }
+    }
+
+    /** The key tile an item is at: keys from {@code start}, whose first key and value rows start at {@code kRow}, {@code vRow}. */
+    private record KeyTile(int start, int kRow, int vRow) {
+    }
+
+    /** A worker's scratch for one item at a time; reused across items and calls while large enough. */
     private static final class Scratch {
         final float[] o;
         final float[] m;
@@ -92,18 +155,39 @@ final class FlashEngine {
         final int[] lo;
         final int[] hi;
 
-        Scratch(int rows, int dv, int tile, int bq, int group) {
+        Scratch(int rows, int dv, int scoreFloats, int queries) {
             o = new float[Math.max(rows, 1) * dv];
             m = new float[rows];
             l = new float[rows];
-            // the scores of every row block of a tile: blocks of heads (per query) when group >= ROW_BLOCK, else
-            // blocks of queries (per head), or of heads when a tile has no more queries than the group has heads
-            // (nq * 1 block <= group <= group * ceil(bq / ROW_BLOCK))
-            int blocks = group >= ROW_BLOCK ? bq * ceilDiv(group, ROW_BLOCK) : group * ceilDiv(bq, ROW_BLOCK);
-            s = new float[Math.max(blocks, 1) * ROW_BLOCK * tile];
-            lo = new int[bq];
-            hi = new int[bq];
+            s = new float[scoreFloats];
+            lo = new int[queries];
+            hi = new int[queries];
         }
+
+        boolean fits(int rows, int dv, int scoreFloats, int queries) {
+            return o.length >= rows * dv && m.length >= rows && s.length >= scoreFloats && lo.length >= queries;
+        }
+    }
+
+    /** A spare scratch large enough for items of {@code lay}, or a new one. */
+    private Scratch takeScratch(Layout lay, int dv) {
+        Scratch spare = spareScratch.pollFirst();
+        if (spare != null && spare.fits(lay.rows(), dv, lay.scoreFloats(), lay.queries())) return spare;
+        // too small for this shape (or none left): make one that also fits what the dropped one did
+        int rows = lay.rows();
+        int scores = lay.scoreFloats();
+        int queries = lay.queries();
+        if (spare != null) {
+            rows = Math.max(rows, spare.m.length);
+            dv = Math.max(dv, spare.o.length / Math.max(spare.m.length, 1));
+            scores = Math.max(scores, spare.s.length);
+            queries = Math.max(queries, spare.lo.length);
+        }
+        return new Scratch(rows, dv, scores, queries);
+    }
+
+    private void giveBack(Scratch s) {
+        spareScratch.offerFirst(s); // last in, first out: the most recently used scratch is the likeliest in cache
     }
 
     /**
@@ -154,10 +238,8 @@ final class FlashEngine {
     /** Whether query {@code i} of head {@code h} sees at least one key (FORMAT.md visibility, mask and mask mod). */
     private static boolean rowSeesKey(AttentionCall c, int b, int h, int i) {
         int len = c.kv.length(b);
-        long v = visible(c, diagonal(c, i, len), len);
-        int lo = (int) (v >>> 32);
-        int hi = (int) (v & 0xffffffffL);
-        for (int j = lo; j < hi; j++) {
+        Band band = visible(c, diagonal(c, i, len), len);
+        for (int j = band.lo(); j < band.hi(); j++) {
             if (c.mask != null && !c.mask[c.maskOff + b * c.maskSB + h * c.maskSH + i * c.maskSL + j * c.maskSK]) continue;
             if (c.maskMod != null && !c.maskMod.visible(b, h, i, j)) continue;
             return true;
@@ -170,37 +252,44 @@ final class FlashEngine {
         pool.ensureOpen();
         if (c.qLen == 0) return;
         Layout lay = layout(c);
-        int bh = c.batch * c.kvHeads;
-        if (lay.packed) pool.forEach(bh, () -> null, (item, unused) -> packTransposed(c, lay, item));
-        int base = bh * lay.qTiles;
-        pool.forEach(base * lay.splits, () -> new Scratch(lay.rows, c.vHeadDim, lay.tile, lay.bq, lay.group),
-                (item, s) -> attend(c, lay, item, s));
-        if (lay.splits > 1) {
-            pool.forEach(base, () -> new Scratch(1, c.vHeadDim, 1, 1, 1), (item, s) -> merge(c, lay, item, s));
+        Run run = buffers(c, lay);
+        int heads = c.batch * c.kvHeads;
+        if (lay.packKeys()) pool.forEach(heads, () -> null, (item, unused) -> packTransposed(run, item));
+        int items = heads * lay.qTiles();
+        pool.forEach(items * lay.splits(), () -> takeScratch(lay, c.vHeadDim), this::giveBack,
+                (item, s) -> attend(run, item, s));
+        if (lay.splits() > 1) {
+            pool.forEach(items, () -> takeScratch(lay, c.vHeadDim), this::giveBack, (item, s) -> merge(run, item, s));
         }
     }
 
+    /** The layout of {@code c}'s shape: computed on its first call, then looked up. */
     private Layout layout(AttentionCall c) {
-        Layout lay = new Layout();
+        Shape shape = Shape.of(c);
+        Layout lay = layouts.get(shape);
+        if (lay != null) return lay;
+        if (layouts.size() >= MAX_CACHED_LAYOUTS) layouts.clear(); // cheap to recompute; the cache must not grow without end
+        return layouts.computeIfAbsent(shape, unused -> newLayout(c));
+    }
+
+    private Layout newLayout(AttentionCall c) {
         int g = c.group();
         int maxLen = c.kv.maxLength();
-        lay.group = g;
-        lay.bq = Math.max(1, Math.min(c.qLen, tuning.queryRows() / g));
-        lay.qTiles = ceilDiv(c.qLen, lay.bq);
-        lay.rows = lay.bq * g;
+        int queries = Math.max(1, Math.min(c.qLen, tuning.queryRows() / g));
+        int qTiles = ceilDiv(c.qLen, queries);
         // Keys per step: kvTile, or twice that when prefill packs keys of d <= 64, so that a packed K tile is
-        // still ~32 KB (P2, d 64: about 9 % faster with 128 keys than with 64; P1, d 128, slower with 128)
+        // still ~32 KB, the size of L1 (docs/PERFORMANCE.md has the measurements)
         boolean prefill = !c.kv.keysTransposed() && (long) g * c.qLen >= tuning.transposeRows();
-        lay.tile = prefill && c.headDim <= 64 ? 2 * tuning.kvTile() : tuning.kvTile();
-        long base = (long) c.batch * c.kvHeads * lay.qTiles;
+        int tile = prefill && c.headDim <= 64 ? 2 * tuning.kvTile() : tuning.kvTile();
+        long items = (long) c.batch * c.kvHeads * qTiles;
         int splits = 1;
         int splitLen = Math.max(maxLen, 1);
-        if (base < tuning.targetItems() && maxLen > 0) {
-            long want = (tuning.targetItems() + base - 1) / base;
+        if (items < tuning.targetItems() && maxLen > 0) {
+            long want = (tuning.targetItems() + items - 1) / items;
             long byLen = Math.max(1, maxLen / tuning.minSplitKeys());
             splits = (int) Math.min(Math.min(want, byLen), tuning.maxSplits());
             if (splits > 1) {
-                splitLen = roundUp(ceilDiv(maxLen, splits), lay.tile);
+                splitLen = roundUp(ceilDiv(maxLen, splits), tile);
                 splits = ceilDiv(maxLen, splitLen);
             }
             long partials = (long) c.batch * c.qHeads * c.qLen * splits * c.vHeadDim;
@@ -209,96 +298,97 @@ final class FlashEngine {
                 splitLen = maxLen;
             }
         }
-        lay.splits = splits;
-        lay.splitLen = splitLen;
-        if (splits > 1) {
-            int n = c.batch * c.qHeads * c.qLen * splits;
-            lay.partO = new float[n * c.vHeadDim];
-            lay.partM = new float[n];
-            lay.partL = new float[n];
-        }
-        if (c.kv.keysTransposed()) { // a tiled cache: its store already is what packing would make
-            lay.kt = c.kv.k;
-            lay.ktStride = c.kv.ktStride();
-            return lay;
-        }
-        // packed keys in the TiledKvCache layout, [B, Hkv, tiles, D, tile]: a tile is one contiguous block. (One
+        // packed keys take the TiledKvCache layout, [B, Hkv, tiles, D, tile]: a tile is one contiguous block. (One
         // [D][L] matrix per head had rows 4 KB x 2^k apart for power-of-two lengths, so every row of a tile fell into
         // the same few L1 sets and the scores kernel read K from L2.)
-        int tile = lay.tile;
-        long ktItem = (long) ceilDiv(maxLen, tile) * c.headDim * tile;
-        long ktSize = (long) c.batch * c.kvHeads * ktItem;
-        lay.packed = maxLen > 0 && prefill && ktSize <= Tensor.MAX_ELEMENTS;
-        if (lay.packed) {
-            lay.ktStride = tile;
-            lay.ktItem = (int) ktItem;
-            lay.kt = new float[(int) ktSize];
+        long perHead = (long) ceilDiv(maxLen, tile) * c.headDim * tile;
+        boolean packKeys = !c.kv.keysTransposed() && maxLen > 0 && prefill
+                && (long) c.batch * c.kvHeads * perHead <= Tensor.MAX_ELEMENTS;
+        return new Layout(g, tile, queries, qTiles, splits, splitLen, packKeys, packKeys ? (int) perHead : 0);
+    }
+
+    /** The call's own buffers: packed keys and split partials, as its layout asks. */
+    private static Run buffers(AttentionCall c, Layout lay) {
+        float[] kt = null;
+        int ktStride = 0;
+        if (c.kv.keysTransposed()) { // a tiled cache: its store already is what packing would make
+            kt = c.kv.k;
+            ktStride = c.kv.ktStride();
+        } else if (lay.packKeys()) {
+            kt = new float[c.batch * c.kvHeads * lay.packedPerHead()];
+            ktStride = lay.tile();
         }
-        return lay;
+        if (lay.splits() == 1) return new Run(c, lay, kt, ktStride, null, null, null);
+        int n = c.batch * c.qHeads * c.qLen * lay.splits();
+        return new Run(c, lay, kt, ktStride, new float[n * c.vHeadDim], new float[n], new float[n]);
     }
 
-    /** Where key {@code j}'s first element is in the packed keys of (batch, KV head) {@code bh}. */
-    private int packedRow(AttentionCall c, Layout lay, int bh, int j) {
-        int tile = lay.tile;
-        return bh * lay.ktItem + (j / tile) * c.headDim * tile + j % tile;
+    /** Where key {@code j}'s first element is in the packed keys of (batch, KV head) {@code head}. */
+    private static int packedRow(AttentionCall c, Layout lay, int head, int j) {
+        int tile = lay.tile();
+        return head * lay.packedPerHead() + (j / tile) * c.headDim * tile + j % tile;
     }
 
-    /** Keys of one (batch, KV head) into its {@code [tiles][D][tile]} part of {@code kt}, a run of rows at a time. */
-    private void packTransposed(AttentionCall c, Layout lay, int item) {
-        int b = item / c.kvHeads;
-        int kvh = item % c.kvHeads;
+    /** Keys of one (batch, KV head) into its {@code [tiles][D][tile]} part of the packed keys, a run of rows at a time. */
+    private static void packTransposed(Run run, int head) {
+        AttentionCall c = run.c();
+        int b = head / c.kvHeads;
+        int kvh = head % c.kvHeads;
         int d = c.headDim;
-        int tile = lay.tile;
+        int tile = run.lay().tile();
         int len = c.kv.length(b);
         float[] src = c.kv.k;
+        float[] kt = run.kt();
         int stride = c.kv.kStride;
         for (int j0 = 0; j0 < len; ) {
             int n = Math.min(len - j0, PACK_BLOCK);
             n = Math.min(n, c.kv.run(b, j0));
             n = Math.min(n, tile - j0 % tile);
             int row = c.kv.kRow(b, kvh, j0);
-            int dst0 = packedRow(c, lay, item, j0);
+            int dst0 = packedRow(c, run.lay(), head, j0);
             for (int e = 0; e < d; e++) {
                 int dst = dst0 + e * tile;
                 int from = row + e;
-                for (int jj = 0; jj < n; jj++) lay.kt[dst + jj] = src[from + jj * stride];
+                for (int jj = 0; jj < n; jj++) kt[dst + jj] = src[from + jj * stride];
             }
             j0 += n;
         }
     }
 
-    /** Key {@code j} is visible to query {@code i} iff {@code lo <= j < hi} (before the mask); {@code [lo, hi)} packed in a long. */
-    private static long visible(AttentionCall c, long di, int len) {
+    /** The keys a query on diagonal {@code di} sees by the causal and window rules, within {@code [0, len)}. */
+    private static Band visible(AttentionCall c, long di, int len) {
         long lo = 0;
         long hi = len;
         if (c.causal) hi = Math.min(hi, di + 1);
         if (c.windowLeft >= 0) lo = Math.max(lo, di - c.windowLeft);
         if (c.windowRight >= 0) hi = Math.min(hi, di + c.windowRight + 1);
-        return lo >= hi ? 0 : (lo << 32) | hi; // lo, hi in [0, len]
+        return lo >= hi ? Band.EMPTY : new Band((int) lo, (int) hi); // lo, hi in [0, len]
     }
 
     private static long diagonal(AttentionCall c, int i, int len) {
         return c.bottomRight ? (long) i + len - c.qLen : i;
     }
 
-    private void attend(AttentionCall c, Layout lay, int item, Scratch s) {
+    private void attend(Run run, int item, Scratch s) {
+        AttentionCall c = run.c();
+        Layout lay = run.lay();
         // heavy (late, causal) query tiles first for load balance; the mapping does not affect results
-        int per = c.batch * c.kvHeads * lay.splits;
-        int tile = lay.qTiles - 1 - item / per;
+        int per = c.batch * c.kvHeads * lay.splits();
+        int qTile = lay.qTiles() - 1 - item / per;
         int rem = item % per;
-        int split = rem % lay.splits;
-        int b = rem / lay.splits / c.kvHeads;
-        int kvh = rem / lay.splits % c.kvHeads;
+        int split = rem % lay.splits();
+        int b = rem / lay.splits() / c.kvHeads;
+        int kvh = rem / lay.splits() % c.kvHeads;
 
-        int g = lay.group;
+        int g = lay.group();
         int dv = c.vHeadDim;
-        int tileLen = lay.tile;
-        int i0 = tile * lay.bq;
-        int nq = Math.min(lay.bq, c.qLen - i0);
+        int tileLen = lay.tile();
+        int i0 = qTile * lay.queries();
+        int nq = Math.min(lay.queries(), c.qLen - i0);
         int rows = nq * g;
         int len = c.kv.length(b);
-        long ks = (long) split * lay.splitLen;
-        long ke = Math.min(len, ks + lay.splitLen);
+        long splitStart = (long) split * lay.splitLen();
+        long splitEnd = Math.min(len, splitStart + lay.splitLen());
 
         Arrays.fill(s.o, 0, rows * dv, 0f);
         Arrays.fill(s.m, 0, rows, Float.NEGATIVE_INFINITY);
@@ -306,35 +396,33 @@ final class FlashEngine {
         int jStart = Integer.MAX_VALUE;
         int jEnd = 0;
         for (int ii = 0; ii < nq; ii++) {
-            long v = visible(c, diagonal(c, i0 + ii, len), len);
-            long lo = Math.max(v >>> 32, ks);
-            long hi = Math.min(v & 0xffffffffL, ke);
+            Band band = visible(c, diagonal(c, i0 + ii, len), len);
+            int lo = (int) Math.max(band.lo(), splitStart);
+            int hi = (int) Math.min(band.hi(), splitEnd);
             if (lo >= hi) {
                 lo = 0;
                 hi = 0;
+            } else {
+                jStart = Math.min(jStart, lo);
+                jEnd = Math.max(jEnd, hi);
             }
-            s.lo[ii] = (int) lo;
-            s.hi[ii] = (int) hi;
-            if (lo < hi) {
-                jStart = Math.min(jStart, (int) lo);
-                jEnd = Math.max(jEnd, (int) hi);
-            }
+            s.lo[ii] = lo;
+            s.hi[ii] = hi;
         }
 
         int hBase = kvh * g;
         int qBase = c.qOff + b * c.qSB + hBase * c.qSH;
+        boolean packed = lay.packKeys();
         for (int j0 = jStart; j0 < jEnd; ) {
             int j1 = Math.min(jEnd - j0, tileLen);
             j1 = j0 + Math.min(j1, c.kv.run(b, j0));
-            if (lay.packed) j1 = Math.min(j1, (j0 / tileLen + 1) * tileLen); // a block never crosses a packed tile
-            int kRow = lay.packed ? packedRow(c, lay, b * c.kvHeads + kvh, j0) : c.kv.kRow(b, kvh, j0);
-            int vRow = c.kv.vRow(b, kvh, j0);
-            if (!lay.packed && j1 < jEnd && TOUCH_AHEAD) s.touched += touchAhead(c, b, kvh, j1, Math.min(jEnd - j1, tileLen));
+            if (packed) j1 = Math.min(j1, (j0 / tileLen + 1) * tileLen); // a block never crosses a packed tile
+            KeyTile keys = new KeyTile(j0, packed ? packedRow(c, lay, b * c.kvHeads + kvh, j0) : c.kv.kRow(b, kvh, j0),
+                    c.kv.vRow(b, kvh, j0));
+            if (!packed && j1 < jEnd && TOUCH_AHEAD) s.touched += touchAhead(c, b, kvh, j1, Math.min(jEnd - j1, tileLen));
             // Phase 0 scores every row block of the item against this tile, phase 1 runs the online softmax and P V
             // of each. One phase reads only K, the other only V, so a tile of either can stay in L1 across the blocks
-            // (a d-128 K and V tile pair, 64 KB, does not fit L1 together). Its measured effect alone was within the
-            // noise; scoring in smaller groups of blocks, or all softmaxes in a pass of their own, measured slower
-            // (docs/PERFORMANCE.md).
+            // (a d-128 K and V tile pair, 64 KB, does not fit L1 together).
             for (int phase = 0; phase < 2; phase++) {
                 int sBase = 0; // block k's scores start at k * ROW_BLOCK * tileLen, the same k in both phases
                 if (g >= ROW_BLOCK || g >= nq) {
@@ -345,9 +433,10 @@ final class FlashEngine {
                         if (a >= z) continue;
                         int i = i0 + ii;
                         for (int g0 = 0; g0 < g; g0 += ROW_BLOCK) {
-                            int r = Math.min(ROW_BLOCK, g - g0);
-                            block(phase, sBase, c, lay, s, b, kvh, j0, kRow, vRow, a, z, r, hBase + g0, 1, i, 0,
+                            RowBlock block = new RowBlock(Math.min(ROW_BLOCK, g - g0), true, hBase + g0, i, ii,
                                     qBase + g0 * c.qSH + i * c.qSL, c.qSH, ii * g + g0, 1);
+                            if (phase == 0) score(run, s, sBase, b, keys, a, z, block);
+                            else softmaxAndAccumulate(run, s, sBase, keys, a, z, block);
                             sBase += ROW_BLOCK * tileLen;
                         }
                     }
@@ -367,8 +456,10 @@ final class FlashEngine {
                                 }
                             }
                             if (a >= z) continue;
-                            block(phase, sBase, c, lay, s, b, kvh, j0, kRow, vRow, a, z, r, hBase + gh, 0, i0 + ii, ii,
+                            RowBlock block = new RowBlock(r, false, hBase + gh, i0 + ii, ii,
                                     qBase + gh * c.qSH + (i0 + ii) * c.qSL, c.qSL, ii * g + gh, g);
+                            if (phase == 0) score(run, s, sBase, b, keys, a, z, block);
+                            else softmaxAndAccumulate(run, s, sBase, keys, a, z, block);
                             sBase += ROW_BLOCK * tileLen;
                         }
                     }
@@ -382,13 +473,13 @@ final class FlashEngine {
             for (int gh = 0; gh < g; gh++) {
                 int row = ii * g + gh;
                 int h = hBase + gh;
-                if (lay.splits == 1) {
+                if (lay.splits() == 1) {
                     finish(c, b, h, i, s.o, row * dv, s.m[row], s.l[row]);
                 } else {
-                    int p = ((b * c.qHeads + h) * c.qLen + i) * lay.splits + split;
-                    System.arraycopy(s.o, row * dv, lay.partO, p * dv, dv);
-                    lay.partM[p] = s.m[row];
-                    lay.partL[p] = s.l[row];
+                    int p = ((b * c.qHeads + h) * c.qLen + i) * lay.splits() + split;
+                    System.arraycopy(s.o, row * dv, run.partO(), p * dv, dv);
+                    run.partM()[p] = s.m[row];
+                    run.partL()[p] = s.l[row];
                 }
             }
         }
@@ -398,11 +489,10 @@ final class FlashEngine {
 
     /**
      * Reads one float of every cache line of the next tile's keys and values (decode over a cache, where K and V
-     * come from DRAM). Java has no prefetch instruction; these loads start the misses for the next tile while
-     * this one is computed, many at a time, which the hardware prefetchers alone do not (measured on D2:
-     * see docs/PERFORMANCE.md). The sum is kept in the scratch so that the loads are not dead code. The single
-     * chain of dependent adds is deliberate: it lets the touches trickle out while the tile is computed (eight
-     * independent sums, issuing them all at once, were slower in a scratch test).
+     * come from DRAM). Java has no prefetch instruction; these loads start the next tile's misses, many at a time,
+     * while this one is computed, which the hardware prefetchers alone do not. The sum is kept in the scratch so that
+     * the loads are not dead code; it is one chain of dependent adds so that the touches trickle out during the
+     * tile's computation instead of all at once.
      */
     private static float touchAhead(AttentionCall c, int b, int kvh, int j, int n) {
         n = Math.min(n, c.kv.run(b, j));
@@ -427,40 +517,32 @@ final class FlashEngine {
     }
 
     /**
-     * One row block over keys {@code [a, z)} of the tile starting at {@code j0}: in phase 0 its scores (FORMAT.md
-     * steps 1-4 and the visibility rules) into {@code s.s} from {@code sBase}, in phase 1 the online softmax of those
-     * scores and {@code P V}. Row {@code rr} is query head {@code h0 + rr*hStep} and query {@code i0 + rr*(1 - hStep)}
-     * (a block runs either across heads or across queries); its query starts at {@code qo + rr*qStride} and its
-     * accumulator is row {@code row0 + rr*rowStep}. Keys of {@code [a, z)} outside a row's own range are hidden.
+     * Scores one row block over keys {@code [a, z)} of the tile {@code keys} into {@code s.s} from {@code sBase}: FORMAT.md
+     * steps 1-4 and the visibility rules. Keys of {@code [a, z)} outside a row's own range are hidden.
      */
-    private void block(int phase, int sBase, AttentionCall c, Layout lay, Scratch s, int b, int kvh, int j0, int kRow, int vRow,
-                       int a, int z, int r, int h0, int hStep, int i0, int ii0, int qo, int qStride, int row0, int rowStep) {
+    private void score(Run run, Scratch s, int sBase, int b, KeyTile keys, int a, int z, RowBlock block) {
+        AttentionCall c = run.c();
         int n = z - a;
-        int c0 = a - j0;
+        int c0 = a - keys.start();
         int d = c.headDim;
-        int dv = c.vHeadDim;
-        int tileLen = lay.tile;
+        int tileLen = run.lay().tile();
         float[] sc = s.s;
-        if (phase == 1) {
-            // online softmax of all r rows together; P V rescales the accumulators by alpha as it loads them
-            k.onlineSoftmax(r, n, sc, sBase, tileLen, s.m, s.l, row0, rowStep, s.alpha);
-            k.accumulateRows(r, n, dv, sc, sBase, tileLen, c.kv.v, vRow + c0 * c.kv.vStride, c.kv.vStride, s.o, row0 * dv,
-                    rowStep * dv, s.alpha);
-            return;
-        }
-        if (lay.kt != null) {
-            k.transposedScores(r, n, d, c.scale, c.q, qo, qStride, lay.kt, kRow + c0, lay.ktStride, sc, sBase, tileLen);
+        int r = block.rows();
+        if (run.kt() != null) {
+            k.transposedScores(r, n, d, c.scale, c.q, block.qOff(), block.qStride(), run.kt(), keys.kRow() + c0,
+                    run.ktStride(), sc, sBase, tileLen);
         } else {
-            k.dotScores(r, n, d, c.scale, c.q, qo, qStride, c.kv.k, kRow + c0 * c.kv.kStride, c.kv.kStride, sc, sBase, tileLen);
+            k.dotScores(r, n, d, c.scale, c.q, block.qOff(), block.qStride(), c.kv.k, keys.kRow() + c0 * c.kv.kStride,
+                    c.kv.kStride, sc, sBase, tileLen);
         }
         int len = c.kv.length(b);
         for (int rr = 0; rr < r; rr++) {
             int off = sBase + rr * tileLen;
-            int h = h0 + rr * hStep;
-            int i = i0 + rr * (1 - hStep);
+            int h = block.head(rr);
+            int i = block.query(rr);
             postProcess(c, sc, off, n, b, h, i, a, diagonal(c, i, len));
-            if (hStep == 0) { // query blocks: hide what this query cannot see
-                int ii = ii0 + rr;
+            if (!block.acrossHeads()) { // query blocks span the union of their rows' ranges: hide what this query cannot see
+                int ii = block.tileQuery0() + rr;
                 int lo = Math.min(Math.max(s.lo[ii], a), z);
                 int hi = Math.max(Math.min(s.hi[ii], z), lo);
                 Arrays.fill(sc, off, off + (lo - a), Float.NEGATIVE_INFINITY);
@@ -468,6 +550,21 @@ final class FlashEngine {
             }
             if (c.scoreMod != null || c.maskMod != null) applyMods(c, sc, off, n, b, h, i, a);
         }
+    }
+
+    /**
+     * The online softmax of one row block's scores (made by {@link #score}), all rows together, then {@code P V} into
+     * the block's accumulators, which it rescales by alpha as it loads them.
+     */
+    private void softmaxAndAccumulate(Run run, Scratch s, int sBase, KeyTile keys, int a, int z, RowBlock block) {
+        AttentionCall c = run.c();
+        int n = z - a;
+        int dv = c.vHeadDim;
+        int tileLen = run.lay().tile();
+        int r = block.rows();
+        k.onlineSoftmax(r, n, s.s, sBase, tileLen, s.m, s.l, block.acc0(), block.accStep(), s.alpha);
+        k.accumulateRows(r, n, dv, s.s, sBase, tileLen, c.kv.v, keys.vRow() + (a - keys.start()) * c.kv.vStride,
+                c.kv.vStride, s.o, block.acc0() * dv, block.accStep() * dv, s.alpha);
     }
 
     /** FORMAT.md steps 2-4 on scores {@code sc[off..off+n)} of keys {@code a..a+n-1} (step 1 was the kernel). */
@@ -540,30 +637,36 @@ final class FlashEngine {
     }
 
     /** Merges the split partials of one (batch, KV head, query tile) in split order. */
-    private void merge(AttentionCall c, Layout lay, int item, Scratch s) {
-        int tile = item % lay.qTiles;
-        int bh = item / lay.qTiles;
-        int b = bh / c.kvHeads;
-        int kvh = bh % c.kvHeads;
+    private void merge(Run run, int item, Scratch s) {
+        AttentionCall c = run.c();
+        Layout lay = run.lay();
+        int qTile = item % lay.qTiles();
+        int head = item / lay.qTiles();
+        int b = head / c.kvHeads;
+        int kvh = head % c.kvHeads;
         int dv = c.vHeadDim;
-        int i0 = tile * lay.bq;
-        int nq = Math.min(lay.bq, c.qLen - i0);
+        int splits = lay.splits();
+        float[] partO = run.partO();
+        float[] partM = run.partM();
+        float[] partL = run.partL();
+        int i0 = qTile * lay.queries();
+        int nq = Math.min(lay.queries(), c.qLen - i0);
         for (int ii = 0; ii < nq; ii++) {
             int i = i0 + ii;
-            for (int gh = 0; gh < lay.group; gh++) {
-                int h = kvh * lay.group + gh;
-                int p0 = ((b * c.qHeads + h) * c.qLen + i) * lay.splits;
+            for (int gh = 0; gh < lay.group(); gh++) {
+                int h = kvh * lay.group() + gh;
+                int p0 = ((b * c.qHeads + h) * c.qLen + i) * splits;
                 float mMax = Float.NEGATIVE_INFINITY;
-                for (int sp = 0; sp < lay.splits; sp++) mMax = Math.max(mMax, lay.partM[p0 + sp]);
+                for (int sp = 0; sp < splits; sp++) mMax = Math.max(mMax, partM[p0 + sp]);
                 Arrays.fill(s.o, 0, dv, 0f);
                 double l = 0;
                 if (mMax != Float.NEGATIVE_INFINITY) {
-                    for (int sp = 0; sp < lay.splits; sp++) {
-                        float ms = lay.partM[p0 + sp];
+                    for (int sp = 0; sp < splits; sp++) {
+                        float ms = partM[p0 + sp];
                         if (ms == Float.NEGATIVE_INFINITY) continue; // this split saw no key
                         double w = StrictMath.exp((double) ms - mMax);
-                        l += lay.partL[p0 + sp] * w;
-                        k.axpy((float) w, lay.partO, (p0 + sp) * dv, s.o, 0, dv);
+                        l += partL[p0 + sp] * w;
+                        k.axpy((float) w, partO, (p0 + sp) * dv, s.o, 0, dv);
                     }
                 }
                 finish(c, b, h, i, s.o, 0, mMax, l);

@@ -9,12 +9,13 @@ import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
 import java.util.function.Supplier;
 
 /**
  * The threads a plan owns: {@code threads - 1} daemon workers plus the calling thread. Work is a range of
- * independent items handed out through one counter; each participating thread makes its scratch once per
- * call, never per item. Items write disjoint outputs, so which thread runs an item does not change results.
+ * independent items handed out through one counter; each participating thread takes its scratch once per
+ * call, never per item, and hands it back when it runs out of items. Items write disjoint outputs, so which thread runs an item does not change results.
  * Safe for concurrent calls: a caller always works through the items itself and never waits for a worker
  * that has not started (so calls cannot deadlock on a busy pool).
  */
@@ -56,9 +57,17 @@ final class WorkerPool implements AutoCloseable {
 
     /** Runs {@code body} for items {@code 0 .. items-1}, in parallel, and returns when all are done. */
     <S> void forEach(int items, Supplier<S> scratch, Body<S> body) {
+        forEach(items, scratch, unused -> { }, body);
+    }
+
+    /**
+     * As {@link #forEach(int, Supplier, Body)}; each thread that took a scratch from {@code scratch} passes it to
+     * {@code release} after its last item (also when an item failed), so that scratch can be reused by later calls.
+     */
+    <S> void forEach(int items, Supplier<S> scratch, Consumer<S> release, Body<S> body) {
         ensureOpen();
         if (items <= 0) return;
-        Call<S> call = new Call<>(items, scratch, body);
+        Call<S> call = new Call<>(items, scratch, release, body);
         int helpers = executor == null ? 0 : Math.min(threads - 1, items - 1);
         for (int i = 0; i < helpers; i++) {
             try {
@@ -83,14 +92,16 @@ final class WorkerPool implements AutoCloseable {
     private static final class Call<S> {
         final int items;
         final Supplier<S> scratch;
+        final Consumer<S> release;
         final Body<S> body;
         final AtomicInteger next = new AtomicInteger();
         final AtomicInteger active = new AtomicInteger();
         final AtomicReference<Throwable> failure = new AtomicReference<>();
 
-        Call(int items, Supplier<S> scratch, Body<S> body) {
+        Call(int items, Supplier<S> scratch, Consumer<S> release, Body<S> body) {
             this.items = items;
             this.scratch = scratch;
+            this.release = release;
             this.body = body;
         }
 
@@ -117,6 +128,8 @@ final class WorkerPool implements AutoCloseable {
             } catch (RuntimeException | Error e) {
                 failure.compareAndSet(null, e);
                 next.set(items); // stop the others early
+            } finally {
+                if (s != null) release.accept(s);
             }
         }
 

@@ -98,6 +98,13 @@ public final class VectorCpuKernels implements CpuKernelSupport {
     private static final float LN2_HI = 0.693359375f;
     private static final float LN2_LO = -2.12194440e-4f;
     private static final float ROUND = 12582912f;      // 1.5 * 2^23: adding and subtracting it rounds to an integer
+    // e^r = 1 + r + r^2 (C0 + C1 r + ... + C5 r^5) for |r| <= ln2 / 2 (Cephes expf); every exp here uses these
+    private static final float EXP_C0 = 5.0000001201e-1f;
+    private static final float EXP_C1 = 1.6666665459e-1f;
+    private static final float EXP_C2 = 4.1665795894e-2f;
+    private static final float EXP_C3 = 8.3334519073e-3f;
+    private static final float EXP_C4 = 1.3981999507e-3f;
+    private static final float EXP_C5 = 1.9875691500e-4f;
 
     /** {@code e^x} for {@code x <= 0} (including -inf, which gives 0); Cephes {@code expf}, at most 1 ulp. */
     static FloatVector exp(FloatVector x) {
@@ -106,11 +113,11 @@ public final class VectorCpuKernels implements CpuKernelSupport {
         FloatVector n = x.mul(LOG2E).add(ROUND).sub(ROUND);          // x = n ln2 + r, |r| <= ln2 / 2
         FloatVector r = n.fma(FloatVector.broadcast(F, -LN2_HI), x);
         r = n.fma(FloatVector.broadcast(F, -LN2_LO), r);
-        FloatVector p = r.fma(1.9875691500e-4f, 1.3981999507e-3f);
-        p = p.fma(r, FloatVector.broadcast(F, 8.3334519073e-3f));
-        p = p.fma(r, FloatVector.broadcast(F, 4.1665795894e-2f));
-        p = p.fma(r, FloatVector.broadcast(F, 1.6666665459e-1f));
-        p = p.fma(r, FloatVector.broadcast(F, 5.0000001201e-1f));
+        FloatVector p = r.fma(EXP_C5, EXP_C4);
+        p = p.fma(r, FloatVector.broadcast(F, EXP_C3));
+        p = p.fma(r, FloatVector.broadcast(F, EXP_C2));
+        p = p.fma(r, FloatVector.broadcast(F, EXP_C1));
+        p = p.fma(r, FloatVector.broadcast(F, EXP_C0));
         p = p.fma(r.mul(r), r).add(1f);                               // e^r
         IntVector ni = (IntVector) n.convert(VectorOperators.F2I, 0);
         FloatVector twoN = ni.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats(); // 2^n, n in [-126, 0]
@@ -682,11 +689,11 @@ public final class VectorCpuKernels implements CpuKernelSupport {
                 FloatVector k = kr.sub(ROUND);
                 FloatVector r = k.fma(FloatVector.broadcast(F, -LN2_HI), x);
                 r = k.fma(FloatVector.broadcast(F, -LN2_LO), r);
-                FloatVector p = r.fma(1.9875691500e-4f, 1.3981999507e-3f);
-                p = p.fma(r, FloatVector.broadcast(F, 8.3334519073e-3f));
-                p = p.fma(r, FloatVector.broadcast(F, 4.1665795894e-2f));
-                p = p.fma(r, FloatVector.broadcast(F, 1.6666665459e-1f));
-                p = p.fma(r, FloatVector.broadcast(F, 5.0000001201e-1f));
+                FloatVector p = r.fma(EXP_C5, EXP_C4);
+                p = p.fma(r, FloatVector.broadcast(F, EXP_C3));
+                p = p.fma(r, FloatVector.broadcast(F, EXP_C2));
+                p = p.fma(r, FloatVector.broadcast(F, EXP_C1));
+                p = p.fma(r, FloatVector.broadcast(F, EXP_C0));
                 p = p.fma(r.mul(r), r).add(1f);
                 FloatVector twoK = ((IntVector) kr.reinterpretAsInts()).add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
                 p = p.mul(twoK).blend(zero, under);
@@ -701,11 +708,11 @@ public final class VectorCpuKernels implements CpuKernelSupport {
                 FloatVector k = kr.sub(ROUND);
                 FloatVector r = k.fma(FloatVector.broadcast(F, -LN2_HI), x);
                 r = k.fma(FloatVector.broadcast(F, -LN2_LO), r);
-                FloatVector p = r.fma(1.9875691500e-4f, 1.3981999507e-3f);
-                p = p.fma(r, FloatVector.broadcast(F, 8.3334519073e-3f));
-                p = p.fma(r, FloatVector.broadcast(F, 4.1665795894e-2f));
-                p = p.fma(r, FloatVector.broadcast(F, 1.6666665459e-1f));
-                p = p.fma(r, FloatVector.broadcast(F, 5.0000001201e-1f));
+                FloatVector p = r.fma(EXP_C5, EXP_C4);
+                p = p.fma(r, FloatVector.broadcast(F, EXP_C3));
+                p = p.fma(r, FloatVector.broadcast(F, EXP_C2));
+                p = p.fma(r, FloatVector.broadcast(F, EXP_C1));
+                p = p.fma(r, FloatVector.broadcast(F, EXP_C0));
                 p = p.fma(r.mul(r), r).add(1f);
                 FloatVector twoK = ((IntVector) kr.reinterpretAsInts()).add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
                 p = p.mul(twoK).blend(zero, under);
@@ -720,11 +727,11 @@ public final class VectorCpuKernels implements CpuKernelSupport {
                 FloatVector k = kr.sub(ROUND);
                 FloatVector r = k.fma(FloatVector.broadcast(F, -LN2_HI), x);
                 r = k.fma(FloatVector.broadcast(F, -LN2_LO), r);
-                FloatVector p = r.fma(1.9875691500e-4f, 1.3981999507e-3f);
-                p = p.fma(r, FloatVector.broadcast(F, 8.3334519073e-3f));
-                p = p.fma(r, FloatVector.broadcast(F, 4.1665795894e-2f));
-                p = p.fma(r, FloatVector.broadcast(F, 1.6666665459e-1f));
-                p = p.fma(r, FloatVector.broadcast(F, 5.0000001201e-1f));
+                FloatVector p = r.fma(EXP_C5, EXP_C4);
+                p = p.fma(r, FloatVector.broadcast(F, EXP_C3));
+                p = p.fma(r, FloatVector.broadcast(F, EXP_C2));
+                p = p.fma(r, FloatVector.broadcast(F, EXP_C1));
+                p = p.fma(r, FloatVector.broadcast(F, EXP_C0));
                 p = p.fma(r.mul(r), r).add(1f);
                 FloatVector twoK = ((IntVector) kr.reinterpretAsInts()).add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
                 p = p.mul(twoK).blend(zero, under);
@@ -739,11 +746,11 @@ public final class VectorCpuKernels implements CpuKernelSupport {
                 FloatVector k = kr.sub(ROUND);
                 FloatVector r = k.fma(FloatVector.broadcast(F, -LN2_HI), x);
                 r = k.fma(FloatVector.broadcast(F, -LN2_LO), r);
-                FloatVector p = r.fma(1.9875691500e-4f, 1.3981999507e-3f);
-                p = p.fma(r, FloatVector.broadcast(F, 8.3334519073e-3f));
-                p = p.fma(r, FloatVector.broadcast(F, 4.1665795894e-2f));
-                p = p.fma(r, FloatVector.broadcast(F, 1.6666665459e-1f));
-                p = p.fma(r, FloatVector.broadcast(F, 5.0000001201e-1f));
+                FloatVector p = r.fma(EXP_C5, EXP_C4);
+                p = p.fma(r, FloatVector.broadcast(F, EXP_C3));
+                p = p.fma(r, FloatVector.broadcast(F, EXP_C2));
+                p = p.fma(r, FloatVector.broadcast(F, EXP_C1));
+                p = p.fma(r, FloatVector.broadcast(F, EXP_C0));
                 p = p.fma(r.mul(r), r).add(1f);
                 FloatVector twoK = ((IntVector) kr.reinterpretAsInts()).add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
                 p = p.mul(twoK).blend(zero, under);
@@ -805,11 +812,11 @@ public final class VectorCpuKernels implements CpuKernelSupport {
             FloatVector k = kr.sub(ROUND);
             FloatVector r = k.fma(FloatVector.broadcast(F, -LN2_HI), x);
             r = k.fma(FloatVector.broadcast(F, -LN2_LO), r);
-            FloatVector p = r.fma(1.9875691500e-4f, 1.3981999507e-3f);
-            p = p.fma(r, FloatVector.broadcast(F, 8.3334519073e-3f));
-            p = p.fma(r, FloatVector.broadcast(F, 4.1665795894e-2f));
-            p = p.fma(r, FloatVector.broadcast(F, 1.6666665459e-1f));
-            p = p.fma(r, FloatVector.broadcast(F, 5.0000001201e-1f));
+            FloatVector p = r.fma(EXP_C5, EXP_C4);
+            p = p.fma(r, FloatVector.broadcast(F, EXP_C3));
+            p = p.fma(r, FloatVector.broadcast(F, EXP_C2));
+            p = p.fma(r, FloatVector.broadcast(F, EXP_C1));
+            p = p.fma(r, FloatVector.broadcast(F, EXP_C0));
             p = p.fma(r.mul(r), r).add(1f);
             // 2^k from kr's bits: (bits + 127) << 23 (the 0x4B40_0000 of 1.5 * 2^23 shifts out), no float-to-int convert
             FloatVector twoK = ((IntVector) kr.reinterpretAsInts()).add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
@@ -835,11 +842,11 @@ public final class VectorCpuKernels implements CpuKernelSupport {
         float n = (x * LOG2E + ROUND) - ROUND;
         float r = Math.fma(n, -LN2_HI, x);
         r = Math.fma(n, -LN2_LO, r);
-        float p = Math.fma(r, 1.9875691500e-4f, 1.3981999507e-3f);
-        p = Math.fma(p, r, 8.3334519073e-3f);
-        p = Math.fma(p, r, 4.1665795894e-2f);
-        p = Math.fma(p, r, 1.6666665459e-1f);
-        p = Math.fma(p, r, 5.0000001201e-1f);
+        float p = Math.fma(r, EXP_C5, EXP_C4);
+        p = Math.fma(p, r, EXP_C3);
+        p = Math.fma(p, r, EXP_C2);
+        p = Math.fma(p, r, EXP_C1);
+        p = Math.fma(p, r, EXP_C0);
         p = Math.fma(p, r * r, r) + 1f;
         return p * Float.intBitsToFloat(((int) n + 127) << 23);
     }
