@@ -61,9 +61,9 @@ class RunIsolationTest : StringSpec({
         val fine = script("after-loop.attn.kts", """
             expect("holds") { 3 shouldBe 3 }
         """)
-        val r = runAttn("run", "--timeout", "2", loop.toString(), fine.toString())
-        r.out shouldContain "  FAIL     $loop: TIMEOUT after 2 s"
-        r.outLines.last() shouldBe "1 passed, 0 failed; failed scripts: $loop (TIMEOUT after 2 s)"
+        val r = runAttn("run", "--timeout", "20", loop.toString(), fine.toString())
+        r.out shouldContain "  FAIL     $loop: TIMEOUT after 20 s"
+        r.outLines.last() shouldBe "1 passed, 0 failed; failed scripts: $loop (TIMEOUT after 20 s)"
         r.exit shouldBe 1
     }
 

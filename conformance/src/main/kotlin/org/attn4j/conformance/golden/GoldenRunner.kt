@@ -23,7 +23,8 @@ import kotlin.io.path.name
 /**
  * The outcome of one golden case on one backend.
  *
- * @property name     the case's name (its folder name when case.json is unreadable)
+ * @property name     the case's name as written (its folder name when case.json is unreadable); not escaped: whoever
+ *                    prints it escapes it (the cli does)
  * @property kind     `kernel`, `layer`, or `?` when unreadable
  * @property features short labels of what the case exercises
  * @property maxError the largest `|actual - expected|` over all compared tensors (infinite or NaN when a
@@ -125,7 +126,7 @@ object GoldenRunner {
     /** Reads the case in [caseDir] and runs it on [backend]. */
     @JvmStatic
     fun run(caseDir: Path, backend: AttentionBackend): CaseResult {
-        fun unreadable(message: String?) = CaseResult(SafeText.escape(caseDir.fileName?.toString() ?: caseDir.toString()), "?",
+        fun unreadable(message: String?) = CaseResult(caseDir.fileName?.toString() ?: caseDir.toString(), "?",
             emptyList(), Double.NaN, CaseResult.Status.ERROR, message?.let { SafeText.escape(it, SafeText.MESSAGE_LIMIT) })
         val case = try {
             GoldenCase.read(caseDir)
@@ -149,7 +150,7 @@ object GoldenRunner {
     fun run(case: GoldenCase, backend: AttentionBackend, options: PlanOptions = PlanOptions.defaults()): CaseResult {
         // Name and message go to one output line each: escaped and bounded like the readers' errors.
         fun result(status: CaseResult.Status, maxError: Double, message: String?) =
-            CaseResult(SafeText.escape(case.name), case.kind, case.features, maxError, status,
+            CaseResult(case.name, case.kind, case.features, maxError, status,
                 message?.let { SafeText.escape(it, SafeText.MESSAGE_LIMIT) })
         return try {
             when (case) {
