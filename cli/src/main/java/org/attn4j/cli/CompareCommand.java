@@ -9,6 +9,7 @@ import org.attn4j.cli.report.CompareTables;
 import org.attn4j.cli.report.ConsoleProgress;
 import org.attn4j.cli.report.Formats;
 import org.attn4j.cli.report.HtmlReport;
+import org.attn4j.cli.run.ConformanceChecker;
 import org.attn4j.dsl.ModelConfig;
 import org.attn4j.dsl.Presets;
 import org.attn4j.dsl.script.AttnScripts;
@@ -124,7 +125,7 @@ public final class CompareCommand implements Callable<Integer> {
         String title;
         if (config != null) {
             if (!Files.isRegularFile(config)) return bad(err, config + ": no such file");
-            ScriptEvaluation evaluation = AttnScripts.INSTANCE.evaluate(config);
+            ScriptEvaluation evaluation = AttnScripts.INSTANCE.evaluate(config, ConformanceChecker.INSTANCE);
             if (!evaluation.getOk()) {
                 for (ScriptProblem p : evaluation.getProblems()) err.println(p);
                 return Attn.EXIT_BAD_INPUT;

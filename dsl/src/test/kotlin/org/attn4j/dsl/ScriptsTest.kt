@@ -5,7 +5,13 @@ import io.kotest.matchers.collections.shouldHaveSize
 import io.kotest.matchers.shouldBe
 import io.kotest.matchers.string.shouldContain
 import io.kotest.matchers.string.shouldStartWith
+import org.attn4j.dsl.check.DecodingCheck
+import org.attn4j.dsl.check.ExpectationChecker
+import org.attn4j.dsl.check.KernelCheck
+import org.attn4j.dsl.check.LayerCheck
+import org.attn4j.dsl.check.ToleranceOverride
 import org.attn4j.dsl.script.AttnScripts
+import org.attn4j.dsl.script.ExpectationOutcome
 import org.attn4j.dsl.script.Status
 import java.nio.file.Files
 import java.nio.file.Path
@@ -98,14 +104,76 @@ class ScriptsTest : StringSpec({
         report.problems.map { it.toString() } shouldBe listOf("$f:3: attention.heads: query heads 12 not divisible by kv heads 5")
     }
 
-    "a check on a backend that does not exist is not run, with the reason" {
-        val f = script("nobackend.attn.kts", """
-            expectMatchesReference(attention { heads(4); headDim(8) }, backend = "no-such-backend")
+    "without a checker from the host, reference and golden expectations are not run, with the reason" {
+        Files.createDirectories(dir.resolve("some-case"))
+        val f = script("nochecker.attn.kts", """
+            val layer = gqa { hidden(32); heads(query = 4, kv = 2); headDim(8); causal() }
+            expectMatchesReference(attention { heads(4); headDim(8) })
+            expectMatchesReference(layer)
+            expectDecodingMatchesReference(layer)
+            expectGolden("some-case")
         """)
         val report = AttnScripts.run(f)
-        report.results.single().status shouldBe Status.NOT_RUN
-        report.results.single().detail shouldContain "no backend named 'no-such-backend'"
-        report.ok shouldBe true
+        report.results.map { it.status } shouldBe List(4) { Status.NOT_RUN }
+        report.results.forEach { it.detail shouldContain "no expectation checker" }
+        report.results.map { it.description } shouldBe listOf("kernel on cpu: matches the reference",
+            "layer on cpu: matches the reference", "KV-cache decoding on cpu: matches the reference",
+            "golden case some-case passes on reference")
+        report.passed shouldBe 0
+    }
+
+    "a golden case folder that does not exist fails, checker or not" {
+        val f = script("nocase.attn.kts", """
+            expectGolden("no-such-case", backend = "cpu")
+        """)
+        val report = AttnScripts.run(f)
+        report.results.single().status shouldBe Status.FAILED
+        report.results.single().detail shouldContain "no such case folder"
+    }
+
+    "the scope hands the script's arguments to the host's checker and reports its outcome" {
+        val seen = mutableListOf<Any>()
+        val checker = object : ExpectationChecker {
+            override fun kernel(check: KernelCheck) = ExpectationOutcome(Status.PASSED, "k", "kernel ${check.qLen}x${check.kvLen}")
+                .also { seen += check }
+            override fun layer(check: LayerCheck) = ExpectationOutcome(Status.FAILED, "l", "layer").also { seen += check }
+            override fun decoding(check: DecodingCheck) = ExpectationOutcome(Status.NOT_RUN, "d", "decoding").also { seen += check }
+            override fun golden(caseDir: Path, backend: String) =
+                ExpectationOutcome(Status.PASSED, "g", "ignored: the script's description stays").also { seen += caseDir to backend }
+        }
+        Files.createDirectories(dir.resolve("case-a"))
+        val f = script("checked.attn.kts", """
+            val layer = gqa { hidden(32); heads(query = 4, kv = 2); headDim(8); causal() }
+            expectMatchesReference(attention { heads(4); headDim(8) }, backend = "x", qLen = 3, kvLen = 5, kvLens = intArrayOf(4),
+                tolerance = ToleranceOverride(atol = 1e-3))
+            expectMatchesReference(layer, memoryLen = 6, keepLens = intArrayOf(6, 2), description = "cross")
+            expectDecodingMatchesReference(layer, chunks = intArrayOf(3, 1))
+            expectGolden("case-a", backend = "y")
+        """)
+        val report = AttnScripts.run(f, checker)
+        report.results.map { it.status } shouldBe listOf(Status.PASSED, Status.FAILED, Status.NOT_RUN, Status.PASSED)
+        report.results.map { it.description } shouldBe listOf("kernel 3x5: matches the reference", "cross",
+            "decoding: matches the reference", "golden case case-a passes on y")
+        report.results.map { it.detail } shouldBe listOf("k", "l", "d", "g")
+        val kernel = seen[0] as KernelCheck
+        kernel.backend shouldBe "x"
+        kernel.kvLens!!.toList() shouldBe listOf(4)
+        kernel.tolerance shouldBe ToleranceOverride(atol = 1e-3)
+        val cross = seen[1] as LayerCheck
+        cross.backend shouldBe "cpu"
+        cross.memoryLen shouldBe 6
+        cross.keepLens!!.toList() shouldBe listOf(6, 2)
+        (seen[2] as DecodingCheck).chunks.toList() shouldBe listOf(3, 1)
+        seen[3] shouldBe (dir.resolve("case-a") to "y")
+    }
+
+    "a negative or NaN tolerance is a clear error naming the argument" {
+        val f = script("badtol.attn.kts", """
+            expectMatchesReference(attention { heads(4); headDim(8) }, tolerance = ToleranceOverride(rtol = -1.0))
+        """)
+        val report = AttnScripts.run(f)
+        report.problems.single().badInput shouldBe true
+        report.problems.single().message shouldContain "tolerance.rtol"
     }
 
     "compare() chooses and orders the configs a script offers" {

@@ -37,7 +37,7 @@ public final class ScriptWorker {
         worker.send(WorkerProtocol.ready());
         for (int i = 0; i < args.length; i++) {
             worker.send(WorkerProtocol.started(i));
-            ScriptReport report = AttnScripts.INSTANCE.run(Path.of(args[i]), r -> {
+            ScriptReport report = AttnScripts.INSTANCE.run(Path.of(args[i]), ConformanceChecker.INSTANCE, r -> {
                 worker.send(WorkerProtocol.result(r));
                 return kotlin.Unit.INSTANCE;
             });
@@ -55,7 +55,7 @@ public final class ScriptWorker {
         try {
             Path empty = Files.createTempFile("attn-warm-up", ".attn.kts");
             try {
-                AttnScripts.INSTANCE.evaluate(empty);
+                AttnScripts.INSTANCE.evaluate(empty, ConformanceChecker.INSTANCE);
             } finally {
                 Files.deleteIfExists(empty);
             }

@@ -6,16 +6,14 @@ import org.attn4j.api.BoolTensor
 import org.attn4j.api.MaskMod
 import org.attn4j.api.ScoreMod
 import org.attn4j.api.LayerConfig
-import org.attn4j.conformance.golden.CaseResult
-import org.attn4j.conformance.golden.GoldenRunner
 import org.attn4j.dsl.AttnDsl
 import org.attn4j.dsl.ModelBuilder
 import org.attn4j.dsl.ModelConfig
-import org.attn4j.dsl.check.Agreement
-import org.attn4j.dsl.check.CheckOutcome
-import org.attn4j.dsl.check.NotRun
-import org.attn4j.dsl.check.ReferenceChecks
-import org.attn4j.dsl.check.Tolerance
+import org.attn4j.dsl.check.DecodingCheck
+import org.attn4j.dsl.check.ExpectationChecker
+import org.attn4j.dsl.check.KernelCheck
+import org.attn4j.dsl.check.LayerCheck
+import org.attn4j.dsl.check.ToleranceOverride
 import java.nio.file.Files
 import java.nio.file.Path
 import java.util.Locale
@@ -34,9 +32,10 @@ import kotlin.math.abs
  * ```
  *
  * @property scriptFile the script being run (relative paths in [expectGolden] and [file] resolve against its folder)
+ * @property checker    runs the reference and golden expectations (the host's; null: those are not run)
  */
 @AttnDsl
-open class AttnScriptScope(val scriptFile: Path?) {
+open class AttnScriptScope(val scriptFile: Path?, private val checker: ExpectationChecker? = null) {
     internal val expectations = mutableListOf<Expectation>()
     internal val declared = mutableListOf<ModelConfig>()
     internal var compared: List<ModelConfig>? = null
@@ -67,7 +66,7 @@ open class AttnScriptScope(val scriptFile: Path?) {
     }
 
     /**
-     * Kernel attention of [spec] on [backend] agrees with the float64 reference within [tolerance] (FORMAT.md's
+     * Kernel attention of [spec] on [backend] agrees with the float64 reference within [tolerance] (null: FORMAT.md's
      * float32 default) on seeded random inputs `q [batch, qHeads, qLen, headDim]`, `k`/`v` `[batch, kvHeads, kvLen, ·]`;
      * [kvLens] pads sequences (keys past `kvLens[b]` are hidden), [mask] is a bool mask (true = may attend).
      */
@@ -79,13 +78,12 @@ open class AttnScriptScope(val scriptFile: Path?) {
         kvLen: Int = qLen,
         kvLens: IntArray? = null,
         mask: BoolTensor? = null,
-        tolerance: Tolerance = Tolerance.FORMAT,
+        tolerance: ToleranceOverride? = null,
         description: String? = null,
         scoreMod: ScoreMod? = null,
         maskMod: MaskMod? = null,
-    ) = expectOutcome(description, "matches the reference") {
-        ReferenceChecks.kernel(spec, backend, batch, qLen, kvLen, kvLens, mask, seed = 1, tolerance = tolerance,
-            scoreMod = scoreMod, maskMod = maskMod)
+    ) = expectOutcome(description, "matches the reference", "kernel on $backend") {
+        it.kernel(KernelCheck(spec, backend, batch, qLen, kvLen, kvLens?.clone(), mask, SEED, tolerance, scoreMod, maskMod))
     }
 
     /**
@@ -100,10 +98,10 @@ open class AttnScriptScope(val scriptFile: Path?) {
         qLen: Int = 7,
         memoryLen: Int? = null,
         keepLens: IntArray? = null,
-        tolerance: Tolerance = Tolerance.FORMAT,
+        tolerance: ToleranceOverride? = null,
         description: String? = null,
-    ) = expectOutcome(description, "matches the reference") {
-        ReferenceChecks.layer(config, backend, batch, qLen, memoryLen, keepLens, seed = 1, tolerance = tolerance)
+    ) = expectOutcome(description, "matches the reference", "layer on $backend") {
+        it.layer(LayerCheck(config, backend, batch, qLen, memoryLen, keepLens?.clone(), SEED, tolerance))
     }
 
     /**
@@ -115,10 +113,10 @@ open class AttnScriptScope(val scriptFile: Path?) {
         backend: String = "cpu",
         batch: Int = 2,
         chunks: IntArray = intArrayOf(7, 1, 1, 1),
-        tolerance: Tolerance = Tolerance.FORMAT,
+        tolerance: ToleranceOverride? = null,
         description: String? = null,
-    ) = expectOutcome(description, "matches the reference") {
-        ReferenceChecks.decoding(config, backend, batch, chunks, seed = 1, tolerance = tolerance)
+    ) = expectOutcome(description, "matches the reference", "KV-cache decoding on $backend") {
+        it.decoding(DecodingCheck(config, backend, batch, chunks.clone(), SEED, tolerance))
     }
 
     /**
@@ -129,16 +127,8 @@ open class AttnScriptScope(val scriptFile: Path?) {
         val dir = file(case)
         expectations += Expectation(description ?: "golden case ${dir.fileName} passes on $backend", callerLine()) {
             if (!Files.isDirectory(dir)) return@Expectation ExpectationOutcome(Status.FAILED, "$dir: no such case folder")
-            val (b, why) = ReferenceChecks.backend(backend)
-            if (b == null) return@Expectation ExpectationOutcome(Status.NOT_RUN, why!!)
-            val r = GoldenRunner.run(dir, b)
-            val err = if (r.maxError.isNaN()) "" else String.format(Locale.ROOT, "max |error| %.2e", r.maxError)
-            val detail = listOfNotNull(err.ifEmpty { null }, r.message).joinToString("; ")
-            when (r.status) {
-                CaseResult.Status.PASSED -> ExpectationOutcome(Status.PASSED, detail)
-                CaseResult.Status.SKIPPED -> ExpectationOutcome(Status.NOT_RUN, detail)
-                else -> ExpectationOutcome(Status.FAILED, "${r.status}: $detail")
-            }
+            val host = checker ?: return@Expectation ExpectationOutcome(Status.NOT_RUN, NO_CHECKER)
+            host.golden(dir, backend)
         }
     }
 
@@ -149,17 +139,25 @@ open class AttnScriptScope(val scriptFile: Path?) {
     fun file(relative: String): Path =
         (scriptFile?.toAbsolutePath()?.parent ?: Path.of("")).resolve(relative).normalize()
 
-    private fun expectOutcome(description: String?, verb: String, check: () -> CheckOutcome) {
+    /**
+     * Records a check handed to the host's [checker]; [unchecked] names it when there is no checker (the outcome
+     * of a check that ran names what ran, with its shapes).
+     */
+    private fun expectOutcome(description: String?, verb: String, unchecked: String,
+                              check: (ExpectationChecker) -> ExpectationOutcome) {
         val line = callerLine()
         // The description is known only after the check ran (it names the shapes), unless the script gave one.
         expectations += Expectation(description ?: verb, line, describedByOutcome = description == null) {
-            when (val o = check()) {
-                is Agreement -> ExpectationOutcome(if (o.withinTolerance) Status.PASSED else Status.FAILED,
-                    String.format(Locale.ROOT, "max |error| %.2e over %d values (%s)%s", o.maxAbsError, o.elements, o.tolerance,
-                        if (o.withinTolerance) "" else ": OUTSIDE tolerance"), o.what + " on " + o.backend)
-                is NotRun -> ExpectationOutcome(Status.NOT_RUN, o.reasons.joinToString("; "), o.what + " on " + o.backend)
-            }
+            val host = checker ?: return@Expectation ExpectationOutcome(Status.NOT_RUN, NO_CHECKER, unchecked)
+            check(host)
         }
+    }
+
+    private companion object {
+        /** The seed of the random inputs: a script's checks are reproducible run to run. */
+        const val SEED = 1L
+        const val NO_CHECKER = "no expectation checker: this host runs scripts without the conformance checks " +
+            "(`attn run` supplies them)"
     }
 
     /** The line of the script that called into this scope (the first stack frame in the script's file). */

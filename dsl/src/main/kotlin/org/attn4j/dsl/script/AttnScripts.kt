@@ -2,6 +2,7 @@ package org.attn4j.dsl.script
 
 import org.attn4j.api.AttentionException
 import org.attn4j.dsl.ModelConfig
+import org.attn4j.dsl.check.ExpectationChecker
 import java.nio.file.Files
 import java.nio.file.Path
 import kotlin.script.experimental.api.ResultValue
@@ -78,11 +79,15 @@ object AttnScripts {
     private val compilation by lazy { createJvmCompilationConfigurationFromTemplate<AttnScript>() }
     private val host by lazy { BasicJvmScriptingHost() }
 
-    /** Compiles and runs [file]; compile errors and exceptions become [ScriptProblem]s, never a thrown stack trace. */
-    fun evaluate(file: Path): ScriptEvaluation {
+    /**
+     * Compiles and runs [file]; compile errors and exceptions become [ScriptProblem]s, never a thrown stack trace.
+     * [checker] will run its reference and golden expectations (without one they are not run).
+     */
+    @JvmOverloads
+    fun evaluate(file: Path, checker: ExpectationChecker? = null): ScriptEvaluation {
         val shown = file.toString()
         if (!Files.isRegularFile(file)) return ScriptEvaluation(file, listOf(ScriptProblem(shown, null, "no such file")), null)
-        val scope = AttnScriptScope(file)
+        val scope = AttnScriptScope(file, checker)
         val evaluation = ScriptEvaluationConfiguration { implicitReceivers(scope) }
         val result = try {
             host.eval(file.toFile().toScriptSource(), compilation, evaluation)
@@ -103,9 +108,12 @@ object AttnScripts {
         }
     }
 
-    /** Evaluates [file], then checks each expectation in order, telling [listener] about each as it finishes. */
-    fun run(file: Path, listener: (ExpectationResult) -> Unit = {}): ScriptReport {
-        val evaluation = evaluate(file)
+    /**
+     * Evaluates [file], then checks each expectation in order (the reference and golden ones with [checker]),
+     * telling [listener] about each as it finishes.
+     */
+    fun run(file: Path, checker: ExpectationChecker? = null, listener: (ExpectationResult) -> Unit = {}): ScriptReport {
+        val evaluation = evaluate(file, checker)
         val scope = evaluation.scope
         if (!evaluation.ok || scope == null) return ScriptReport(file, evaluation.problems, emptyList(), emptyList())
         var outOfMemory = false

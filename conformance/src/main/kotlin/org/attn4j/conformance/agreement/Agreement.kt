@@ -1,4 +1,4 @@
-package org.attn4j.dsl.check
+package org.attn4j.conformance.agreement
 
 import org.attn4j.api.AttentionBackend
 import org.attn4j.api.AttentionException
@@ -14,55 +14,52 @@ import org.attn4j.api.MaskMod
 import org.attn4j.api.Tensor
 import org.attn4j.reference.ReferenceAttention
 import org.attn4j.reference.ReferenceBackend
+import org.attn4j.conformance.golden.CaseResult
+import org.attn4j.conformance.golden.GoldenRunner
+import org.attn4j.conformance.golden.Tolerance
+import java.nio.file.Path
 import java.util.Locale
-import kotlin.math.abs
-import kotlin.math.max
 
-/**
- * FORMAT.md's element-wise rule `|actual - expected| <= atol + rtol * |expected|`; the defaults are FORMAT.md's
- * float32 tolerance.
- */
-data class Tolerance(val atol: Double = 1e-5, val rtol: Double = 1e-4) {
-    override fun toString(): String = String.format(Locale.ROOT, "atol %.0e, rtol %.0e", atol, rtol)
-
-    companion object {
-        /** FORMAT.md's default for float32 paths. */
-        val FORMAT = Tolerance()
-    }
-}
-
-/** The result of a check against the reference: measured, or not run and why. */
+/** The result of a check against the reference or a golden case: measured, or not run and why. */
 sealed interface CheckOutcome {
     /** A one-line summary for terminals. */
     val summary: String
 }
 
 /**
- * A backend's output compared element-wise with the float64 reference's.
+ * A backend's output compared element-wise with the float64 reference's by [GoldenRunner.compare] (FORMAT.md's
+ * rule: equal infinities match, NaN never does).
  *
  * @property what          what ran, with its shapes
- * @property maxAbsError   `max |actual - expected|` over all elements
- * @property worstExcess   `max (|actual - expected| - (atol + rtol·|expected|))`; `<= 0` means within tolerance
+ * @property maxAbsError   `max |actual - expected|` over all elements (NaN when a value was NaN)
+ * @property failures      how many elements were outside [tolerance]
+ * @property firstFailure  the first element outside [tolerance], described, or null
  * @property elements      how many elements were compared
  */
 data class Agreement(
     val what: String,
     val backend: String,
     val maxAbsError: Double,
-    val worstExcess: Double,
+    val failures: Int,
+    val firstFailure: String?,
     val tolerance: Tolerance,
     val elements: Int,
 ) : CheckOutcome {
-    val withinTolerance: Boolean get() = worstExcess <= 0.0 && !maxAbsError.isNaN()
+    val withinTolerance: Boolean get() = failures == 0
 
     override val summary: String
         get() = String.format(Locale.ROOT, "%s on %s: max |error| %.2e over %d values (%s) -> %s", what, backend,
-            maxAbsError, elements, tolerance, if (withinTolerance) "within tolerance" else "OUTSIDE tolerance")
+            maxAbsError, elements, tolerance, if (withinTolerance) "within tolerance" else "OUTSIDE tolerance: $firstFailure")
 }
 
 /** The check did not run: the backend is missing, unavailable, or declines a feature (its own reasons). */
 data class NotRun(val what: String, val backend: String, val reasons: List<String>) : CheckOutcome {
     override val summary: String get() = "$what on $backend: not run: ${reasons.joinToString("; ")}"
+}
+
+/** A golden case run on a backend ([GoldenRunner.run]). */
+data class GoldenCheck(val what: String, val backend: String, val result: CaseResult) : CheckOutcome {
+    override val summary: String get() = "$what on $backend: ${result.status}" + (result.message?.let { ": $it" } ?: "")
 }
 
 /**
@@ -92,7 +89,7 @@ object ReferenceChecks {
         kvLens: IntArray? = null,
         mask: BoolTensor? = null,
         seed: Long = 1,
-        tolerance: Tolerance = Tolerance.FORMAT,
+        tolerance: Tolerance = Tolerance.DEFAULT,
         scoreMod: ScoreMod? = null,
         maskMod: MaskMod? = null,
     ): CheckOutcome {
@@ -132,7 +129,7 @@ object ReferenceChecks {
         memoryLen: Int? = null,
         keepLens: IntArray? = null,
         seed: Long = 1,
-        tolerance: Tolerance = Tolerance.FORMAT,
+        tolerance: Tolerance = Tolerance.DEFAULT,
     ): CheckOutcome {
         val kvLen = memoryLen ?: qLen
         val what = "layer ${describe(config)} B=$batch Lq=$qLen" + (memoryLen?.let { " cross Lk=$it" } ?: "") +
@@ -163,7 +160,7 @@ object ReferenceChecks {
         batch: Int = 2,
         chunks: IntArray = intArrayOf(7, 1, 1, 1),
         seed: Long = 1,
-        tolerance: Tolerance = Tolerance.FORMAT,
+        tolerance: Tolerance = Tolerance.DEFAULT,
     ): CheckOutcome {
         val total = chunks.sum()
         val what = "KV-cache decoding ${describe(config)} B=$batch chunks=${chunks.contentToString()}"
@@ -192,21 +189,24 @@ object ReferenceChecks {
         return compare(what, backend, actual.tensor(), expected, tolerance)
     }
 
-    /** Element-wise comparison of two tensors of the same shape. */
+    /**
+     * Element-wise comparison with FORMAT.md's rule ([GoldenRunner.compare]); a shape mismatch is a failure that
+     * says both shapes.
+     */
     fun compare(what: String, backend: String, actual: Tensor, expected: Tensor, tolerance: Tolerance): Agreement {
-        AttentionException.require(actual.shape().contentEquals(expected.shape()), "actual.shape",
-            expected.shape().contentToString(), actual.shape().contentToString())
-        val a = actual.toDoubleArray()
-        val e = expected.toDoubleArray()
-        var maxErr = 0.0
-        var worst = Double.NEGATIVE_INFINITY
-        for (i in a.indices) {
-            val err = abs(a[i] - e[i])
-            if (err.isNaN()) return Agreement(what, backend, Double.NaN, Double.POSITIVE_INFINITY, tolerance, a.size)
-            maxErr = max(maxErr, err)
-            worst = max(worst, err - (tolerance.atol + tolerance.rtol * abs(e[i])))
-        }
-        return Agreement(what, backend, maxErr, if (a.isEmpty()) 0.0 else worst, tolerance, a.size)
+        val c = GoldenRunner.compare(expected, actual, tolerance)
+        return Agreement(what, backend, c.maxError, c.failures, c.firstFailure?.trim(), tolerance, expected.elementCount())
+    }
+
+    /**
+     * The golden case in folder [caseDir] on [backend] (FORMAT.md's tolerances, as `attn verify`); a missing or
+     * unusable backend is [NotRun].
+     */
+    fun golden(caseDir: Path, backend: String): CheckOutcome {
+        val what = "golden case ${caseDir.fileName}"
+        val (b, why) = backend(backend)
+        if (b == null) return NotRun(what, backend, listOf(why!!))
+        return GoldenCheck(what, backend, GoldenRunner.run(caseDir, b))
     }
 
     fun describe(spec: AttentionSpec): String = buildString {

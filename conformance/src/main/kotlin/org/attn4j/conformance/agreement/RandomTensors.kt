@@ -1,4 +1,4 @@
-package org.attn4j.dsl.check
+package org.attn4j.conformance.agreement
 
 import org.attn4j.api.BoolTensor
 import org.attn4j.api.FloatTensor

@@ -1,4 +1,4 @@
-package org.attn4j.dsl
+package org.attn4j.cli.run
 
 import io.kotest.core.spec.style.FunSpec
 import io.kotest.matchers.collections.shouldBeEmpty
@@ -11,9 +11,10 @@ import java.nio.file.Path
 import kotlin.io.path.name
 
 /**
- * Runs every script in `examples/` (in this one JVM: the Kotlin compiler warms up once) and requires every
- * expectation to pass. Not-run expectations fail the test too: the CPU backend is on the test class path, so a
- * check that cannot run means a backend declined something the examples promise.
+ * Runs every script in `examples/` (in this one JVM: the Kotlin compiler warms up once) with the conformance
+ * checker `attn run` gives scripts, and requires every expectation to pass. Not-run expectations fail the test too:
+ * the CPU backend is on the class path, so a check that cannot run means a backend declined something the examples
+ * promise (or the checker was not wired).
  */
 class ExamplesTest : FunSpec({
     val dir = Path.of(System.getProperty("attn4j.examples", "../examples")).toAbsolutePath().normalize()
@@ -28,7 +29,7 @@ class ExamplesTest : FunSpec({
 
     for (script in scripts) {
         test("examples/${script.name}: every expectation passes") {
-            val report = AttnScripts.run(script)
+            val report = AttnScripts.run(script, ConformanceChecker.INSTANCE)
             report.problems.map { it.toString() }.shouldBeEmpty()
             report.results.size shouldBeGreaterThan 0
             report.results.filter { it.status != org.attn4j.dsl.script.Status.PASSED }
