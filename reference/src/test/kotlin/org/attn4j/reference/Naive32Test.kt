@@ -107,7 +107,7 @@ class Naive32Test : FunSpec({
             val x = randn(rnd, b, lq, c.hidden())
             val kvX = if (cross) randn(rnd, b, lk, c.hidden()) else null
             val pad = if (rnd.nextBoolean()) randomMask(rnd, b, lk) else null
-            val ref = ReferenceStandardLayer(c, w, PlanOptions.defaults()).forward(x, kvX, pad)
+            val ref = ReferenceStandardLayer(c, w).forward(x, kvX, pad)
             withClue("standard case $n: $c cross=$cross") {
                 closeTo(Naive32.standardLayer(c, w, x, kvX, pad), ref, 1e-3, "y")
             }
