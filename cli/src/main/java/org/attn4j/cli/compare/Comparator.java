@@ -48,6 +48,9 @@ public final class Comparator {
         List<BackendStatus> statuses = backendStatuses(settings);
         List<AttentionBackend> measured = new ArrayList<>();
         for (BackendStatus s : statuses) if (s.measured()) measured.add(Backends.byName(s.name()));
+        // Highest priority first, errors last: an OpenCL device that is this CPU (PoCL) keeps worker threads busy for
+        // a while after its calls, which made the cpu backend's decode times that followed 2-30x noisier.
+        measured = Backends.byPriority(measured);
 
         Map<ModelConfig, List<KernelShape>> shapes = new LinkedHashMap<>();
         Map<ModelConfig, List<ErrorCheck>> errors = new LinkedHashMap<>();
@@ -55,9 +58,6 @@ public final class Comparator {
         Map<ModelConfig, List<Speed>> decode = new LinkedHashMap<>();
         for (ModelConfig m : models) {
             shapes.put(m, shapes(m, settings));
-            List<ErrorCheck> e = new ArrayList<>();
-            for (AttentionBackend b : measured) e.add(error(m, b, settings));
-            errors.put(m, e);
             prefill.put(m, new ArrayList<>());
             decode.put(m, new ArrayList<>());
         }
@@ -88,6 +88,11 @@ public final class Comparator {
             } finally {
                 progress.end();
             }
+        }
+        for (ModelConfig m : models) {
+            List<ErrorCheck> e = new ArrayList<>();
+            for (AttentionBackend b : measured) e.add(error(m, b, settings));
+            errors.put(m, e);
         }
         List<VariantRow> rows = new ArrayList<>();
         for (ModelConfig m : models) {
