@@ -279,7 +279,9 @@ final class FlashEngine {
         int qTiles = ceilDiv(c.qLen, queries);
         // Keys per step: kvTile, or twice that when prefill packs keys of d <= 64, so that a packed K tile is
         // still ~32 KB, the size of L1 (docs/PERFORMANCE.md has the measurements)
-        boolean prefill = !c.kv.keysTransposed() && (long) g * c.qLen >= tuning.transposeRows();
+        // Packing copies every key once per call, so it pays only when the keys are then read for several query
+        // tiles or queries; a single decode query (MQA: 32 heads x 1 query reaches transposeRows) reads them once.
+        boolean prefill = !c.kv.keysTransposed() && c.qLen > 1 && (long) g * c.qLen >= tuning.transposeRows();
         int tile = prefill && c.headDim <= 64 ? 2 * tuning.kvTile() : tuning.kvTile();
         long items = (long) c.batch * c.kvHeads * qTiles;
         int splits = 1;
