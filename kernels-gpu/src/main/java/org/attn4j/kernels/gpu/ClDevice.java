@@ -92,7 +92,38 @@ record ClDevice(long platform, long device, String index, String platformName, S
         if (!supportsOpenClC12(chosen.openclC)) {
             return new Discovery(null, "device " + chosen + " offers " + chosen.openclC + "; the kernels need OpenCL C 1.2");
         }
+        warnWithoutSignalChaining(chosen);
         return new Discovery(chosen, null);
+    }
+
+    /**
+     * PoCL compiles kernels with LLVM, which installs its own crash handlers for SIGSEGV, SIGILL, SIGUSR2 and others
+     * (with SA_RESETHAND), replacing the JVM's. The JVM takes SIGSEGV on purpose (safepoint polls, implicit null
+     * checks), so a JVM running PoCL can die with a bare "Segmentation fault" when several threads fault at once
+     * (seen in CI). HotSpot's signal-chaining library keeps the JVM's handlers first:
+     * {@code LD_PRELOAD=$JAVA_HOME/lib/libjsig.so}. The {@code attn} launcher and the build's test JVMs set it; an
+     * application that embeds this backend gets this warning once when it is missing.
+     */
+    private static void warnWithoutSignalChaining(ClDevice d) {
+        String platform = d.platformName.toLowerCase(Locale.ROOT);
+        if (!platform.contains("portable computing language") && !platform.contains("pocl")) return;
+        if (signalChainingLoaded() || WARNED_SIGNALS.getAndSet(true)) return;
+        System.getLogger(ClDevice.class.getName()).log(System.Logger.Level.WARNING,
+                "OpenCL runs on PoCL, whose LLVM replaces the JVM's signal handlers; start the JVM with "
+                        + "LD_PRELOAD=$JAVA_HOME/lib/libjsig.so (HotSpot signal chaining) or it may crash with SIGSEGV");
+    }
+
+    private static final java.util.concurrent.atomic.AtomicBoolean WARNED_SIGNALS = new java.util.concurrent.atomic.AtomicBoolean();
+
+    /** Whether HotSpot's libjsig is mapped into this process (Linux: /proc/self/maps; elsewhere: assume yes). */
+    static boolean signalChainingLoaded() {
+        java.nio.file.Path maps = java.nio.file.Path.of("/proc/self/maps");
+        if (!java.nio.file.Files.isReadable(maps)) return true;
+        try (var lines = java.nio.file.Files.lines(maps)) {
+            return lines.anyMatch(l -> l.endsWith("/libjsig.so"));
+        } catch (java.io.IOException | java.io.UncheckedIOException e) {
+            return true;
+        }
     }
 
     /**
