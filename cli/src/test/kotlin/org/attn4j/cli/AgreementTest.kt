@@ -1,4 +1,4 @@
-package org.attn4j.conformance.agreement
+package org.attn4j.cli
 
 import io.kotest.assertions.throwables.shouldThrow
 import io.kotest.core.spec.style.StringSpec
@@ -13,10 +13,11 @@ import org.attn4j.api.FloatTensor
 import org.attn4j.api.LayerVariant
 import org.attn4j.api.StandardLayerConfig
 import org.attn4j.conformance.golden.CaseResult
-import org.attn4j.conformance.golden.Fixtures
+import org.attn4j.conformance.golden.GoldenDirs
+import org.attn4j.conformance.agreement.*
 import org.attn4j.conformance.golden.Tolerance
 
-/** The agreement checks scripts use: the CPU backend against the float64 reference, with FORMAT.md's rule. */
+/** (Lives in cli: conformance cannot see the kernels.) The agreement checks scripts use: the CPU backend against the float64 reference, with FORMAT.md's rule. */
 class AgreementTest : StringSpec({
     val inf = Double.POSITIVE_INFINITY
 
@@ -87,7 +88,7 @@ class AgreementTest : StringSpec({
     }
 
     "a golden case runs through the golden runner" {
-        val case = Fixtures.goldenDir.resolve("cases/seed004-gqa-cross-g4-fixed")
+        val case = GoldenDirs.project().resolve("cases/seed004-gqa-cross-g4-fixed")
         val g = ReferenceChecks.golden(case, "cpu").shouldBeInstanceOf<GoldenCheck>()
         g.result.status shouldBe CaseResult.Status.PASSED
         ReferenceChecks.golden(case, "no-such-backend").shouldBeInstanceOf<NotRun>()

@@ -10,16 +10,7 @@ import kotlin.io.path.exists
 /** Test helpers: locating the project's golden folder and hand-building `.npy` bytes. */
 object Fixtures {
     /** `golden/` of this repository: `-Dattn4j.golden.dir`, else found by walking up from the working directory. */
-    val goldenDir: Path by lazy {
-        System.getProperty("attn4j.golden.dir")?.let { return@lazy Path.of(it) }
-        var d: Path? = Path.of("").toAbsolutePath()
-        while (d != null) {
-            val g = d.resolve("golden")
-            if (g.resolve("FORMAT.md").exists()) return@lazy g
-            d = d.parent
-        }
-        error("golden/FORMAT.md not found above ${Path.of("").toAbsolutePath()}; set -Dattn4j.golden.dir")
-    }
+    val goldenDir: Path by lazy { GoldenDirs.project() }
 
     /**
      * `.npy` bytes with a header written verbatim: magic, version [major].[minor], the length field (2 bytes for
