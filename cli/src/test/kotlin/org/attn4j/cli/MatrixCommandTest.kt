@@ -4,6 +4,7 @@ import io.kotest.core.spec.style.StringSpec
 import io.kotest.matchers.shouldBe
 import io.kotest.matchers.string.shouldContain
 import io.kotest.matchers.string.shouldNotContain
+import org.attn4j.conformance.golden.GoldenDirs
 import java.nio.file.Files
 
 class MatrixCommandTest : StringSpec({
@@ -27,6 +28,25 @@ class MatrixCommandTest : StringSpec({
         page shouldContain "<table>"
         page shouldContain "<td class=\"pass\">"
         page shouldNotContain "<script"
+    }
+
+    "a failing cell: exit 0 (a report), exit 1 with --strict" {
+        // one golden case whose expected output is wrong: the reference fails it
+        val dir = Files.createTempDirectory("attn-matrix-golden")
+        val case = dir.resolve("broken").resolve("test_attention_4d")
+        Files.createDirectories(case)
+        val source = GoldenDirs.project().resolve("onnx").resolve("test_attention_4d")
+        Files.list(source).use { files -> files.forEach { Files.copy(it, case.resolve(it.fileName)) } }
+        val out = case.resolve("out.npy")
+        val bytes = Files.readAllBytes(out)
+        bytes[bytes.size - 1] = (bytes[bytes.size - 1].toInt() xor 0x40).toByte() // an exponent bit of the last element
+        Files.write(out, bytes)
+        val args = arrayOf("matrix", "--backend", "reference", "--checks", "kernel/basic", "--iterations", "2", "--golden", dir.toString())
+        val report = runAttn(*args)
+        report.exit shouldBe 0
+        report.out shouldContain "| golden/broken | FAIL 1 (0 pass); first: test_attention_4d:"
+        report.err shouldContain "1 failing cell(s)"
+        runAttn(*args, "--strict").exit shouldBe 1
     }
 
     "an unknown backend or a bad --iterations is bad input (exit 2)" {
