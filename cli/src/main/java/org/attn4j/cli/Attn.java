@@ -9,7 +9,7 @@ import java.io.PrintWriter;
 /** The {@code attn} command: entry point and shared error handling. */
 @Command(name = "attn", mixinStandardHelpOptions = true, version = "attn4j 0.1.0",
         description = "Transformer attention on the JVM: verify backends against golden cases, compare attention variants.",
-        subcommands = {CompareCommand.class, RunCommand.class, VerifyCommand.class, CostCommand.class, BackendsCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {CompareCommand.class, RunCommand.class, VerifyCommand.class, CostCommand.class, BackendsCommand.class, BenchCommand.class, MatrixCommand.class, CommandLine.HelpCommand.class})
 public final class Attn implements Runnable {
     /** Exit status: everything checked passed (or the command had nothing to check, as {@code cost}). */
     public static final int EXIT_OK = 0;
