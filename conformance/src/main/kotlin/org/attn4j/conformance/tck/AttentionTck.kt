@@ -6,7 +6,7 @@ import org.attn4j.api.AttentionBackend
 import org.opentest4j.TestAbortedException
 
 /**
- * The attention conformance suite (TCK): every check of [KernelChecks], [MetamorphicChecks] and [LayerChecks].
+ * The attention conformance suite (TCK): every check of [KernelChecks], [ModChecks], [CacheKindChecks], [MetamorphicChecks] and [LayerChecks].
  *
  * Two ways to run it:
  * - in Kotest, through the spec factory [attentionTck]: `class MyBackendTck : FunSpec({ include(attentionTck(MyBackend())) })`;
@@ -15,7 +15,7 @@ import org.opentest4j.TestAbortedException
  */
 object AttentionTck {
     /** Every check, in run order: kernels against the reference, metamorphic relations, layers. */
-    val CHECKS: List<TckCheck> by lazy { KernelChecks.ALL + MetamorphicChecks.ALL + LayerChecks.ALL }
+    val CHECKS: List<TckCheck> by lazy { KernelChecks.ALL + ModChecks.ALL + CacheKindChecks.ALL + MetamorphicChecks.ALL + LayerChecks.ALL }
 
     /** The checks [config] selects. */
     fun checks(config: TckConfig): List<TckCheck> = CHECKS.filter { config.selects(it.name) }
