@@ -47,10 +47,14 @@ object PropertyRunner {
         var worst = 0.0
         var ran = 0
         var n = 0
-        val maxDraws = if (resample) iterations.toLong() * RESAMPLE_FACTOR else iterations.toLong()
-        // Beyond its iterations a resampling check draws on only if some case ran: a backend that declines every one
-        // of the first draws lacks the check's subject, and is reported skipped without a long search.
-        while (n < maxDraws && (if (resample && (n < iterations || ran > 0)) ran < iterations else n < iterations)) {
+        // Beyond its iterations a resampling check draws on only while some but too few cases ran: a backend that
+        // declined all of the first draws lacks the check's subject, and is reported skipped without a long search.
+        fun drawAgain(): Boolean = when {
+            n < iterations -> true
+            !resample -> false
+            else -> ran in 1 until iterations && n < iterations.toLong() * RESAMPLE_FACTOR
+        }
+        while (drawAgain()) {
             n++
             // The first case is the simplest one the profile allows (a smoke test); the rest are random.
             val sample = if (n == 1) arb.edgecase(rs) ?: arb.sample(rs) else arb.sample(rs)
