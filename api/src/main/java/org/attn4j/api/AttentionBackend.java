@@ -83,6 +83,15 @@ public interface AttentionBackend {
     /** Prepares a layer with its weights. Throws {@link AttentionException} if unsupported or weights are malformed. */
     LayerPlan planLayer(LayerConfig config, LayerWeights weights, PlanOptions options);
 
+    /**
+     * The sizes at which this backend's kernels change path (tiles, split-KV threshold, vector widths, cache pages),
+     * for conformance tests to probe at and around; {@link PathSizes#NONE} by default (tests then use generic sizes).
+     * Never affects results.
+     */
+    default PathSizes pathSizes() {
+        return PathSizes.NONE;
+    }
+
     /** A contiguous KV cache in this backend's precision. */
     default KvCache newKvCache(int sequences, int kvHeads, int maxLength, int headDim, int vHeadDim) {
         return new ContiguousKvCache(precision().dtype(), sequences, kvHeads, maxLength, headDim, vHeadDim);

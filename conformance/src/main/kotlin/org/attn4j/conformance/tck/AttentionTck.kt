@@ -6,7 +6,8 @@ import org.attn4j.api.AttentionBackend
 import org.opentest4j.TestAbortedException
 
 /**
- * The attention conformance suite (TCK): every check of [KernelChecks], [ModChecks], [CacheKindChecks], [MetamorphicChecks] and [LayerChecks].
+ * The attention conformance suite (TCK): every check of [KernelChecks], [ModChecks], [CacheKindChecks], [BoundaryChecks],
+ * [MetamorphicChecks] and [LayerChecks].
  *
  * Two ways to run it:
  * - in Kotest, through the spec factory [attentionTck]: `class MyBackendTck : FunSpec({ include(attentionTck(MyBackend())) })`;
@@ -14,11 +15,12 @@ import org.opentest4j.TestAbortedException
  *   deliberately broken backends, that it catches bugs).
  */
 object AttentionTck {
-    /** Every check, in run order: kernels against the reference, metamorphic relations, layers. */
-    val CHECKS: List<TckCheck> by lazy { KernelChecks.ALL + ModChecks.ALL + CacheKindChecks.ALL + MetamorphicChecks.ALL + LayerChecks.ALL }
+    /** Every check, in run order: kernels against the reference (random, hooks, caches, boundary cases), metamorphic relations, layers. */
+    val CHECKS: List<TckCheck> by lazy { KernelChecks.ALL + ModChecks.ALL + CacheKindChecks.ALL + BoundaryChecks.ALL + MetamorphicChecks.ALL + LayerChecks.ALL }
 
-    /** The checks [config] selects. */
-    fun checks(config: TckConfig): List<TckCheck> = CHECKS.filter { config.selects(it.name) }
+    /** The checks [config] selects ([TckConfig.boundaries] off leaves out [BoundaryChecks]). */
+    fun checks(config: TckConfig): List<TckCheck> =
+        CHECKS.filter { config.selects(it.name) && (config.boundaries || !it.name.startsWith(BoundaryChecks.PREFIX)) }
 
     /**
      * Runs the selected checks on [backend], without Kotest's engine. An unavailable backend gives a report whose
@@ -79,7 +81,11 @@ fun attentionTck(backend: AttentionBackend, config: TckConfig = TckConfig.fromSy
                     is CheckResult.Failed -> throw AssertionError(r.report(name))
                     is CheckResult.Skipped -> throw TestAbortedException("declined by '$name': " +
                         r.reasons.entries.joinToString("; ") { "${it.key} (${it.value} cases)" })
-                    is CheckResult.Passed -> Unit
+                    is CheckResult.Passed -> if (r.partial) {
+                        // Not a failure, and not a full pass either: said on the console and in the summary table.
+                        println("[attn4j-tck] $name ${check.name}: PARTIAL SKIP, the backend declined most cases: " +
+                            r.declined.entries.joinToString("; ") { "${it.key} (${it.value} cases)" })
+                    }
                 }
             }
         }
@@ -90,7 +96,11 @@ fun attentionTck(backend: AttentionBackend, config: TckConfig = TckConfig.fromSy
 data class TckReport(val backend: String, val unavailable: String?, val results: List<CheckResult>) {
     val failures: List<CheckResult.Failed> get() = results.filterIsInstance<CheckResult.Failed>()
     val skipped: List<CheckResult.Skipped> get() = results.filterIsInstance<CheckResult.Skipped>()
-    val passed: List<CheckResult.Passed> get() = results.filterIsInstance<CheckResult.Passed>()
+    /** Full passes (partial skips excluded, see [partial]). */
+    val passed: List<CheckResult.Passed> get() = results.filterIsInstance<CheckResult.Passed>().filter { !it.partial }
+
+    /** Passes where the backend declined most cases ([CheckResult.Passed.partial]). */
+    val partial: List<CheckResult.Passed> get() = results.filterIsInstance<CheckResult.Passed>().filter { it.partial }
 }
 
 /** Results of every backend run in this JVM, for the summary table. */

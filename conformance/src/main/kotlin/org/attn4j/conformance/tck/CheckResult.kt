@@ -39,12 +39,28 @@ sealed interface CheckResult {
         val worstRatio: Double,
         val notes: Set<String>,
     ) : CheckResult {
+        /** Cases the backend declined. */
+        val declinedCount: Int get() = declined.values.sum()
+
+        /**
+         * Whether this pass says little: the backend declined most cases (more than it ran), or declined some and ran
+         * fewer than [MIN_CASES]. Reported as a *partial skip* with the reasons, apart from full passes; not a failure.
+         */
+        val partial: Boolean get() = declinedCount > 0 && (declinedCount > cases || cases < MIN_CASES)
+
         override val cell: String
-            get() = buildString {
+            get() = if (partial) {
+                "partial: $cases run, $declinedCount declined (" + declined.keys.joinToString("; ").take(100) + ")"
+            } else buildString {
                 append("pass ($cases")
-                if (declined.isNotEmpty()) append(", ${declined.values.sum()} declined")
+                if (declined.isNotEmpty()) append(", $declinedCount declined")
                 append(", worst ${"%.3f".format(worstRatio)})")
             }
+
+        companion object {
+            /** Fewer cases run than this, with some declined, make a pass [partial]. */
+            const val MIN_CASES = 10
+        }
     }
 
     /** The backend declined every case (or is not available): the reasons, with how many cases each covered. */

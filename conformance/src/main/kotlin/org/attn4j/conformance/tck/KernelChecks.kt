@@ -85,6 +85,13 @@ object KernelChecks {
         )
     }
 
+    /**
+     * Cases of [profile] for a contract check, restricted to what [backend] supports ([KernelGenes.narrowed]): such a
+     * check tests plumbing every backend has, so it must not be skipped because the backend lacks some feature.
+     */
+    internal fun contractArb(backend: AttentionBackend, name: String, profile: Map<KernelGene, Domain>, config: TckConfig) =
+        KernelGenes.arb(KernelGenes.narrowed(backend, profile, config.maxCost, config.seedFor(name) xor 0x5DEECE66DL), config.maxCost)
+
     /** A check comparing the backend with the float64 reference on cases of [profile]. */
     fun oracle(name: String, description: String, profile: Map<KernelGene, Domain>, mandatory: Boolean = false): TckCheck =
         TckCheck(name, description, mandatory) { backend, config ->
@@ -113,7 +120,8 @@ object KernelChecks {
         }
     }
 
-    internal fun decodeCase(backend: AttentionBackend, c: KernelCase, paged: Boolean): CaseOutcome {
+    /** [c] decoded over a cache: a [PagedKvCache] of [pageSize] tokens per page (random when null), or the backend's own. */
+    internal fun decodeCase(backend: AttentionBackend, c: KernelCase, paged: Boolean, pageSize: Int? = null): CaseOutcome {
         val rnd = SplittableRandom(c.dataSeed xor 0x2545F4914F6CDD1DL)
         val lens = IntArray(c.batch) { rnd.nextInt(c.kvLen + 1) }
         lens[rnd.nextInt(c.batch)] = c.kvLen                     // the longest sequence sets the padded length
@@ -122,7 +130,7 @@ object KernelChecks {
         val support = backend.support(problem)
         if (!support.isSupported) return CaseOutcome.Declined(support.reasons())
         val cache: KvCache = if (paged) {
-            val pageSize = intArrayOf(1, 2, 3, 4, 7, 8, 16)[rnd.nextInt(7)]
+            val pageSize = intArrayOf(1, 2, 3, 4, 7, 8, 16)[rnd.nextInt(7)].let { pageSize ?: it }
             val pages = lens.sumOf { (it + pageSize - 1) / pageSize } + 1
             PagedKvCache(backend.precision().dtype(), c.batch, c.kvHeads, c.headDim, c.vHeadDim, pageSize, pages, c.kvLen)
         } else {
@@ -154,7 +162,7 @@ object KernelChecks {
     private fun planReuse(): TckCheck {
         val name = "kernel/plan-reuse"
         return TckCheck(name, "one plan runs its own case and a second case with another batch and other lengths") { backend, config ->
-            PropertyRunner.run(name, KernelGenes.arb(KernelGenes.everything(0.25), config.maxCost), config, config.iterations / 2) { a ->
+            PropertyRunner.run(name, contractArb(backend, name, KernelGenes.everything(0.25), config), config, config.iterations / 2, resample = true) { a ->
                 val rnd = SplittableRandom(a.dataSeed + 1)
                 var b = a.copy(batch = 1 + rnd.nextInt(4), qLen = LENGTHS[2 + rnd.nextInt(16)], kvLen = LENGTHS[2 + rnd.nextInt(16)],
                     dataSeed = a.dataSeed + 1)
@@ -197,7 +205,7 @@ object KernelChecks {
     private fun sharedPlan(): TckCheck {
         val name = "kernel/plan-shared-by-threads"
         return TckCheck(name, "one plan run by 4 threads at once on different data; every result matches the reference") { backend, config ->
-            PropertyRunner.run(name, KernelGenes.arb(KernelGenes.everything(0.25), config.maxCost), config, maxOf(2, config.iterations / 4)) { a ->
+            PropertyRunner.run(name, contractArb(backend, name, KernelGenes.everything(0.25), config), config, maxOf(2, config.iterations / 4), resample = true) { a ->
                 val support = backend.support(a.problem)
                 if (!support.isSupported) return@run CaseOutcome.Declined(support.reasons())
                 val cases = (0 until 4).map { a.withSeed(a.dataSeed + 1000L * it) }
@@ -227,7 +235,7 @@ object KernelChecks {
     private fun rejectsBadInput(): TckCheck {
         val name = "kernel/rejects-bad-input"
         return TckCheck(name, "run() with wrong shapes, non-finite values, bad kv_lens, unbroadcastable masks throws AttentionException") { backend, config ->
-            PropertyRunner.run(name, KernelGenes.arb(KernelGenes.everything(0.4), config.maxCost), config, maxOf(2, config.iterations / 4)) { c ->
+            PropertyRunner.run(name, contractArb(backend, name, KernelGenes.everything(0.4), config), config, maxOf(2, config.iterations / 4), resample = true) { c ->
                 val support = backend.support(c.problem)
                 if (!support.isSupported) return@run CaseOutcome.Declined(support.reasons())
                 backend.plan(c.problem, Runs.OPTIONS).use { plan ->

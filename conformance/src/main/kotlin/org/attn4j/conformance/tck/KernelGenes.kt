@@ -3,6 +3,7 @@ package org.attn4j.conformance.tck
 import io.kotest.property.Arb
 import io.kotest.property.arbitrary.map
 import org.attn4j.api.Alignment
+import org.attn4j.api.AttentionBackend
 import org.attn4j.api.Window
 
 /** The genes of a [KernelCase] (one attention kernel call). Each one's simplest value (the shrink target) is listed first in its domain. */
@@ -114,6 +115,38 @@ object KernelGenes {
 
     /** Cases of [profile], at most [maxCost] multiply-adds each. */
     fun arb(profile: Map<KernelGene, Domain>, maxCost: Long): Arb<KernelCase> = pool(profile).arb().map { decode(it, maxCost) }
+
+    /**
+     * [profile] restricted to the gene values [backend] supports, for the contract checks (bad input, shared plans,
+     * metamorphic relations), which test the backend's plumbing rather than one feature: a narrow backend must still
+     * run enough of their cases. From a supported base genome (the simplest one, else the first supported of a few
+     * random draws) each gene's values are probed one at a time through `support()`; a gene keeps the values supported
+     * there, or all of them if none is (the check then reports the backend's reasons). A backend that supports
+     * everything gets [profile] back unchanged, so its cases do not change. Interactions between genes are left to
+     * [PropertyRunner.run]'s resampling.
+     */
+    fun narrowed(backend: AttentionBackend, profile: Map<KernelGene, Domain>, maxCost: Long, seed: Long): Map<KernelGene, Domain> {
+        val pool = pool(profile)
+        fun supported(values: IntArray): Boolean = try {
+            backend.support(decode(Genome(pool, values), maxCost).problem).isSupported
+        } catch (e: RuntimeException) {
+            false
+        }
+        val random = kotlin.random.Random(seed)
+        val base = (sequenceOf(pool.simplest().values) + generateSequence { IntArray(pool.genes.size) { pool.domains[it].sample(random) } }.take(200))
+            .firstOrNull(::supported) ?: return profile
+        val out = LinkedHashMap(profile)
+        for ((i, gene) in pool.genes.withIndex()) {
+            val d = pool.domains[i] as? Domain.Values ?: continue
+            if (d.values.size == 1) continue
+            val keep = d.values.indices.filter { v -> supported(base.clone().also { it[i] = d.values[v] }) }
+            if (keep.isEmpty() || keep.size == d.values.size) continue
+            val weights = d.weights?.let { w -> DoubleArray(keep.size) { w[keep[it]] } }?.takeIf { it.sum() > 0 }
+            @Suppress("UNCHECKED_CAST")
+            out[gene as KernelGene] = Domain.Values(IntArray(keep.size) { d.values[keep[it]] }, weights)
+        }
+        return out
+    }
 
     /** The case a genome describes, made small enough for [maxCost]. */
     fun decode(g: Genome, maxCost: Long): KernelCase {

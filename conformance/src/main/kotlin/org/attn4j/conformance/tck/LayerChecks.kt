@@ -201,7 +201,7 @@ object LayerChecks {
     private fun mlaPathsAgree(): TckCheck {
         val name = "meta/mla-paths-agree"
         return TckCheck(name, "the backend's naive and absorbed MLA paths give the same output") { backend, config ->
-            PropertyRunner.run(name, MlaLayerCase.arb(emptyMap()), config, config.layerIterations) { c ->
+            PropertyRunner.run(name, MlaLayerCase.arb(emptyMap()), config, config.layerIterations, resample = true) { c ->
                 val a = c.activations
                 val (naivePath, d1) = withLayer(backend, c.config, c.weights, PlanOptions.MlaPath.NAIVE) { it.forward(a.x, null, a.keyPaddingMask) }
                 if (d1 != null) return@run d1

@@ -15,6 +15,7 @@ import java.time.Duration
  * | `attn4j.tck.maxCost` | cap on `B*Hq*Lq*Lk*(D+Dv)` per generated kernel case | [DEFAULT_MAX_COST] |
  * | `attn4j.tck.report` | the summary file | `target/tck-report.md` |
  * | `attn4j.tck.caseTimeoutSeconds` | a backend call that takes longer fails the case | 60 |
+ * | `attn4j.tck.boundaries` | run the deterministic boundary cases ([BoundaryChecks]) | true |
  *
  * @property seed           base seed; each check derives its own from it and its name, so running a subset of checks
  *                          replays the same cases
@@ -26,6 +27,7 @@ import java.time.Duration
  * @property caseTimeout    a backend call that runs longer fails the case (a hang is a bug)
  * @property stopAtFirstFailure stop the whole run after the first failing check (used to prove the TCK catches bugs quickly)
  * @property reportFile     where the summary table is written (null = console only)
+ * @property boundaries     whether the deterministic cases at the backend's path sizes ([BoundaryChecks]) run
  */
 data class TckConfig(
     val seed: Long = DEFAULT_SEED,
@@ -36,6 +38,7 @@ data class TckConfig(
     val caseTimeout: Duration = Duration.ofSeconds(60),
     val stopAtFirstFailure: Boolean = false,
     val reportFile: Path? = Path.of("target", "tck-report.md"),
+    val boundaries: Boolean = true,
 ) {
     init {
         require(iterations >= 1) { "attn4j.tck.iterations: expected >= 1, got $iterations" }
@@ -87,6 +90,11 @@ data class TckConfig(
                 maxCost = long("maxCost", DEFAULT_MAX_COST),
                 caseTimeout = Duration.ofSeconds(long("caseTimeoutSeconds", 60)),
                 reportFile = prop("report")?.let { Path.of(it) } ?: Path.of("target", "tck-report.md"),
+                boundaries = when (val b = prop("boundaries")?.lowercase()) {
+                    null, "true" -> true
+                    "false" -> false
+                    else -> throw IllegalArgumentException("attn4j.tck.boundaries: expected true or false, got '$b'")
+                },
             )
         }
     }

@@ -3,7 +3,8 @@ package org.attn4j.conformance.tck
 import java.nio.file.Files
 
 /**
- * The summary of a TCK run: a table of check x backend (`pass (cases, worst ratio)` / `skipped: reason` / `FAIL`),
+ * The summary of a TCK run: a table of check x backend (`pass (cases, worst ratio)` / `partial: n run, m declined (reasons)` /
+ * `skipped: reason` / `FAIL`),
  * then every failure in full and every reason a backend gave for declining cases. Skips are never silent: each
  * one is listed with the backend's words and how many cases it covered.
  */
@@ -17,7 +18,8 @@ object TckSummary {
         appendLine("# attn4j TCK report")
         appendLine()
         appendLine("Seed ${config.seed} (replay: `-Dattn4j.tck.seed=${config.seed}`), ${config.iterations} cases per kernel check, " +
-            "${config.layerIterations} per layer check, at most ${config.maxCost} multiply-adds per kernel case.")
+            "${config.layerIterations} per layer check, at most ${config.maxCost} multiply-adds per kernel case" +
+            (if (config.boundaries) "; the `kernel/boundary-*` checks add fixed cases at each backend's path sizes, beyond that cap." else "."))
         appendLine("A cell reads `pass (cases run, worst error/allowed)`; the accuracy rule (float32) is " +
             "`max|backend - ref64| <= 2 max|naive32 - ref64| + 1e-6 scale + score conditioning`, float64 backends " +
             "`1e-9 max(1, scale)` (see conformance/README.md). Nightly setting: `${TckConfig.NIGHTLY_HINT}`.")
@@ -26,13 +28,17 @@ object TckSummary {
             appendLine("No backend was run.")
             return@buildString
         }
-        appendLine("| backend | passed | skipped | failed |")
-        appendLine("|---|---|---|---|")
+        appendLine("| backend | passed | partial | skipped | failed |")
+        appendLine("|---|---|---|---|---|")
         for (b in backends) {
             val r = results.getValue(b)
             val note = unavailable[b]?.let { " (unavailable: ${escape(it)})" } ?: ""
-            appendLine("| $b$note | ${r.count { it is CheckResult.Passed }} | ${r.count { it is CheckResult.Skipped }} | ${r.count { it is CheckResult.Failed }} |")
+            val partial = r.count { it is CheckResult.Passed && it.partial }
+            appendLine("| $b$note | ${r.count { it is CheckResult.Passed } - partial} | $partial | ${r.count { it is CheckResult.Skipped }} | ${r.count { it is CheckResult.Failed }} |")
         }
+        appendLine()
+        appendLine("`partial` is a partial skip: the backend declined most of the check's cases (more than it ran, or it ran " +
+            "fewer than ${CheckResult.Passed.MIN_CASES}), so its pass says little; the reasons are listed below.")
         appendLine()
         val checks = LinkedHashSet<String>()
         AttentionTck.CHECKS.forEach { if (results.values.any { r -> r.any { x -> x.check == it.name } }) checks += it.name }
@@ -58,7 +64,9 @@ object TckSummary {
             results.getValue(b).flatMap { r ->
                 when (r) {
                     is CheckResult.Skipped -> r.reasons.map { (why, n) -> Triple(b, r.check, "skipped: $why" + if (n > 0) " ($n cases)" else "") }
-                    is CheckResult.Passed -> r.declined.map { (why, n) -> Triple(b, r.check, "declined $n of ${n + r.cases} cases: $why") } +
+                    is CheckResult.Passed -> r.declined.map { (why, n) ->
+                        Triple(b, r.check, (if (r.partial) "partial skip, " else "") + "declined $n of ${r.declinedCount + r.cases} cases: $why")
+                    } +
                         r.notes.map { Triple(b, r.check, "note: $it") }
                     is CheckResult.Failed -> emptyList()
                 }

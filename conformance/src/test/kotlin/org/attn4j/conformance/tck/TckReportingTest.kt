@@ -61,7 +61,7 @@ class TckReportingTest : FunSpec({
         report.unavailable shouldBe "no device"
         report.skipped shouldHaveSize 3
         val md = TckSummary.markdown(config, mapOf("gone" to report.results), mapOf("gone" to "no device"))
-        md shouldContain "| gone (unavailable: no device) | 0 | 3 | 0 |"
+        md shouldContain "| gone (unavailable: no device) | 0 | 0 | 3 | 0 |"
     }
 
     test("a failure carries the seed, the shrunk case and a replay line") {

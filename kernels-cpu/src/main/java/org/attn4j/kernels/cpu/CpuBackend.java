@@ -11,6 +11,7 @@ import org.attn4j.api.KvCache;
 import org.attn4j.api.LayerPlan;
 import org.attn4j.api.MlaLayerConfig;
 import org.attn4j.api.MlaLayerWeights;
+import org.attn4j.api.PathSizes;
 import org.attn4j.api.PlanOptions;
 import org.attn4j.api.Precision;
 import org.attn4j.api.StandardLayerConfig;
@@ -109,6 +110,22 @@ public final class CpuBackend extends AbstractAttentionBackend {
 
     private FlashEngine newEngine(PlanOptions options) {
         return new FlashEngine(kernels, tuning, new WorkerPool(options.threads()));
+    }
+
+    /**
+     * Where the engine changes path (see {@link CpuTuning} and {@link FlashEngine}): a KV tile, and twice that for a
+     * prefill with packed keys of {@code headDim <= 64}; a query tile of {@code queryRows} rows and packing from
+     * {@code transposeRows} rows of a KV group; split-KV from two minimal splits of keys; the kernels' vector lanes
+     * and their 4-lane blocks; the tile of this backend's caches.
+     */
+    @Override
+    public PathSizes pathSizes() {
+        int lanes = kernels.lanes();
+        return new PathSizes(List.of(tuning.kvTile(), 2 * tuning.kvTile()),
+                List.of(tuning.queryRows(), tuning.transposeRows()),
+                List.of(2 * tuning.minSplitKeys()),
+                List.of(lanes, 4 * lanes),
+                List.of(tuning.kvTile()));
     }
 
     /**

@@ -16,6 +16,11 @@ public interface CpuKernelSupport {
     /** Short name for logs, e.g. {@code scalar} or {@code vector(512 bits)}. */
     String name();
 
+    /** Floats per vector step of the inner loops (1 for plain Java): a boundary the conformance suite tests around. */
+    default int lanes() {
+        return 1;
+    }
+
     /** {@code sum_{e<n} a[aOff+e] * b[bOff+e]}. */
     float dot(float[] a, int aOff, float[] b, int bOff, int n);
 

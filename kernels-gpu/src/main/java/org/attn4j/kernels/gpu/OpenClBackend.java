@@ -10,6 +10,7 @@ import org.attn4j.api.LayerPlan;
 import org.attn4j.api.LayerWeights;
 import org.attn4j.api.MlaLayerConfig;
 import org.attn4j.api.MlaLayerWeights;
+import org.attn4j.api.PathSizes;
 import org.attn4j.api.PlanOptions;
 import org.attn4j.api.Precision;
 import org.attn4j.api.StandardLayerConfig;
@@ -203,6 +204,16 @@ public final class OpenClBackend extends AbstractAttentionBackend implements Aut
     public Precision precisionFor(DType inputs) {
         ClDevice.Discovery d = discovery();
         return inputs == DType.FLOAT64 && d.device() != null && d.device().fp64() ? Precision.FLOAT64 : Precision.FLOAT32;
+    }
+
+    /**
+     * The attend kernel's tiles (KernelSet.tiles): 32 or 64 keys (64 while a row tile has at most 8 rows), row tiles
+     * up to 32; keys are split once they exceed one key tile; its work-groups of up to 64 (merge) and 128 (attend)
+     * items stride over head_dim. Caches are contiguous (no pages).
+     */
+    @Override
+    public PathSizes pathSizes() {
+        return new PathSizes(List.of(32, 64), List.of(8, 32), List.of(64), List.of(64, 128), List.of());
     }
 
     /** A GPU (or accelerator) before the CPU kernels; a device that is itself the CPU (PoCL) after them. */

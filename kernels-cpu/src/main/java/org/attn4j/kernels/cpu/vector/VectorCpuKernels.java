@@ -63,6 +63,11 @@ public final class VectorCpuKernels implements CpuKernelSupport {
         return "vector(" + F.vectorBitSize() + " bits, " + L + " float lanes)";
     }
 
+    @Override
+    public int lanes() {
+        return L;
+    }
+
     private static VectorShuffle<Float> xorShuffle(int k) {
         return VectorShuffle.fromOp(F, i -> k < L ? i ^ k : i);
     }
