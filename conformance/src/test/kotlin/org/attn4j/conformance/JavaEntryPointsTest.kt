@@ -157,6 +157,12 @@ class JavaEntryPointsTest : FunSpec({
         execute(tests.last()).shouldBeInstanceOf<AssertionError>().message shouldContain "declined all 7 golden cases"
     }
 
+    test("outside a checkout, the project's golden folder is the one in attn4j-golden") {
+        val outside = Files.createTempDirectory("not-a-checkout")
+        GoldenDirs.project(outside) shouldBe GoldenResources.root()
+        GoldenRunner.discover(listOf(GoldenDirs.project(outside))) shouldHaveSize GoldenResources.cases().size
+    }
+
     test("without attn4j-golden on the class path the error names the artifact") {
         URLClassLoader(arrayOf(), null).use { empty ->
             shouldThrow<GoldenFormatException> { GoldenResources.root(empty) }.message shouldStartWith "org/attn4j/golden: not on the class path"

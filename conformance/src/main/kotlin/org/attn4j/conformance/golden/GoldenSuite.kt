@@ -21,7 +21,8 @@ import java.nio.file.Path
  * Needs the Kotest runner on the test class path (attn4j-conformance declares it optional, so that it never
  * reaches a consumer that does not use Kotest); plain JUnit 5 users call [AttnGolden.dynamicTests] instead.
  *
- * @param dirs      folders searched for cases (default: this repository's `golden/`, see [GoldenDirs.project])
+ * @param dirs      folders searched for cases (default: this repository's `golden/`, or outside a checkout the cases in
+ *                  attn4j-golden, see [GoldenDirs.project])
  * @param declinesNone  a shipped backend that claims every feature the cases use: any decline fails
  * @param required  the backend must be available here (`./run-tests` requires opencl once PoCL is installed);
  *                  otherwise an unavailable backend gives one disabled test with its reason
