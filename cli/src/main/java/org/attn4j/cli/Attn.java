@@ -4,7 +4,10 @@ import org.attn4j.api.AttentionException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
+import java.io.IOException;
 import java.io.PrintWriter;
+import java.net.URLClassLoader;
+import java.util.function.Function;
 
 /** The {@code attn} command: entry point and shared error handling. */
 @Command(name = "attn", mixinStandardHelpOptions = true, version = "attn4j 0.1.0",
@@ -26,6 +29,15 @@ public final class Attn implements Runnable {
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
+
+    @CommandLine.Option(names = "--backend-path", paramLabel = "DIR_OR_JAR[:...]",
+            description = {"Third-party backends: jars, or folders of jars, separated by ':' (default: $ATTN_BACKEND_PATH).",
+                    "Their backends (ServiceLoader, META-INF/services/org.attn4j.api.AttentionBackend) join the built-in ones",
+                    "for backends, verify, compare and bench."})
+    String backendPath;
+
+    /** Where {@code ATTN_BACKEND_PATH} is read (tests replace it). */
+    static Function<String, String> environment = System::getenv;
 
     public static void main(String[] args) {
         System.exit(execute(args));
@@ -61,7 +73,42 @@ public final class Attn implements Runnable {
             err.flush();
             return EXIT_BAD_INPUT;
         });
+        cl.setExecutionStrategy(Attn::executeWithBackendPath);
         return cl;
+    }
+
+    /**
+     * Runs the subcommand with the third-party backends of {@code --backend-path} (else {@code ATTN_BACKEND_PATH})
+     * visible to {@link org.attn4j.api.Backends}, which looks them up through the thread's context class loader.
+     * A path that is not there or not a jar is bad input: one line naming it, exit 2, nothing run.
+     */
+    private static int executeWithBackendPath(CommandLine.ParseResult parseResult) {
+        CommandLine top = parseResult.commandSpec().commandLine();
+        Attn attn = top.getCommand();
+        String path = attn.backendPath != null ? attn.backendPath : environment.apply(BackendPath.ENV);
+        if (path == null || (attn.backendPath == null && path.isBlank())) return new CommandLine.RunLast().execute(parseResult);
+        URLClassLoader loader;
+        try {
+            loader = BackendPath.loader(path, Attn.class.getClassLoader());
+        } catch (AttentionException e) {
+            top.getErr().println(Terminal.line("attn: " + e.getMessage()
+                    + (attn.backendPath == null ? " (from " + BackendPath.ENV + ")" : "")));
+            top.getErr().flush();
+            return EXIT_BAD_INPUT;
+        }
+        Thread thread = Thread.currentThread();
+        ClassLoader previous = thread.getContextClassLoader();
+        thread.setContextClassLoader(loader);
+        try {
+            return new CommandLine.RunLast().execute(parseResult);
+        } finally {
+            thread.setContextClassLoader(previous);
+            try {
+                loader.close();
+            } catch (IOException e) {
+                // the command is over; a jar that cannot be closed changes nothing for it
+            }
+        }
     }
 
     @Override

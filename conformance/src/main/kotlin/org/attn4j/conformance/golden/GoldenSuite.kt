@@ -7,7 +7,6 @@ import io.kotest.matchers.collections.shouldBeEmpty
 import io.kotest.matchers.ints.shouldBeGreaterThan
 import io.kotest.matchers.shouldBe
 import org.attn4j.api.AttentionBackend
-import java.nio.file.Files
 import java.nio.file.Path
 
 /**
@@ -19,7 +18,11 @@ import java.nio.file.Path
  * class MyBackendGoldenTest : FunSpec({ include(goldenCases(MyBackend())) })
  * ```
  *
- * @param dirs      folders searched for cases (default: this repository's `golden/`, see [GoldenDirs.project])
+ * Needs the Kotest runner on the test class path (attn4j-conformance declares it optional, so that it never
+ * reaches a consumer that does not use Kotest); plain JUnit 5 users call [AttnGolden.dynamicTests] instead.
+ *
+ * @param dirs      folders searched for cases (default: this repository's `golden/`, or outside a checkout the cases in
+ *                  attn4j-golden, see [GoldenDirs.project])
  * @param declinesNone  a shipped backend that claims every feature the cases use: any decline fails
  * @param required  the backend must be available here (`./run-tests` requires opencl once PoCL is installed);
  *                  otherwise an unavailable backend gives one disabled test with its reason
@@ -57,27 +60,3 @@ fun goldenCases(
 }
 
 private fun label(dir: Path): String = "${dir.parent?.fileName}/${dir.fileName}"
-
-/** Where the golden cases are, and which backends a run requires. */
-object GoldenDirs {
-    /**
-     * This repository's `golden/`: `-Dattn4j.golden.dir`, else the first `golden/FORMAT.md` found walking up from
-     * the working directory (a module's folder when Maven runs its tests).
-     */
-    @JvmStatic
-    fun project(): Path {
-        System.getProperty("attn4j.golden.dir")?.takeIf { it.isNotBlank() }?.let { return Path.of(it) }
-        var d: Path? = Path.of("").toAbsolutePath()
-        while (d != null) {
-            val g = d.resolve("golden")
-            if (Files.isRegularFile(g.resolve("FORMAT.md"))) return g
-            d = d.parent
-        }
-        throw IllegalStateException("golden/FORMAT.md not found above ${Path.of("").toAbsolutePath()}; set -Dattn4j.golden.dir")
-    }
-
-    /** Whether `ATTN4J_REQUIRE` (comma-separated backend names, set by `./run-tests`) names [backend]. */
-    @JvmStatic
-    fun requiredHere(backend: String): Boolean =
-        System.getenv("ATTN4J_REQUIRE").orEmpty().split(',').map { it.trim() }.contains(backend)
-}

@@ -61,6 +61,9 @@ object AttentionTck {
  * ```
  * class MyBackendTck : FunSpec({ include(attentionTck(MyBackend())) })
  * ```
+ *
+ * Needs the Kotest runner on the test class path (optional in attn4j-conformance); JUnit 5 users call
+ * [org.attn4j.conformance.AttnTck] instead.
  */
 fun attentionTck(backend: AttentionBackend, config: TckConfig = TckConfig.fromSystemProperties()): TestFactory = funSpec {
     val name = backend.name()

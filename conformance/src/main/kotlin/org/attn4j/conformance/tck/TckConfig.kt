@@ -61,7 +61,30 @@ data class TckConfig(
         return h xor (h ushr 31)
     }
 
+    /** A builder starting from this config (Java: `TckConfig.fromSystemProperties().toBuilder().iterations(20).build()`). */
+    fun toBuilder(): Builder = Builder(this)
+
+    /** Builds a [TckConfig] from Java without the 8-argument constructor; unset fields keep their defaults. */
+    class Builder internal constructor(private var c: TckConfig) {
+        fun seed(seed: Long) = apply { c = c.copy(seed = seed) }
+        fun iterations(iterations: Int) = apply { c = c.copy(iterations = iterations) }
+        /** Substrings selecting checks by name; none = every check. */
+        fun checks(vararg substrings: String) = apply { c = c.copy(checks = substrings.toList()) }
+        fun checks(substrings: List<String>) = apply { c = c.copy(checks = substrings.toList()) }
+        fun maxCost(maxCost: Long) = apply { c = c.copy(maxCost = maxCost) }
+        fun maxShrinkSteps(steps: Int) = apply { c = c.copy(maxShrinkSteps = steps) }
+        fun caseTimeout(timeout: Duration) = apply { c = c.copy(caseTimeout = timeout) }
+        fun stopAtFirstFailure(stop: Boolean) = apply { c = c.copy(stopAtFirstFailure = stop) }
+        /** Where the summary is written; null = console only. */
+        fun reportFile(file: Path?) = apply { c = c.copy(reportFile = file) }
+        fun build(): TckConfig = c
+    }
+
     companion object {
+        /** A builder starting from the defaults (not from the system properties: see [fromSystemProperties]). */
+        @JvmStatic
+        fun builder(): Builder = Builder(TckConfig())
+
         /** A fixed default keeps CI deterministic; `-Dattn4j.tck.seed=random` explores new cases. */
         const val DEFAULT_SEED = 20261123L
         const val DEFAULT_ITERATIONS = 100
