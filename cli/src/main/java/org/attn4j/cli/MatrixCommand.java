@@ -78,8 +78,8 @@ public final class MatrixCommand implements Callable<Integer> {
         if (iterations < 1) return bad(err, "--iterations: expected >= 1, got " + iterations);
         Path goldenDir = golden != null ? golden : relative(GoldenDirs.project());
         if (!Files.isDirectory(goldenDir)) return bad(err, "--golden: " + goldenDir + " is not a folder");
-        TckConfig config = new TckConfig(seed != null ? seed : TckConfig.DEFAULT_SEED, iterations,
-                checks == null ? List.of() : checks, TckConfig.DEFAULT_MAX_COST, 300, java.time.Duration.ofSeconds(60), false, null);
+        TckConfig config = TckConfig.builder().seed(seed != null ? seed : TckConfig.DEFAULT_SEED).iterations(iterations)
+                .checks(checks == null ? List.of() : checks).reportFile(null).build();
         List<Candidate> candidates = candidates();
         if (backends != null) {
             List<Candidate> chosen = new ArrayList<>();

@@ -77,6 +77,8 @@ data class TckConfig(
         fun stopAtFirstFailure(stop: Boolean) = apply { c = c.copy(stopAtFirstFailure = stop) }
         /** Where the summary is written; null = console only. */
         fun reportFile(file: Path?) = apply { c = c.copy(reportFile = file) }
+        /** Whether the deterministic cases at the backend's path sizes run (on by default). */
+        fun boundaries(on: Boolean) = apply { c = c.copy(boundaries = on) }
         fun build(): TckConfig = c
     }
 
