@@ -158,7 +158,12 @@ public final class OpenClBackend extends AbstractAttentionBackend implements Aut
 
     /** A layer plan whose attention always splits the keys {@code splits} ways (tests). */
     LayerPlan planLayer(LayerConfig config, LayerWeights weights, int splits) {
-        return new Splitting(splits).planLayer(config, weights, PlanOptions.defaults());
+        return planLayer(config, weights, PlanOptions.defaults(), splits);
+    }
+
+    /** A layer plan with {@code options} whose attention always splits the keys {@code splits} ways (tests). */
+    LayerPlan planLayer(LayerConfig config, LayerWeights weights, PlanOptions options, int splits) {
+        return new Splitting(splits).planLayer(config, weights, options);
     }
 
     /** This backend with a forced split-KV count (tests): the same device, checks and plans. */
@@ -180,7 +185,7 @@ public final class OpenClBackend extends AbstractAttentionBackend implements Aut
             return new OpenClStandardLayer(context(), config, weights, splits);
         }
         @Override protected LayerPlan newMlaLayer(MlaLayerConfig config, MlaLayerWeights weights, PlanOptions options) {
-            return new OpenClMlaLayer(context(), config, weights, splits);
+            return new OpenClMlaLayer(context(), config, weights, options.mlaPath(), splits);
         }
     }
 
@@ -273,7 +278,7 @@ public final class OpenClBackend extends AbstractAttentionBackend implements Aut
 
     @Override
     protected LayerPlan newMlaLayer(MlaLayerConfig config, MlaLayerWeights weights, PlanOptions options) {
-        return new OpenClMlaLayer(context(), config, weights, 0);
+        return new OpenClMlaLayer(context(), config, weights, options.mlaPath(), 0);
     }
 
     /**
