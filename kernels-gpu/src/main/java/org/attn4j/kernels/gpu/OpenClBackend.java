@@ -73,16 +73,18 @@ public final class OpenClBackend extends AbstractAttentionBackend implements Aut
     private final Shared shared;        // null for a private backend
     private final ClDevice.Discovery ownDiscovery;
     private final ClTracker ownTracker;
+    private final String kernelSource;  // null: the attention.cl resource
     private ClContext ownContext;
     private boolean closed;
 
     /** The backend on the device chosen by {@code attn4j.opencl.device} / {@code ATTN4J_OPENCL_DEVICE} or the default. */
     public OpenClBackend() {
-        this(selectorFromEnvironment(), false);
+        this(selectorFromEnvironment(), false, null);
     }
 
-    private OpenClBackend(String selector, boolean privateContext) {
+    private OpenClBackend(String selector, boolean privateContext, String kernelSource) {
         this.selector = selector == null ? "" : selector;
+        this.kernelSource = kernelSource;
         if (privateContext) {
             this.shared = null;
             this.ownDiscovery = safeDiscover(this.selector);
@@ -99,7 +101,15 @@ public final class OpenClBackend extends AbstractAttentionBackend implements Aut
      * choice). Close it (and its plans) to release every OpenCL object it created.
      */
     public static OpenClBackend withPrivateContext(String selector) {
-        return new OpenClBackend(selector, true);
+        return new OpenClBackend(selector, true, null);
+    }
+
+    /**
+     * A private-context backend whose programs are built from {@code kernelSource} instead of {@code attention.cl}
+     * (mutation testing of the OpenCL source runs the TCK on each mutant through this; not public API).
+     */
+    static OpenClBackend withKernelSource(String selector, String kernelSource) {
+        return new OpenClBackend(selector, true, java.util.Objects.requireNonNull(kernelSource, "kernelSource"));
     }
 
     static String selectorFromEnvironment() {
@@ -199,7 +209,7 @@ public final class OpenClBackend extends AbstractAttentionBackend implements Aut
         ClDevice.Discovery d = discovery();
         if (d.device() == null) throw new AttentionException("backend '" + NAME + "' is not available: " + d.reason());
         if (shared != null) return shared.context();
-        if (ownContext == null) ownContext = new ClContext(d.device(), ownTracker);
+        if (ownContext == null) ownContext = new ClContext(d.device(), ownTracker, kernelSource);
         return ownContext;
     }
 
