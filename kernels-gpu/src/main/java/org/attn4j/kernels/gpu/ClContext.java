@@ -28,6 +28,7 @@ final class ClContext {
 
     private final ClDevice device;
     private final ClTracker tracker;
+    private final String kernelSource;
     private final long context;
     private final long queue;
     private final long dummy;
@@ -36,8 +37,17 @@ final class ClContext {
 
     /** Creates the context and queue; throws {@link AttentionException} (having released what it made) on failure. */
     ClContext(ClDevice device, ClTracker tracker) {
+        this(device, tracker, null);
+    }
+
+    /**
+     * As {@link #ClContext(ClDevice, ClTracker)}, with programs built from {@code kernelSource} instead of the
+     * {@code attention.cl} resource ({@code null}: the resource). Only mutation testing passes another source.
+     */
+    ClContext(ClDevice device, ClTracker tracker, String kernelSource) {
         this.device = device;
         this.tracker = tracker;
+        this.kernelSource = kernelSource;
         long ctx = 0;
         long q = 0;
         try (MemoryStack stack = MemoryStack.stackPush()) {
@@ -113,7 +123,7 @@ final class ClContext {
         if (real == RealType.FLOAT64 && !device.fp64()) {
             throw new AttentionException("opencl: device " + device + " has no cl_khr_fp64; the float64 path is unavailable");
         }
-        long program = build(source(), BUILD_OPTIONS + real.defines);
+        long program = build(kernelSource != null ? kernelSource : source(), BUILD_OPTIONS + real.defines);
         programs.put(real, program);
         return program;
     }

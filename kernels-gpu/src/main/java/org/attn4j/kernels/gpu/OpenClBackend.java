@@ -74,16 +74,18 @@ public final class OpenClBackend extends AbstractAttentionBackend implements Aut
     private final Shared shared;        // null for a private backend
     private final ClDevice.Discovery ownDiscovery;
     private final ClTracker ownTracker;
+    private final String kernelSource;  // null: the attention.cl resource
     private ClContext ownContext;
     private boolean closed;
 
     /** The backend on the device chosen by {@code attn4j.opencl.device} / {@code ATTN4J_OPENCL_DEVICE} or the default. */
     public OpenClBackend() {
-        this(selectorFromEnvironment(), false);
+        this(selectorFromEnvironment(), false, null);
     }
 
-    private OpenClBackend(String selector, boolean privateContext) {
+    private OpenClBackend(String selector, boolean privateContext, String kernelSource) {
         this.selector = selector == null ? "" : selector;
+        this.kernelSource = kernelSource;
         if (privateContext) {
             this.shared = null;
             this.ownDiscovery = safeDiscover(this.selector);
@@ -100,7 +102,15 @@ public final class OpenClBackend extends AbstractAttentionBackend implements Aut
      * choice). Close it (and its plans) to release every OpenCL object it created.
      */
     public static OpenClBackend withPrivateContext(String selector) {
-        return new OpenClBackend(selector, true);
+        return new OpenClBackend(selector, true, null);
+    }
+
+    /**
+     * A private-context backend whose programs are built from {@code kernelSource} instead of {@code attention.cl}
+     * (mutation testing of the OpenCL source runs the TCK on each mutant through this; not public API).
+     */
+    static OpenClBackend withKernelSource(String selector, String kernelSource) {
+        return new OpenClBackend(selector, true, java.util.Objects.requireNonNull(kernelSource, "kernelSource"));
     }
 
     static String selectorFromEnvironment() {
@@ -159,7 +169,12 @@ public final class OpenClBackend extends AbstractAttentionBackend implements Aut
 
     /** A layer plan whose attention always splits the keys {@code splits} ways (tests). */
     LayerPlan planLayer(LayerConfig config, LayerWeights weights, int splits) {
-        return new Splitting(splits).planLayer(config, weights, PlanOptions.defaults());
+        return planLayer(config, weights, PlanOptions.defaults(), splits);
+    }
+
+    /** A layer plan with {@code options} whose attention always splits the keys {@code splits} ways (tests). */
+    LayerPlan planLayer(LayerConfig config, LayerWeights weights, PlanOptions options, int splits) {
+        return new Splitting(splits).planLayer(config, weights, options);
     }
 
     /** This backend with a forced split-KV count (tests): the same device, checks and plans. */
@@ -181,7 +196,7 @@ public final class OpenClBackend extends AbstractAttentionBackend implements Aut
             return new OpenClStandardLayer(context(), config, weights, splits);
         }
         @Override protected LayerPlan newMlaLayer(MlaLayerConfig config, MlaLayerWeights weights, PlanOptions options) {
-            return new OpenClMlaLayer(context(), config, weights, splits);
+            return new OpenClMlaLayer(context(), config, weights, options.mlaPath(), splits);
         }
     }
 
@@ -195,7 +210,7 @@ public final class OpenClBackend extends AbstractAttentionBackend implements Aut
         ClDevice.Discovery d = discovery();
         if (d.device() == null) throw new AttentionException("backend '" + NAME + "' is not available: " + d.reason());
         if (shared != null) return shared.context();
-        if (ownContext == null) ownContext = new ClContext(d.device(), ownTracker);
+        if (ownContext == null) ownContext = new ClContext(d.device(), ownTracker, kernelSource);
         return ownContext;
     }
 
@@ -284,7 +299,7 @@ public final class OpenClBackend extends AbstractAttentionBackend implements Aut
 
     @Override
     protected LayerPlan newMlaLayer(MlaLayerConfig config, MlaLayerWeights weights, PlanOptions options) {
-        return new OpenClMlaLayer(context(), config, weights, 0);
+        return new OpenClMlaLayer(context(), config, weights, options.mlaPath(), 0);
     }
 
     /**

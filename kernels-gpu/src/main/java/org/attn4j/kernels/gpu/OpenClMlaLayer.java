@@ -11,17 +11,24 @@ import org.attn4j.api.KvCache;
 import org.attn4j.api.LayerPlan;
 import org.attn4j.api.MlaLayerConfig;
 import org.attn4j.api.MlaLayerWeights;
+import org.attn4j.api.PlanOptions;
 import org.attn4j.api.Tensor;
+import org.attn4j.api.Tensors;
 
 import java.util.Arrays;
 import java.util.function.Supplier;
 
 /**
- * A multi-head latent attention layer (FORMAT.md "variant mla") on the device, always on the absorbed path:
+ * A multi-head latent attention layer (FORMAT.md "variant mla") on the device. By default on the absorbed path:
  * {@code W_UK} is folded into the query ({@code q_lat_h = q_nope_h W_UK_h}), attention runs with the ordinary
  * {@code attend} kernel as MQA over the latent cache (one KV head, keys {@code [c_kv | k_pe]}, values the same rows'
  * first {@code c} columns, read in place), then {@code W_UV_h} and {@code w_o} project out.
- * {@link org.attn4j.api.PlanOptions#mlaPath()} is ignored: both paths compute the same function.
+ *
+ * <p>{@link PlanOptions.MlaPath#NAIVE} runs the other order, as DeepSeek's reference code does: the latents attended
+ * (on a {@code step}, the whole latent cache) are decompressed into per-head keys {@code K_h = [c_kv W_UK_h^T | k_pe]}
+ * and values {@code V_h = c_kv W_UV_h^T} by two {@code linear} launches, then ordinary MHA runs on them. The key
+ * weights carry an identity block for {@code k_pe} (so the copy is one exact matmul, {@code 1·x + 0·y}). It exists so
+ * that the TCK's {@code mla-paths-agree} compares two different computations.
  *
  * <p>RMSNorm and RoPE run on the device; RoPE's cos/sin tables are computed on the host in double. Precision follows
  * the weights as for {@link OpenClStandardLayer}. Calls on one plan are serialised.
@@ -31,17 +38,20 @@ final class OpenClMlaLayer implements LayerPlan {
     private final ClContext ctx;
     private final RealType real;
     private final int splitOverride;
+    private final boolean naive;
     private final int heads, nope, rope, vDim, latent, qk, width;
     private final double scale;
     private KernelSet ks;
     private ClScope weightScope;
     private long wQ, wQA, qANorm, wQB, wKvA, kvANorm, wUkT, wKvB, wO;
+    private long wKNaive, wVNaive; // the naive path's decompression weights
     private boolean closed;
 
     /** {@code w} has been validated against {@code config} (by {@link OpenClBackend#planLayer}). */
-    OpenClMlaLayer(ClContext ctx, MlaLayerConfig config, MlaLayerWeights w, int splitOverride) {
+    OpenClMlaLayer(ClContext ctx, MlaLayerConfig config, MlaLayerWeights w, PlanOptions.MlaPath path, int splitOverride) {
         this.config = config;
         this.splitOverride = splitOverride;
+        this.naive = path == PlanOptions.MlaPath.NAIVE;
         this.heads = config.qHeads();
         this.nope = config.qkNopeHeadDim();
         this.rope = config.qkRopeHeadDim();
@@ -58,7 +68,8 @@ final class OpenClMlaLayer implements LayerPlan {
         this.ctx = ctx;
         try {
             ks = new KernelSet(ctx, real);
-            ks.requireTiles(ks.tiles(1, width, latent), width, latent);
+            if (naive) ks.requireTiles(ks.tiles(1, qk, vDim), qk, vDim);
+            else ks.requireTiles(ks.tiles(1, width, latent), width, latent);
             weightScope = new ClScope(ctx);
             if (config.qLoraRank() == 0) {
                 wQ = weightScope.upload(w.wQ(), real);
@@ -71,7 +82,12 @@ final class OpenClMlaLayer implements LayerPlan {
             kvANorm = weightScope.upload(w.kvANorm(), real);
             wKvB = weightScope.upload(w.wKvB(), real);
             wO = weightScope.upload(w.wO(), real);
-            wUkT = weightScope.upload(absorbedKeyWeights(w.wKvB()), real);
+            if (naive) {
+                wKNaive = weightScope.upload(naiveKeyWeights(w.wKvB()), real);
+                wVNaive = weightScope.upload(naiveValueWeights(w.wKvB()), real);
+            } else {
+                wUkT = weightScope.upload(absorbedKeyWeights(w.wKvB()), real);
+            }
         } catch (RuntimeException e) {
             close();
             throw e;
@@ -89,6 +105,33 @@ final class OpenClMlaLayer implements LayerPlan {
             }
         }
         return DoubleTensor.of(out, heads, latent, nope);
+    }
+
+    /**
+     * The naive path's key decompression as one nn.Linear weight {@code [H * (nope + rope), c + rope]}: row
+     * {@code h(nope+rope) + m} is {@code W_UK_h[m, :]} followed by zeros, row {@code h(nope+rope) + nope + p} picks
+     * {@code k_pe[p]} (a one at column {@code c + p}), so {@code latents · W^T} is every head's {@code [c_kv W_UK_h^T | k_pe]}.
+     */
+    private Tensor naiveKeyWeights(Tensor wKvB) {
+        double[] src = wKvB.toDoubleArray(); // [H*(nope+v), c]
+        double[] out = new double[heads * qk * width];
+        for (int h = 0; h < heads; h++) {
+            for (int m = 0; m < nope; m++) {
+                System.arraycopy(src, (h * (nope + vDim) + m) * latent, out, (h * qk + m) * width, latent);
+            }
+            for (int p = 0; p < rope; p++) out[(h * qk + nope + p) * width + latent + p] = 1;
+        }
+        return DoubleTensor.of(out, heads * qk, width);
+    }
+
+    /** {@code W_UV_h} of every head stacked, {@code [H * v, c]}: {@code c_kv · W^T} is every head's values. */
+    private Tensor naiveValueWeights(Tensor wKvB) {
+        double[] src = wKvB.toDoubleArray();
+        double[] out = new double[heads * vDim * latent];
+        for (int h = 0; h < heads; h++) {
+            System.arraycopy(src, (h * (nope + vDim) + nope) * latent, out, h * vDim * latent, vDim * latent);
+        }
+        return DoubleTensor.of(out, heads * vDim, latent);
     }
 
     @Override
@@ -118,6 +161,18 @@ final class OpenClMlaLayer implements LayerPlan {
             try (ClScope scope = new ClScope(ctx)) {
                 long xb = scope.upload(x, real);
                 long[] table = ropeTables(scope, start, len);
+                if (naive) {
+                    long q = projectedQueries(scope, xb, batch * len, table);
+                    long lat = latents(scope, xb, batch * len, table);
+                    AttendCall call = naiveCall(scope, lat, batch, len, config.alignment());
+                    call.qLen = len;
+                    call.q(q, len * heads * qk, qk, heads * qk);
+                    if (keyPaddingMask != null && keyPaddingMask.elementCount() > 0) {
+                        call.mask = scope.uploadBools(keyPaddingMask);
+                        call.maskStrides = new int[]{len, 0, 0, 1};
+                    }
+                    return attendNaiveAndProject(scope, call, batch, len);
+                }
                 long qAbs = queries(scope, xb, batch * len, table);
                 long lat = latents(scope, xb, batch * len, table);
                 AttendCall call = new AttendCall();
@@ -167,12 +222,13 @@ final class OpenClMlaLayer implements LayerPlan {
             try (ClScope scope = new ClScope(ctx)) {
                 long xb = scope.upload(x, real);
                 long[] table = ropeTables(scope, start, n);
-                long qAbs = queries(scope, xb, batch * n, table);
+                long qAbs = naive ? projectedQueries(scope, xb, batch * n, table) : queries(scope, xb, batch * n, table);
                 long lat = latents(scope, xb, batch * n, table);
                 // The cache lives on the host: bring the chunk's latents back and append (validated before writing).
                 int[] before = cache.lengths();
                 cache.append(scope.readTensor(lat, real, batch, 1, n, width), null);
                 try {
+                    if (naive) return naiveStep(scope, qAbs, cache, batch, n);
                     AttendCall call = new AttendCall();
                     AttentionSpec spec = absorbedSpec(Alignment.BOTTOM_RIGHT);
                     call.spec = spec;
@@ -190,6 +246,62 @@ final class OpenClMlaLayer implements LayerPlan {
                 }
             }
         }
+    }
+
+    /**
+     * The naive step: the whole latent cache, gathered dense {@code [B, maxLen, c + rope]} (each sequence up to its
+     * length), decompressed and attended bottom-right by the chunk's queries {@code q [B, n, H, nope + rope]}.
+     */
+    private Tensor naiveStep(ClScope scope, long q, KvCache cache, int batch, int n) {
+        int kvLen = cache.maxCurrentLength();
+        int[] lengths = cache.lengths();
+        Tensor all = Tensors.zeros(real.dtype, batch, kvLen, width);
+        for (int s = 0; s < batch; s++) {
+            Tensors.copyInto(cache.keys(s).select(0, 0), all.select(0, s).slice(0, 0, lengths[s]));
+        }
+        AttendCall call = naiveCall(scope, scope.upload(all, real), batch, kvLen, Alignment.BOTTOM_RIGHT);
+        call.kvLens = scope.uploadInts(lengths);
+        call.qLen = n;
+        call.q(q, n * heads * qk, qk, heads * qk);
+        return attendNaiveAndProject(scope, call, batch, n);
+    }
+
+    /**
+     * MHA over the decompressed latents {@code lat [B, kvLen, c + rope]}: keys {@code [B, kvLen, H, nope + rope]}
+     * and values {@code [B, kvLen, H, v]}, read per head through strides. The caller binds the queries.
+     */
+    private AttendCall naiveCall(ClScope scope, long lat, int batch, int kvLen, Alignment alignment) {
+        int rowsKv = batch * kvLen;
+        long k = scope.alloc(real, (long) rowsKv * heads * qk);
+        ks.linear(lat, 0, width, wKNaive, 0, 0, k, 0, heads * qk, rowsKv, heads * qk, width);
+        long v = scope.alloc(real, (long) rowsKv * heads * vDim);
+        ks.linear(lat, 0, width, wVNaive, 0, 0, v, 0, heads * vDim, rowsKv, heads * vDim, latent);
+        AttendCall call = new AttendCall();
+        call.spec = AttentionSpec.builder(heads, heads, qk).vHeadDim(vDim).scale(scale).causal(config.causal())
+                .alignment(alignment).softcap(config.softcap()).build();
+        call.batch = batch;
+        call.kvLen = kvLen;
+        call.k(k, kvLen * heads * qk, qk, heads * qk);
+        call.v(v, kvLen * heads * vDim, vDim, heads * vDim);
+        return call;
+    }
+
+    /** The naive path's attention straight into the merged heads {@code [rows, H * v]}, checked on float32, then {@code w_o}. */
+    private Tensor attendNaiveAndProject(ClScope scope, AttendCall call, int batch, int len) {
+        int rows = batch * len;
+        long kvRows = (long) batch * call.kvLen * heads;
+        call.splits = splitOverride;
+        long merged = scope.alloc(real, (long) rows * heads * vDim);
+        call.out(merged, len * heads * vDim, vDim, heads * vDim);
+        LayerRange.attend(ks, scope, call, merged, (long) rows * heads, vDim, () ->
+                new Float32Range.Magnitudes(scale, qk, len, call.kvLen)
+                        .q("x (projected queries)", LayerRange.maxAbs(scope, real, call.q, (long) rows * heads * qk, "x (projected queries)"))
+                        .k("x (decompressed keys)", LayerRange.maxAbs(scope, real, call.k, kvRows * qk, "x (decompressed keys)"))
+                        .v("x (decompressed values)", LayerRange.maxAbs(scope, real, call.v, kvRows * vDim, "x (decompressed values)")));
+        long y = scope.alloc(real, (long) rows * config.hidden());
+        ks.linear(scope, merged, wO, 0, y, rows, config.hidden(), heads * vDim);
+        return LayerRange.requireFiniteOutput(real, scope.readTensor(y, real, batch, len, config.hidden()),
+                "y = attention·w_o (x or w_o beyond the float32-safe range)");
     }
 
     /** MQA over the latents: query {@code [q_lat | q_pe]}, one KV head of width {@code c + rope}, values {@code c} wide. */
@@ -217,9 +329,16 @@ final class OpenClMlaLayer implements LayerPlan {
         return new long[]{scope.upload(DoubleTensor.of(cos, rows * half), real), scope.upload(DoubleTensor.of(sin, rows * half), real)};
     }
 
-    /** Absorbed queries {@code [rows, heads, c + rope]}: {@code q_lat_h = q_nope_h W_UK_h}, then the rotated {@code q_pe_h}. */
-    private long queries(ClScope scope, long xb, int rows, long[] table) {
-        long qFlat = scope.alloc(real, (long) rows * heads * qk);   // [rows, H*(nope+rope)]
+    /** Queries {@code [rows, H, nope + rope]} with {@code q_pe} rotated in place (the naive path's queries). */
+    private long projectedQueries(ClScope scope, long xb, int rows, long[] table) {
+        long q = unrotatedQueries(scope, xb, rows);
+        ks.rope(q, nope, heads * qk, qk, q, nope, heads * qk, qk, rows, heads, rope, config.ropeInterleaved(), table[0], table[1]);
+        return q;
+    }
+
+    /** {@code x W_q^T} (or through the low-rank {@code W_q_a}, RMSNorm, {@code W_q_b}): {@code [rows, H * (nope + rope)]}. */
+    private long unrotatedQueries(ClScope scope, long xb, int rows) {
+        long qFlat = scope.alloc(real, (long) rows * heads * qk);
         if (config.qLoraRank() == 0) {
             ks.linear(scope, xb, wQ, 0, qFlat, rows, heads * qk, config.hidden());
         } else {
@@ -229,6 +348,12 @@ final class OpenClMlaLayer implements LayerPlan {
             ks.rmsNorm(qa, rows, r, 0, r, qANorm, config.rmsEps());
             ks.linear(scope, qa, wQB, 0, qFlat, rows, heads * qk, r);
         }
+        return qFlat;
+    }
+
+    /** Absorbed queries {@code [rows, heads, c + rope]}: {@code q_lat_h = q_nope_h W_UK_h}, then the rotated {@code q_pe_h}. */
+    private long queries(ClScope scope, long xb, int rows, long[] table) {
+        long qFlat = unrotatedQueries(scope, xb, rows);   // [rows, H*(nope+rope)]
         long qAbs = scope.alloc(real, (long) rows * heads * width);
         for (int h = 0; h < heads; h++) {
             ks.linear(qFlat, h * qk, heads * qk, wUkT, h * latent * nope, 0, qAbs, h * width, heads * width, rows, latent, nope);

@@ -21,8 +21,9 @@ import kotlin.math.sqrt
 import kotlin.random.Random
 
 /**
- * MLA layers (absorbed path on the device) against the reference backend's float64 MLA. Float64 weights must meet
- * 1e-9; float32 weights FORMAT.md's default float32 tolerance (atol 1e-5, rtol 1e-4).
+ * MLA layers on the device, both paths (absorbed, and naive: decompressed per-head K/V), against the reference
+ * backend's float64 MLA. Float64 weights must meet 1e-9; float32 weights FORMAT.md's default float32 tolerance
+ * (atol 1e-5, rtol 1e-4).
  */
 class OpenClMlaTest : StringSpec({
     defaultTestConfig = DefaultTestConfig(enabledIf = Gpu.enabled)
@@ -74,16 +75,16 @@ class OpenClMlaTest : StringSpec({
     "forward against the reference MLA, float64 (1e-9) and float32 weights" {
         val gpu = Gpu.require()
         val r = Random(61)
-        for (c in configs) for (f64 in listOf(true, false)) {
+        for (c in configs) for (f64 in listOf(true, false)) for (path in PlanOptions.MlaPath.entries) {
             val w = weights(c, r, f64)
-            gpu.planLayer(c, w, PlanOptions.defaults()).use { layer ->
+            gpu.planLayer(c, w, PlanOptions.defaults().withMlaPath(path)).use { layer ->
                 reference.planLayer(c, w, PlanOptions.defaults()).use { ref ->
                     val x = if (f64) TestData.doubles(r, 2, 9, c.hidden()) else TestData.floats(r, 2, 9, c.hidden())
                     val y = layer.forward(x, null, null)
                     y.dtype() shouldBe (if (f64) DType.FLOAT64 else DType.FLOAT32)
-                    check("$c f64=$f64", y, ref.forward(x, null, null), f64)
+                    check("$c f64=$f64 $path", y, ref.forward(x, null, null), f64)
                     val kpm = BoolTensor.of(BooleanArray(18) { it % 4 != 1 }, 2, 9)
-                    check("$c f64=$f64 padded", layer.forward(x, null, kpm), ref.forward(x, null, kpm), f64)
+                    check("$c f64=$f64 $path padded", layer.forward(x, null, kpm), ref.forward(x, null, kpm), f64)
                 }
             }
         }
@@ -97,14 +98,14 @@ class OpenClMlaTest : StringSpec({
             reference.planLayer(c, w, PlanOptions.defaults()).use { ref ->
                 val x = if (f64) TestData.doubles(r, 2, 11, c.hidden()) else TestData.floats(r, 2, 11, c.hidden())
                 val whole = ref.forward(x, null, null)
-                for (splits in listOf(0, 2)) {
-                    gpu.planLayer(c, w, splits).use { layer ->
+                for (splits in listOf(0, 2)) for (path in PlanOptions.MlaPath.entries) {
+                    gpu.planLayer(c, w, PlanOptions.defaults().withMlaPath(path), splits).use { layer ->
                         val dtype = if (f64) DType.FLOAT64 else DType.FLOAT32
                         for (cache in listOf(layer.newCache(2, 11), PagedKvCache(dtype, 2, 1, c.latentWidth(), 0, 4, 8, 11))) {
                             var at = 0
                             for (n in listOf(6, 1, 1, 3)) {
                                 val y = layer.step(x.slice(1, at, n), cache)
-                                check("$c f64=$f64 ${cache.javaClass.simpleName} splits $splits chunk at $at", y, whole.slice(1, at, n), f64)
+                                check("$c f64=$f64 $path ${cache.javaClass.simpleName} splits $splits chunk at $at", y, whole.slice(1, at, n), f64)
                                 at += n
                             }
                         }
