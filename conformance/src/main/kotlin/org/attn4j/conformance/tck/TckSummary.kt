@@ -23,6 +23,8 @@ object TckSummary {
         appendLine("A cell reads `pass (cases run, worst error/allowed)`; the accuracy rule (float32) is " +
             "`max|backend - ref64| <= 2 max|naive32 - ref64| + 1e-6 scale + score conditioning`, float64 backends " +
             "`1e-9 max(1, scale)` (see conformance/README.md). Nightly setting: `${TckConfig.NIGHTLY_HINT}`.")
+        appendLine("How much a pass proves: the suite's mutation scores on attn4j's own kernels (PIT on kernels-cpu, a source " +
+            "mutator on attention.cl) and its branch coverage of kernels-cpu are in attn4j's docs/TCK-PROOF.md, with the commands.")
         appendLine()
         if (backends.isEmpty()) {
             appendLine("No backend was run.")

@@ -6,6 +6,7 @@ import org.attn4j.api.AttentionOutput
 import org.attn4j.api.AttentionPlan
 import org.attn4j.api.AttentionProblem
 import org.attn4j.api.BoolTensor
+import org.attn4j.api.Feature
 import org.attn4j.api.Float32Range
 import org.attn4j.api.FloatTensor
 import org.attn4j.api.KvCache
@@ -37,7 +38,10 @@ class BrokenBackend(private val bug: Bug) : AttentionBackend {
 
     override fun precision(): Precision = Precision.FLOAT32
 
-    override fun support(problem: AttentionProblem): Support = Support.ok()
+    /** The toy kernel has no FlexAttention hooks: it declines them, as an honest backend would. */
+    override fun support(problem: AttentionProblem): Support =
+        if (problem.features().any { it == Feature.SCORE_MOD || it == Feature.MASK_MOD }) Support.no("SCORE_MOD/MASK_MOD: the toy kernel has no hooks")
+        else Support.ok()
 
     override fun plan(problem: AttentionProblem, options: PlanOptions): AttentionPlan = object : AttentionPlan {
         override fun problem(): AttentionProblem = problem
