@@ -3,9 +3,9 @@ package org.attn4j.conformance
 import org.attn4j.api.AttentionBackend
 import org.attn4j.api.AttentionException
 import org.attn4j.conformance.tck.AttentionTck
-import org.attn4j.conformance.tck.CheckResult
 import org.attn4j.conformance.tck.TckCheck
 import org.attn4j.conformance.tck.TckConfig
+import org.attn4j.conformance.tck.runAsTest
 import org.attn4j.conformance.tck.TckReport
 import org.attn4j.conformance.tck.TckResults
 import org.attn4j.conformance.tck.TckSummary
@@ -66,17 +66,7 @@ class AttnTck private constructor(private val backend: AttentionBackend, private
             DynamicTest.dynamicTest("$name: ${check.name}") {
                 try {
                     if (unavailable != null) throw TestAbortedException("backend '$name' is not available: $unavailable")
-                    val r = check.run(backend, config)
-                    TckResults.record(backend, r)
-                    println("[attn4j-tck] $name ${check.name}: ${r.cell}")
-                    when (r) {
-                        is CheckResult.Failed -> throw AssertionError(r.report(name))
-                        is CheckResult.Skipped -> throw TestAbortedException("declined by '$name': " +
-                            r.reasons.entries.joinToString("; ") { "${it.key} (${it.value} cases)" })
-                        is CheckResult.Passed -> r.declined.forEach { (why, n) ->
-                            println("[attn4j-tck] $name ${check.name}: declined $n of ${n + r.cases} cases: $why")
-                        }
-                    }
+                    runAsTest(backend, check, config)
                 } finally {
                     // Written on every path: the last check prints the table as well.
                     if (done.incrementAndGet() == checks.size) TckSummary.publish(config) else writeReport()

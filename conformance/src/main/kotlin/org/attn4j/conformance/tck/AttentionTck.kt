@@ -76,21 +76,28 @@ fun attentionTck(backend: AttentionBackend, config: TckConfig = TckConfig.fromSy
         }
     } else {
         for (check in AttentionTck.checks(config)) {
-            test("$name: ${check.name}") {
-                val r = check.run(backend, config)
-                TckResults.record(backend, r)
-                println("[attn4j-tck] $name ${check.name}: ${r.cell}")
-                when (r) {
-                    is CheckResult.Failed -> throw AssertionError(r.report(name))
-                    is CheckResult.Skipped -> throw TestAbortedException("declined by '$name': " +
-                        r.reasons.entries.joinToString("; ") { "${it.key} (${it.value} cases)" })
-                    is CheckResult.Passed -> if (r.partial) {
-                        // Not a failure, and not a full pass either: said on the console and in the summary table.
-                        println("[attn4j-tck] $name ${check.name}: PARTIAL SKIP, the backend declined most cases: " +
-                            r.declined.entries.joinToString("; ") { "${it.key} (${it.value} cases)" })
-                    }
-                }
-            }
+            test("$name: ${check.name}") { runAsTest(backend, check, config) }
+        }
+    }
+}
+
+/**
+ * Runs [check] as one test of a test framework (Kotest's [attentionTck], JUnit's `AttnTck`): records the result for
+ * the summary, prints it, fails on a failed check, aborts on a declined one and says so for a partial pass.
+ */
+internal fun runAsTest(backend: AttentionBackend, check: TckCheck, config: TckConfig) {
+    val name = backend.name()
+    val r = check.run(backend, config)
+    TckResults.record(backend, r)
+    println("[attn4j-tck] $name ${check.name}: ${r.cell}")
+    when (r) {
+        is CheckResult.Failed -> throw AssertionError(r.report(name))
+        is CheckResult.Skipped -> throw TestAbortedException("declined by '$name': " +
+            r.reasons.entries.joinToString("; ") { "${it.key} (${it.value} cases)" })
+        is CheckResult.Passed -> if (r.partial) {
+            // Not a failure, and not a full pass either: said on the console and in the summary table.
+            println("[attn4j-tck] $name ${check.name}: PARTIAL SKIP, the backend declined most cases: " +
+                r.declined.entries.joinToString("; ") { "${it.key} (${it.value} cases)" })
         }
     }
 }
