@@ -71,9 +71,7 @@ public abstract sealed class AbstractKvCache implements KvCache permits Contiguo
     private void checkChunk(Tensor k, Tensor v, int n, boolean batched) {
         int[] kShape = batched ? new int[]{sequences, kvHeads, n, headDim} : new int[]{kvHeads, n, headDim};
         k.requireShape("k", kShape);
-        AttentionException.require(k.dtype().isFloating(), "k.dtype", "FLOAT32 or FLOAT64", k.dtype());
-        Tensors.requireFinite("k", k);
-        if (dtype == DType.FLOAT32) Float32Range.requireFits("k", k); // never store a float64 1e300 as +inf
+        requireStorable("k", k);
         if (vHeadDim == 0) {
             AttentionException.require(v == null, "v", "null for a keys-only cache (vHeadDim 0)", "a tensor");
             return;
@@ -81,9 +79,28 @@ public abstract sealed class AbstractKvCache implements KvCache permits Contiguo
         AttentionException.require(v != null, "v", "a tensor", "null");
         int[] vShape = batched ? new int[]{sequences, kvHeads, n, vHeadDim} : new int[]{kvHeads, n, vHeadDim};
         v.requireShape("v", vShape);
-        AttentionException.require(v.dtype().isFloating(), "v.dtype", "FLOAT32 or FLOAT64", v.dtype());
-        Tensors.requireFinite("v", v);
-        if (dtype == DType.FLOAT32) Float32Range.requireFits("v", v);
+        requireStorable("v", v);
+    }
+
+    /**
+     * A real, finite tensor whose values this cache's type can hold: never store a float64 1e300 as +inf in float32, or
+     * 70000 as +inf in float16 (int8 quantizes from float32, so it takes what float32 takes).
+     */
+    private void requireStorable(String name, Tensor t) {
+        AttentionException.require(t.dtype().isReal(), name + ".dtype", "FLOAT32, FLOAT64, FLOAT16, BFLOAT16 or INT8", t.dtype());
+        Tensors.requireFinite(name, t);
+        if (dtype == DType.FLOAT64) return;
+        Float32Range.requireFits(name, t);
+        if (dtype == DType.FLOAT16 || dtype == DType.BFLOAT16) {
+            double limit = Quantization.maxFinite(dtype);
+            double[] all = t.toDoubleArray();
+            for (int i = 0; i < all.length; i++) {
+                if (Math.abs((float) all[i]) > limit) {
+                    throw AttentionException.invalid(name + " (flat index " + i + ")",
+                            "|x| <= " + limit + " (the largest finite " + dtype + " of this " + dtype + " cache)", all[i]);
+                }
+            }
+        }
     }
 
     /**

@@ -92,6 +92,27 @@ public interface AttentionBackend {
         return PathSizes.NONE;
     }
 
+    /**
+     * Whether this backend reads {@code q}/{@code k}/{@code v} tensors and KV caches stored as {@code dtype}, or why
+     * not. float32 and float64 are read by every backend; the reduced types ({@link DType#isReduced()}) only by a
+     * backend that says so here: by default they are declined, so that a backend written before them is never handed
+     * a tensor it would misread. A declined type makes {@link AttentionPlan#run}/{@link AttentionPlan#decode} throw.
+     * Computing stays in {@link #precision()}; a reduced type only changes how many bytes are read.
+     */
+    default Support supportStorage(DType dtype) {
+        AttentionException.require(dtype != null, "dtype", "a dtype", "null");
+        if (dtype.isFloating()) return Support.ok();
+        if (dtype.isReduced()) return Support.no(dtype + ": storage type not declared by backend '" + name() + "'");
+        return Support.no(dtype + ": not a type of attention inputs (use FLOAT32, FLOAT64, FLOAT16, BFLOAT16 or INT8)");
+    }
+
+    /** A contiguous KV cache of this geometry and storage type; throws when {@link #supportStorage} declines the type. */
+    default KvCache newKvCache(KvCacheSpec spec) {
+        AttentionException.require(spec != null, "spec", "a KV-cache spec", "null");
+        supportStorage(spec.dtype()).orThrow(name(), "a " + spec.dtype() + " KV cache");
+        return new ContiguousKvCache(spec);
+    }
+
     /** A contiguous KV cache in this backend's precision. */
     default KvCache newKvCache(int sequences, int kvHeads, int maxLength, int headDim, int vHeadDim) {
         return new ContiguousKvCache(precision().dtype(), sequences, kvHeads, maxLength, headDim, vHeadDim);

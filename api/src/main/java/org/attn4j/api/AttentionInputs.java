@@ -141,7 +141,7 @@ public record AttentionInputs(Tensor q, Tensor k, Tensor v, Tensor bias, BoolTen
 
     private static void requireTensor(String name, Tensor t, int rank) {
         AttentionException.require(t != null, name, "a tensor", "null");
-        requireFloating(name, t);
+        AttentionException.require(t.dtype().isReal(), name + ".dtype", "FLOAT32, FLOAT64, FLOAT16, BFLOAT16 or INT8", t.dtype());
         AttentionException.require(t.rank() == rank, name + ".rank", rank, t.rank() + " (shape " + Arrays.toString(t.shape()) + ")");
     }
 

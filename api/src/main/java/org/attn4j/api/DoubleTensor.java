@@ -24,7 +24,7 @@ public final class DoubleTensor extends Tensor {
 
     /** A contiguous double copy of any numeric tensor. */
     public static DoubleTensor copyOf(Tensor t) {
-        if (!t.dtype().isFloating() && t.dtype() != DType.INT32) {
+        if (!t.dtype().isReal() && t.dtype() != DType.INT32) {
             throw AttentionException.invalid("dtype", "a numeric tensor", t.dtype());
         }
         if (t instanceof DoubleTensor same) return same.copy();

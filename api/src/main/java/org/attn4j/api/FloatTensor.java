@@ -24,7 +24,7 @@ public final class FloatTensor extends Tensor {
 
     /** A contiguous float copy of any numeric tensor. */
     public static FloatTensor copyOf(Tensor t) {
-        if (!t.dtype().isFloating() && t.dtype() != DType.INT32) {
+        if (!t.dtype().isReal() && t.dtype() != DType.INT32) {
             throw AttentionException.invalid("dtype", "a numeric tensor", t.dtype());
         }
         if (t instanceof FloatTensor same) return same.copy();

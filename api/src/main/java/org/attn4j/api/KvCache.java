@@ -98,7 +98,7 @@ public interface KvCache {
     }
 
     /**
-     * Dense inputs for attending {@code q} over this cache: K/V padded to the longest sequence, with
+     * Dense inputs for attending {@code q} over this cache: K/V (in the cache's dtype) padded to the longest sequence, with
      * {@code kv_lens} set to each sequence's length.
      */
     default AttentionInputs gather(Tensor q) {
@@ -107,9 +107,9 @@ public interface KvCache {
         AttentionException.require(vHeadDim() > 0, "cache.vHeadDim", "> 0 for attention over K and V", vHeadDim());
         int len = maxCurrentLength();
         int[] lens = new int[sequences()];
-        boolean f64 = dtype() == DType.FLOAT64;
-        Tensor k = f64 ? DoubleTensor.zeros(sequences(), kvHeads(), len, headDim()) : FloatTensor.zeros(sequences(), kvHeads(), len, headDim());
-        Tensor v = f64 ? DoubleTensor.zeros(sequences(), kvHeads(), len, vHeadDim()) : FloatTensor.zeros(sequences(), kvHeads(), len, vHeadDim());
+        // in the cache's own type, so that the values stay exact (an int8 row keeps its scale)
+        Tensor k = Tensors.zeros(dtype(), sequences(), kvHeads(), len, headDim());
+        Tensor v = Tensors.zeros(dtype(), sequences(), kvHeads(), len, vHeadDim());
         for (int s = 0; s < sequences(); s++) {
             lens[s] = length(s);
             Tensors.copyInto(keys(s), k.select(0, s).slice(1, 0, lens[s]));

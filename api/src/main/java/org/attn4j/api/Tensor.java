@@ -9,9 +9,10 @@ import java.util.Arrays;
  * implements NumPy broadcasting with zero strides.
  *
  * <p>Element type and storage are given by the subclass: {@link FloatTensor}, {@link DoubleTensor},
- * {@link BoolTensor}, {@link IntTensor}.
+ * {@link BoolTensor}, {@link IntTensor}, and the reduced storage types {@link HalfTensor} (float16, bfloat16) and
+ * {@link Int8Tensor} (int8 with a scale per row).
  */
-public abstract sealed class Tensor permits FloatTensor, DoubleTensor, BoolTensor, IntTensor {
+public abstract sealed class Tensor permits FloatTensor, DoubleTensor, BoolTensor, IntTensor, HalfTensor, Int8Tensor {
     /** Largest element count a tensor may have (storage is indexed by {@code int}). */
     public static final long MAX_ELEMENTS = Integer.MAX_VALUE - 8;
 

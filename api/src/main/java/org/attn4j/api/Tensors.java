@@ -8,15 +8,20 @@ public final class Tensors {
     }
 
     /**
-     * Copies {@code src} into {@code dst} element-wise (same shape; {@code dst} float32 or float64). Walks the
-     * storage by strides, a run along the last axis at a time (cache appends go through here).
+     * Copies {@code src} into {@code dst} element-wise (same shape). Walks the storage by strides, a run along the
+     * last axis at a time (cache appends go through here). A reduced {@code dst} stores by {@link Quantization}'s
+     * rule, from the float32 value of each element; an {@link Int8Tensor} {@code dst} takes whole rows (its last axis
+     * must be unit-stride storage rows), quantized row by row, or copied with their scales from an int8 source.
      */
     public static void copyInto(Tensor src, Tensor dst) {
         if (!Arrays.equals(src.shape(), dst.shape())) {
             throw AttentionException.invalid("dst.shape", Arrays.toString(src.shape()), Arrays.toString(dst.shape()));
         }
-        if (!(dst instanceof FloatTensor) && !(dst instanceof DoubleTensor)) {
-            throw AttentionException.invalid("dst.dtype", "FLOAT32 or FLOAT64", dst.dtype());
+        if (!dst.dtype().isReal()) {
+            throw AttentionException.invalid("dst.dtype", "FLOAT32, FLOAT64, FLOAT16, BFLOAT16 or INT8", dst.dtype());
+        }
+        if (!src.dtype().isReal() && src.dtype() != DType.INT32) {
+            throw AttentionException.invalid("src.dtype", "a numeric tensor", src.dtype());
         }
         int n = src.elementCount();
         if (n == 0) return;
@@ -52,19 +57,59 @@ public final class Tensors {
             for (int i = 0; i < run; i++, si += ss, di += ds) to[di] = from[si];
         } else if (dst instanceof FloatTensor t) {
             float[] to = t.data();
-            for (int i = 0; i < run; i++, si += ss, di += ds) to[di] = (float) src.doubleAtStorage(si);
+            for (int i = 0; i < run; i++, si += ss, di += ds) to[di] = floatAt(src, si);
+        } else if (dst instanceof HalfTensor h) {
+            short[] to = h.bits();
+            boolean f16 = h.dtype() == DType.FLOAT16;
+            for (int i = 0; i < run; i++, si += ss, di += ds) {
+                float x = floatAt(src, si);
+                to[di] = f16 ? Quantization.toFloat16(x) : Quantization.toBFloat16(x);
+            }
+        } else if (dst instanceof Int8Tensor q) {
+            writeInt8Row(src, si, ss, q, di, ds, run);
         } else {
             double[] to = ((DoubleTensor) dst).data();
             for (int i = 0; i < run; i++, si += ss, di += ds) to[di] = src.doubleAtStorage(si);
         }
     }
 
-    /** A zero tensor of a floating dtype. */
+    /** The float32 value of a storage element: exact for float32 and the reduced types, rounded for float64. */
+    private static float floatAt(Tensor src, int si) {
+        return switch (src) {
+            case FloatTensor f -> f.data()[si];
+            case HalfTensor h -> h.floatAtStorage(si);
+            case Int8Tensor q -> q.data()[si] * q.scaleAtStorage(si);
+            default -> (float) src.doubleAtStorage(si);
+        };
+    }
+
+    /** One whole int8 row: copied with its scale from an int8 row, else quantized from the float32 values. */
+    private static void writeInt8Row(Tensor src, int si, int ss, Int8Tensor dst, int di, int ds, int run) {
+        int pitch = dst.rowPitch();
+        if (run == 0) return;
+        if (ds != 1 && run > 1 || di % pitch != 0 || run != pitch) {
+            throw AttentionException.invalid("dst", "whole int8 rows (a unit-stride last axis of " + pitch + " elements)",
+                    "a run of " + run + " at stride " + ds);
+        }
+        byte[] to = dst.data();
+        if (src instanceof Int8Tensor q && (ss == 1 || run == 1) && si % q.rowPitch() == 0 && q.rowPitch() == run) {
+            System.arraycopy(q.data(), si, to, di, run); // the same row: keep its bytes and scale exactly
+            dst.scales()[di / pitch] = q.scaleAtStorage(si);
+            return;
+        }
+        float[] row = new float[run];
+        for (int i = 0; i < run; i++, si += ss) row[i] = floatAt(src, si);
+        dst.scales()[di / pitch] = Quantization.quantizeRow(row, 0, run, to, di);
+    }
+
+    /** A zero tensor of a real dtype (float32, float64, or a reduced one; int8 rows are the last axis). */
     public static Tensor zeros(DType dtype, int... shape) {
         return switch (dtype) {
             case FLOAT32 -> FloatTensor.zeros(shape);
             case FLOAT64 -> DoubleTensor.zeros(shape);
-            default -> throw AttentionException.invalid("dtype", "FLOAT32 or FLOAT64", dtype);
+            case FLOAT16, BFLOAT16 -> HalfTensor.zeros(dtype, shape);
+            case INT8 -> Int8Tensor.zeros(shape);
+            default -> throw AttentionException.invalid("dtype", "FLOAT32, FLOAT64, FLOAT16, BFLOAT16 or INT8", dtype);
         };
     }
 
@@ -74,7 +119,9 @@ public final class Tensors {
         // kernel call, so it must cost one pass over memory, not an index computation per element.
         int rank = t.rank();
         int n = t.elementCount();
-        if (n == 0 || !(t instanceof FloatTensor || t instanceof DoubleTensor)) return null; // bool and int are always finite
+        if (n == 0 || !(t instanceof FloatTensor || t instanceof DoubleTensor || t instanceof HalfTensor)) {
+            return null; // bool, int and int8 (finite scales) are always finite
+        }
         if (rank == 0) return Double.isFinite(t.doubleAtStorage(t.offset())) ? null : new int[0];
         int[] shape = t.shape();
         int[] strides = t.strides();
@@ -83,11 +130,12 @@ public final class Tensors {
         int[] idx = new int[rank];
         float[] f = t instanceof FloatTensor ft ? ft.data() : null;
         double[] d = t instanceof DoubleTensor dt ? dt.data() : null;
+        HalfTensor h = t instanceof HalfTensor ht ? ht : null;
         for (int row = 0, rows = n / inner; row < rows; row++) {
             int base = t.offset();
             for (int a = 0; a < rank - 1; a++) base += idx[a] * strides[a];
             for (int i = 0, at = base; i < inner; i++, at += innerStride) {
-                double x = f != null ? f[at] : d[at];
+                double x = f != null ? f[at] : d != null ? d[at] : h.floatAtStorage(at);
                 if (!Double.isFinite(x)) {
                     idx[rank - 1] = i;
                     return idx;
