@@ -21,6 +21,15 @@ public interface LayerPlan extends AutoCloseable {
     KvCache newCache(int batch, int maxLength);
 
     /**
+     * A cache for {@link #step} stored as {@code storage} (e.g. {@link DType#BFLOAT16} or {@link DType#INT8}: the
+     * layer's keys and values are rounded or quantized by {@link Quantization} as they are appended). By default a
+     * {@link ContiguousKvCache} of {@link LayerConfig#cacheSpec}; backends return their own layout.
+     */
+    default KvCache newCache(int batch, int maxLength, DType storage) {
+        return new ContiguousKvCache(config().cacheSpec(storage, batch, maxLength));
+    }
+
+    /**
      * Self-attention over a chunk of new tokens: projects {@code x [B, n, hidden]}, appends its keys/values (or latent)
      * to {@code cache}, and attends the chunk's queries over everything cached, bottom-right aligned.
      * Returns {@code y [B, n, hidden]}. Fails before appending anything when the chunk does not fit.

@@ -21,6 +21,8 @@ public final class TiledKvCache extends AbstractKvCache {
      */
     public TiledKvCache(DType dtype, int sequences, int kvHeads, int maxLength, int headDim, int vHeadDim, int tile) {
         super(dtype, sequences, kvHeads, maxLength, headDim, vHeadDim);
+        // keys are stored transposed (a tile of tokens per row), so int8's scale per token and head has no row to live in
+        AttentionException.require(dtype != DType.INT8, "dtype", "FLOAT32, FLOAT64, FLOAT16 or BFLOAT16 (keys are transposed)", dtype);
         AttentionException.require(tile >= 1, "tile", ">= 1", tile);
         int tiles = (int) (((long) maxLength + tile - 1) / tile);
         this.tile = tile;
