@@ -20,6 +20,7 @@ public interface AttentionPlan extends AutoCloseable {
      * The default gathers the cache into dense K/V with {@code kv_lens}; backends override it to read pages in place.
      */
     default AttentionOutput decode(Tensor q, KvCache cache) {
+        AttentionException.require(cache != null, "cache", "a KV cache", "null");
         AttentionSpec spec = problem().spec();
         if ((spec.causal() || spec.hasWindow()) && spec.alignment() != Alignment.BOTTOM_RIGHT) {
             throw AttentionException.invalid("spec.alignment", "BOTTOM_RIGHT for KV-cache decoding", spec.alignment());

@@ -1,8 +1,11 @@
 package org.attn4j.conformance.golden
 
+import org.attn4j.api.AttentionException
 import org.attn4j.api.BoolTensor
 import org.attn4j.api.DoubleTensor
 import org.attn4j.api.FloatTensor
+import org.attn4j.api.HalfTensor
+import org.attn4j.api.Int8Tensor
 import org.attn4j.api.IntTensor
 import org.attn4j.api.Tensor
 import java.io.IOException
@@ -32,6 +35,7 @@ enum class NpyDtype(val descr: String, val itemSize: Int) {
             is DoubleTensor -> F8
             is BoolTensor -> B1
             is IntTensor -> I4
+            is HalfTensor, is Int8Tensor -> throw AttentionException.invalid("tensor.dtype", "FLOAT32, FLOAT64, BOOL or INT32 (the dtypes this writer knows)", tensor.dtype())
         }
     }
 }

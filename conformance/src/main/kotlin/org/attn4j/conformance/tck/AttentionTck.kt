@@ -6,7 +6,7 @@ import org.attn4j.api.AttentionBackend
 import org.opentest4j.TestAbortedException
 
 /**
- * The attention conformance suite (TCK): every check of [KernelChecks], [ModChecks], [CacheKindChecks], [BoundaryChecks],
+ * The attention conformance suite (TCK): every check of [KernelChecks], [ModChecks], [CacheKindChecks], [DecodeContractChecks], [BoundaryChecks],
  * [MetamorphicChecks] and [LayerChecks].
  *
  * Two ways to run it:
@@ -16,7 +16,7 @@ import org.opentest4j.TestAbortedException
  */
 object AttentionTck {
     /** Every check, in run order: kernels against the reference (random, hooks, caches, boundary cases), metamorphic relations, layers. */
-    val CHECKS: List<TckCheck> by lazy { KernelChecks.ALL + ModChecks.ALL + CacheKindChecks.ALL + BoundaryChecks.ALL + MetamorphicChecks.ALL + LayerChecks.ALL }
+    val CHECKS: List<TckCheck> by lazy { KernelChecks.ALL + ModChecks.ALL + CacheKindChecks.ALL + DecodeContractChecks.ALL + BoundaryChecks.ALL + MetamorphicChecks.ALL + LayerChecks.ALL }
 
     /** The checks [config] selects ([TckConfig.boundaries] off leaves out [BoundaryChecks]). */
     fun checks(config: TckConfig): List<TckCheck> =
@@ -75,7 +75,15 @@ fun attentionTck(backend: AttentionBackend, config: TckConfig = TckConfig.fromSy
             throw TestAbortedException("backend '$name' is not available: ${reason.get()}")
         }
     } else {
-        for (check in AttentionTck.checks(config)) {
+        val checks = AttentionTck.checks(config)
+        if (checks.isEmpty()) {
+            // a filter that selects nothing must not end in a green run that checked nothing
+            test("$name: attn4j.tck.checks selects a check") {
+                throw AssertionError("attn4j.tck.checks=${config.checks.joinToString(",")} selects none of the " +
+                    "${AttentionTck.CHECKS.size} checks (${AttentionTck.CHECKS.joinToString(", ") { it.name }})")
+            }
+        }
+        for (check in checks) {
             test("$name: ${check.name}") { runAsTest(backend, check, config) }
         }
     }

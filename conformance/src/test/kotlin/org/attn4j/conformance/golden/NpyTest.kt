@@ -13,6 +13,8 @@ import org.attn4j.api.AttentionException
 import org.attn4j.api.BoolTensor
 import org.attn4j.api.DoubleTensor
 import org.attn4j.api.FloatTensor
+import org.attn4j.api.HalfTensor
+import org.attn4j.api.Int8Tensor
 import org.attn4j.api.IntTensor
 import org.attn4j.api.Tensor
 import java.lang.management.ManagementFactory
@@ -41,6 +43,11 @@ class NpyTest : FunSpec({
             is DoubleTensor -> (b as DoubleTensor).data().map { it.toRawBits() } shouldBe a.data().map { it.toRawBits() }
             is BoolTensor -> (b as BoolTensor).data().toList() shouldBe a.data().toList()
             is IntTensor -> (b as IntTensor).data().toList() shouldBe a.data().toList()
+            is HalfTensor -> (b as HalfTensor).bits().toList() shouldBe a.bits().toList()
+            is Int8Tensor -> {
+                (b as Int8Tensor).data().toList() shouldBe a.data().toList()
+                b.scales().map { it.toRawBits() } shouldBe a.scales().map { it.toRawBits() }
+            }
         }
     }
 
