@@ -41,8 +41,8 @@ class VerifyCommandTest : StringSpec({
         val run = runAttn("verify", golden.toString())
         run.exit shouldBe 0
         val lines = run.outLines
-        lines.last() shouldBe "83 passed, 0 failed"
-        lines.dropLast(1) shouldHaveSize 83
+        lines.last() shouldBe "93 passed, 0 failed"
+        lines.dropLast(1) shouldHaveSize 93
         lines.dropLast(1).forEach { it.trimEnd().endsWith("pass") shouldBe true }
     }
 

@@ -12,6 +12,6 @@ import org.attn4j.reference.ReferenceBackend
  * tests (`CpuGoldenTest`, `OpenClGoldenTest`), as a third-party backend would.
  */
 class ReferenceGoldenTest : FunSpec({
-    test("the 83 published golden cases are found") { GoldenRunner.discover(listOf(GoldenDirs.project())).size shouldBe 83 }
+    test("the 93 published golden cases are found") { GoldenRunner.discover(listOf(GoldenDirs.project())).size shouldBe 93 }
     include(goldenCases(ReferenceBackend(), declinesNone = true))
 })

@@ -8,8 +8,10 @@ import org.attn4j.api.AttentionException
 import org.attn4j.api.AttentionInputs
 import org.attn4j.api.AttentionSpec
 import org.attn4j.api.BoolTensor
+import org.attn4j.api.DType
 import org.attn4j.api.DoubleTensor
 import org.attn4j.api.Feature
+import org.attn4j.api.Int8Tensor
 import org.attn4j.api.IntTensor
 import org.attn4j.api.LayerConfig
 import org.attn4j.api.LayerVariant
@@ -35,7 +37,13 @@ internal object CaseKeys {
         "softcap", "scale")
     val mlaSpec = listOf("variant", "hidden", "q_heads", "q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim",
         "v_head_dim", "rope_theta", "rope_interleaved", "rms_eps", "position_offset", "causal", "alignment", "softcap", "scale")
-    val kernelInputs = listOf("q", "k", "v", "kv_lens", "mask", "bias", "alibi_slopes", "sinks")
+    val kernelInputs = listOf("q", "k", "v", "k_scale", "v_scale", "kv_lens", "mask", "bias", "alibi_slopes", "sinks")
+
+    /** The inputs that may be stored in a reduced type (FORMAT.md "Reduced-precision and quantized inputs"). */
+    val reducible = listOf("q", "k", "v")
+
+    /** The scale input of each int8-capable input. */
+    val scaleOf = mapOf("k" to "k_scale", "v" to "v_scale")
     val standardInputs = listOf("x", "kv_x", "key_padding_mask", "wq", "bq", "wk", "bk", "wv", "bv", "wo", "bo")
     val mlaInputs = listOf("x", "w_q", "w_q_a", "q_a_norm", "w_q_b", "w_kv_a", "kv_a_norm", "w_kv_b", "w_o")
     val kernelExpected = listOf("out", "lse")
@@ -93,14 +101,34 @@ internal class CaseReader(val dir: Path, val limits: GoldenLimits) {
         val expected = top.obj("expected") ?: fail("missing required key 'expected'")
         val tolerance = top.obj("tolerance")?.let { readTolerance(it) } ?: Tolerance.DEFAULT
         val chunks = top.intArray("chunks")
+        val bfloat16 = readBfloat16(top)
         return when (kind) {
             GoldenCase.KERNEL -> {
                 if (chunks != null) fail("chunks: only layer self-attention cases may have chunks, this is a kernel case")
-                readKernel(name, source, tolerance, spec, inputs, expected)
+                readKernel(name, source, tolerance, spec, inputs, expected, bfloat16)
             }
-            GoldenCase.LAYER -> readLayer(name, source, tolerance, spec, inputs, expected, chunks)
+            GoldenCase.LAYER -> {
+                if (bfloat16.isNotEmpty()) {
+                    fail("bfloat16: names ${bfloat16.joinToString { SafeText.quote(it) }}, but layer cases keep float inputs " +
+                        "(reduced-precision types are allowed only for q, k and v of kernel cases)")
+                }
+                readLayer(name, source, tolerance, spec, inputs, expected, chunks)
+            }
             else -> fail("kind: expected \"kernel\" or \"layer\", got \"${SafeText.escape(kind)}\"")
         }
+    }
+
+    /** The top-level `"bfloat16"` list: the inputs whose `<u2` data are bfloat16 bit patterns (empty when absent). */
+    fun readBfloat16(top: CaseObject): Set<String> {
+        val node = top.get("bfloat16") ?: return emptySet()
+        if (!node.isArray) fail("bfloat16: expected an array of input names, got ${CaseJson.describe(node)}")
+        val names = LinkedHashSet<String>()
+        for (i in 0 until node.size()) {
+            val e = node.get(i)
+            if (!e.isTextual) fail("bfloat16[$i]: expected an input name (string), got ${CaseJson.describe(e)}")
+            if (!names.add(e.textValue())) fail("bfloat16: ${SafeText.quote(e.textValue())} is named twice")
+        }
+        return names
     }
 
     fun readTolerance(t: CaseObject): Tolerance {
@@ -114,10 +142,21 @@ internal class CaseReader(val dir: Path, val limits: GoldenLimits) {
 
     // ------------------------------------------------------------------ kernel
 
-    fun readKernel(name: String, source: String, tol: Tolerance, s: CaseObject, inObj: CaseObject, exObj: CaseObject): GoldenCase.Kernel {
+    fun readKernel(name: String, source: String, tol: Tolerance, s: CaseObject, inObj: CaseObject, exObj: CaseObject,
+                   bfloat16: Set<String>): GoldenCase.Kernel {
         s.checkKeys(CaseKeys.kernelSpec)
         val files = fileMap(inObj, CaseKeys.kernelInputs)
         val exFiles = fileMap(exObj, CaseKeys.kernelExpected)
+        for (n in bfloat16) {
+            if (n !in CaseKeys.reducible) {
+                fail("bfloat16: names ${SafeText.quote(n)}, but only q, k and v may be bfloat16 (reduced-precision types are " +
+                    "allowed only for q, k and v of kernel cases)")
+            }
+            if (n !in files) fail("bfloat16: names ${SafeText.quote(n)}, which is not an input of this case")
+        }
+        for ((key, scale) in CaseKeys.scaleOf) {
+            if (scale in files && key !in files) fail("inputs.$scale is given without inputs.$key")
+        }
         val qHeads = s.int("q_heads") ?: fail("missing required key 'spec.q_heads'")
         val kvHeads = s.int("kv_heads") ?: fail("missing required key 'spec.kv_heads'")
         val headDim = s.int("head_dim") ?: fail("missing required key 'spec.head_dim'")
@@ -134,17 +173,19 @@ internal class CaseReader(val dir: Path, val limits: GoldenLimits) {
         for (k in listOf("q", "k", "v")) if (k !in files) fail("missing required input '$k'")
         if ("out" !in exFiles) fail("missing required expected output 'out'")
 
-        val q = float(files, "q")
+        val q = real(files, "q", bfloat16)
         if (q.rank() != 4) shapeError("inputs", "q", q, "[B, q_heads, q_len, head_dim]")
         val batch = q.size(0)
         val qLen = q.size(2)
         checkShape("inputs", "q", q, "B" to batch, "q_heads" to qHeads, "q_len" to qLen, "head_dim" to headDim)
-        val k = float(files, "k")
-        if (k.rank() != 4) shapeError("inputs", "k", k, "[B, kv_heads, kv_len, head_dim]")
-        val kvLen = k.size(2)
-        checkShape("inputs", "k", k, "B" to batch, "kv_heads" to kvHeads, "kv_len" to kvLen, "head_dim" to headDim)
-        val v = float(files, "v")
-        checkShape("inputs", "v", v, "B" to batch, "kv_heads" to kvHeads, "kv_len" to kvLen, "v_head_dim" to spec.vHeadDim())
+        val kRaw = real(files, "k", bfloat16)
+        if (kRaw.rank() != 4) shapeError("inputs", "k", kRaw, "[B, kv_heads, kv_len, head_dim]")
+        val kvLen = kRaw.size(2)
+        checkShape("inputs", "k", kRaw, "B" to batch, "kv_heads" to kvHeads, "kv_len" to kvLen, "head_dim" to headDim)
+        val k = scaled(files, "k", kRaw)
+        val vRaw = real(files, "v", bfloat16)
+        checkShape("inputs", "v", vRaw, "B" to batch, "kv_heads" to kvHeads, "kv_len" to kvLen, "v_head_dim" to spec.vHeadDim())
+        val v = scaled(files, "v", vRaw)
         var inputs = AttentionInputs.of(q, k, v)
         files["kv_lens"]?.let {
             val t = load("inputs", "kv_lens", it) as? IntTensor ?: dtypeError("inputs", "kv_lens", it, "int (<i4 or <i8)")
@@ -192,6 +233,10 @@ internal class CaseReader(val dir: Path, val limits: GoldenLimits) {
             if (f.contains(Feature.EMPTY)) add("empty")
             if (lse != null) add("lse")
             if (out is DoubleTensor) add("f64")
+            val stored = listOf(q, k, v).map { it.dtype() }
+            if (DType.FLOAT16 in stored) add("f16")
+            if (DType.BFLOAT16 in stored) add("bf16")
+            if (DType.INT8 in stored) add("int8")
         }
         return GoldenCase.Kernel(dir, name, source, tol, features, spec, inputs, problem, out, lse)
     }
@@ -398,16 +443,91 @@ internal class CaseReader(val dir: Path, val limits: GoldenLimits) {
     fun float(files: Map<String, String>, key: String, section: String = "inputs"): Tensor {
         val file = files.getValue(key)
         val t = load(section, key, file)
-        if (!t.dtype().isFloating) dtypeError(section, key, file, "float (<f4 or <f8)")
+        if (!t.dtype().isFloating) {
+            dtypeError(section, key, file, "float (<f4 or <f8)",
+                if (t.dtype().isReduced) ": reduced-precision types are allowed only for q, k and v of kernel cases" else "")
+        }
         return t
+    }
+
+    /**
+     * q, k or v in any type FORMAT.md allows for them: float32/64, float16 (`<f2`), bfloat16 (`<u2` named in
+     * [bfloat16]) or int8 (`|i1`, returned with unit scales: [scaled] attaches the case's scales once the shape is checked).
+     */
+    fun real(files: Map<String, String>, key: String, bfloat16: Set<String>): Tensor {
+        val file = files.getValue(key)
+        val t = load("inputs", key, file)
+        val named = key in bfloat16
+        fun wrong(problem: String): Nothing = throw GoldenFormatException(resolve("inputs", key, file), "inputs.$key: $problem (in $caseFile)")
+        when (t.dtype()) {
+            DType.BFLOAT16 -> if (!named) {
+                wrong("<u2 data must be named in the top-level \"bfloat16\" list (NumPy has no bfloat16; FORMAT.md stores its bit " +
+                    "patterns as <u2), but the list ${if (bfloat16.isEmpty()) "is absent" else "names only " + bfloat16.joinToString()}")
+            }
+            DType.FLOAT32, DType.FLOAT64, DType.FLOAT16, DType.INT8 -> if (named) {
+                wrong("named in \"bfloat16\", so expected <u2 bit patterns, got ${t.dtype()} (${NpyDtype.of(t).descr})")
+            }
+            else -> dtypeError("inputs", key, file, "float (<f4, <f8, <f2, <u2 named in \"bfloat16\", or |i1 with a scale)")
+        }
+        if (t.dtype() == DType.INT8 && key !in CaseKeys.scaleOf) {
+            wrong("int8 (|i1) is not allowed: FORMAT.md gives scales only for k and v (k_scale, v_scale)")
+        }
+        return t
+    }
+
+    /**
+     * [raw] (k or v, shape already checked) with its scale: an int8 tensor gets `<key>_scale` `[B, kv_heads, kv_len]`
+     * as the scale of each row of its last axis (value `raw[b, h, t, i] * scale[b, h, t]`); any other type must come
+     * without a scale.
+     */
+    fun scaled(files: Map<String, String>, key: String, raw: Tensor): Tensor {
+        val scaleKey = CaseKeys.scaleOf.getValue(key)
+        val scaleFile = files[scaleKey]
+        if (raw !is Int8Tensor) {
+            if (scaleFile != null) {
+                fail("inputs.$scaleKey is given but inputs.$key is ${raw.dtype()} (${NpyDtype.of(raw).descr}), not int8 (|i1): " +
+                    "a scale belongs to a quantized tensor")
+            }
+            return raw
+        }
+        if (scaleFile == null) {
+            throw GoldenFormatException(resolve("inputs", key, files.getValue(key)),
+                "inputs.$key is int8 (|i1) but the case has no inputs.$scaleKey (float, [B, kv_heads, kv_len]) (in $caseFile)")
+        }
+        val s = float(files, scaleKey)
+        checkShape("inputs", scaleKey, s, "B" to raw.size(0), "kv_heads" to raw.size(1), "kv_len" to raw.size(2))
+        // C order: the rows of raw's last axis are (b, h, t) in the same order as the scale's elements.
+        val d = s.toDoubleArray()
+        val scales = FloatArray(d.size)
+        for (i in d.indices) {
+            val x = d[i]
+            fun bad(why: String): Nothing = throw GoldenFormatException(resolve("inputs", scaleKey, scaleFile),
+                "inputs.$scaleKey${indexText(i, s.shape())} = $x: $why (in $caseFile)")
+            if (!x.isFinite()) bad("expected a finite scale >= 0")
+            if (x < 0) bad("expected a scale >= 0 (scale = max|x| / 127)")
+            scales[i] = x.toFloat()
+            if (scales[i].toDouble() != x) bad("not a float32 value (int8 scales are float32; write them as <f4)")
+        }
+        val bytes = raw.copy().data()
+        return api("inputs.$key") { Int8Tensor.of(bytes, scales, *raw.shape()) }
+    }
+
+    private fun indexText(flat: Int, shape: IntArray): String {
+        val idx = IntArray(shape.size)
+        var rest = flat
+        for (a in shape.indices.reversed()) {
+            idx[a] = rest % shape[a]
+            rest /= shape[a]
+        }
+        return idx.contentToString()
     }
 
     fun bool(section: String, key: String, file: String): BoolTensor =
         load(section, key, file) as? BoolTensor ?: dtypeError(section, key, file, "bool (|b1)")
 
-    fun dtypeError(section: String, key: String, file: String, want: String): Nothing {
+    fun dtypeError(section: String, key: String, file: String, want: String, why: String = ""): Nothing {
         val t = load(section, key, file)
-        throw GoldenFormatException(resolve(section, key, file), "$section.$key: expected $want, got ${t.dtype()} (in $caseFile)")
+        throw GoldenFormatException(resolve(section, key, file), "$section.$key: expected $want, got ${t.dtype()}$why (in $caseFile)")
     }
 
     fun shapeError(section: String, key: String, t: Tensor, want: String): Nothing =

@@ -9,6 +9,9 @@ import org.attn4j.api.AttentionInputs
 import org.attn4j.api.AttentionOutput
 import org.attn4j.api.AttentionSpec
 import org.attn4j.api.BoolTensor
+import org.attn4j.api.DType
+import org.attn4j.api.FloatTensor
+import org.attn4j.api.Int8Tensor
 import org.attn4j.api.LayerConfig
 import org.attn4j.api.LayerWeights
 import org.attn4j.api.MlaLayerConfig
@@ -36,7 +39,9 @@ object GoldenExport {
     /**
      * Writes a kernel case into folder [dir] (created if needed; files of the same names are replaced).
      *
-     * @param inputs   q `[B, q_heads, q_len, head_dim]`, k `[B, kv_heads, kv_len, head_dim]`, v `[B, kv_heads, kv_len, v_head_dim]`, optional tensors
+     * @param inputs   q `[B, q_heads, q_len, head_dim]`, k `[B, kv_heads, kv_len, head_dim]`, v `[B, kv_heads, kv_len, v_head_dim]`, optional tensors;
+     *                 q/k/v may be float16 (`<f2`), bfloat16 (`<u2`, named in `"bfloat16"`), and k/v int8 (`|i1` plus
+     *                 `k_scale`/`v_scale` `[B, kv_heads, kv_len]`: each row of the last axis must have one scale)
      * @param expected out `[B, q_heads, q_len, v_head_dim]`, and lse `[B, q_heads, q_len]` when not null
      * @param tolerance written when not null (readers default to atol 1e-5, rtol 1e-4)
      * @return the case read back
@@ -52,7 +57,24 @@ object GoldenExport {
             .put("v_head_dim", spec.vHeadDim())
         spec.scale().ifPresent { s.put("scale", it) }
         putMaskOptions(s, spec.causal(), spec.alignment(), spec.window(), spec.softcap())
-        val files = linkedMapOf<String, Tensor>("q" to inputs.q(), "k" to inputs.k(), "v" to inputs.v())
+        val files = linkedMapOf<String, Tensor>()
+        val bfloat16 = mutableListOf<String>()
+        for ((key, t) in listOf("q" to inputs.q(), "k" to inputs.k(), "v" to inputs.v())) {
+            when {
+                t is Int8Tensor -> {
+                    val scaleKey = CaseKeys.scaleOf[key]
+                        ?: throw AttentionException.invalid("inputs.$key", "not INT8 (FORMAT.md has scales for k and v only)", t.dtype())
+                    val c = t.copy() // contiguous, one scale per row of the last axis, in (b, h, t) order
+                    files[key] = c
+                    files[scaleKey] = FloatTensor.of(c.scales().copyOf(), *c.shape().copyOf(3))
+                }
+                else -> {
+                    if (t.dtype() == DType.BFLOAT16) bfloat16 += key
+                    files[key] = t
+                }
+            }
+        }
+        if (bfloat16.isNotEmpty()) root.putArray("bfloat16").also { a -> bfloat16.forEach { a.add(it) } }
         inputs.kvLens()?.let { files["kv_lens"] = it }
         inputs.mask()?.let { files["mask"] = it }
         inputs.bias()?.let { files["bias"] = it }
@@ -146,6 +168,7 @@ object GoldenExport {
         // FORMAT.md puts "tolerance" and "chunks" after the three maps; keep that order for readers' eyes.
         val ordered = MAPPER.createObjectNode()
         for (k in listOf("format", "name", "source", "kind", "spec")) ordered.set<ObjectNode>(k, root.get(k))
+        root.get("bfloat16")?.let { ordered.set<ObjectNode>("bfloat16", it) }
         val inObj = ordered.putObject("inputs")
         val exObj = ordered.putObject("expected")
         root.get("tolerance")?.let { ordered.set<ObjectNode>("tolerance", it) }

@@ -35,7 +35,7 @@ object GoldenResources {
         return pathOf(marker.toURI()).parent
     }
 
-    /** The case folders shipped in the jar (83 for this version), sorted. */
+    /** The case folders shipped in the jar (93 for this version), sorted. */
     @JvmStatic
     fun cases(): List<Path> = GoldenRunner.discover(listOf(root()))
 

@@ -155,8 +155,11 @@ object GoldenRunner {
         return try {
             when (case) {
                 is GoldenCase.Kernel -> {
-                    val support = backend.support(case.problem)
-                    if (!support.isSupported) return result(CaseResult.Status.SKIPPED, Double.NaN, support.reasons().joinToString("; "))
+                    // The problem does not carry the storage types: a backend declines reduced q/k/v through supportStorage.
+                    val stored = listOf(case.inputs.q(), case.inputs.k(), case.inputs.v()).map { it.dtype() }.distinct()
+                    val reasons = stored.map { backend.supportStorage(it) }.filter { !it.isSupported }.flatMap { it.reasons() } +
+                        backend.support(case.problem).let { if (it.isSupported) emptyList() else it.reasons() }
+                    if (reasons.isNotEmpty()) return result(CaseResult.Status.SKIPPED, Double.NaN, reasons.joinToString("; "))
                     val output = backend.plan(case.problem, options).use { it.run(case.inputs) }
                     val checks = mutableListOf("out" to judge(case.expectedOut, output.out(), case.tolerance, backend))
                     if (case.expectedLse != null) {

@@ -1,7 +1,7 @@
 package org.attn4j.conformance.golden
 
-import org.attn4j.api.AttentionException
 import org.attn4j.api.BoolTensor
+import org.attn4j.api.DType
 import org.attn4j.api.DoubleTensor
 import org.attn4j.api.FloatTensor
 import org.attn4j.api.HalfTensor
@@ -20,22 +20,30 @@ import java.nio.file.NoSuchFileException
 import java.nio.file.Path
 import java.nio.file.StandardOpenOption
 
-/** The element types golden cases may hold (FORMAT.md "Layout"); everything else is rejected. */
+/**
+ * The element types golden cases may hold (FORMAT.md "Layout"); everything else is rejected. The last three are the
+ * reduced-precision inputs of kernel cases: `<f2` float16, `<u2` bfloat16 bit patterns (NumPy has no bfloat16),
+ * `|i1` int8 (its scale lives in another file of the case).
+ */
 enum class NpyDtype(val descr: String, val itemSize: Int) {
-    F4("<f4", 4), F8("<f8", 8), B1("|b1", 1), I4("<i4", 4), I8("<i8", 8);
+    F4("<f4", 4), F8("<f8", 8), B1("|b1", 1), I4("<i4", 4), I8("<i8", 8), F2("<f2", 2), U2("<u2", 2), I1("|i1", 1);
 
     companion object {
         @JvmStatic
         fun ofDescr(descr: String): NpyDtype? = entries.firstOrNull { it.descr == descr }
 
-        /** The natural dtype of a tensor: float32 -> `<f4`, float64 -> `<f8`, bool -> `|b1`, int32 -> `<i4`. */
+        /**
+         * The natural dtype of a tensor: float32 -> `<f4`, float64 -> `<f8`, bool -> `|b1`, int32 -> `<i4`,
+         * float16 -> `<f2`, bfloat16 -> `<u2` (its bits), int8 -> `|i1` (its bytes; the scales are not in it).
+         */
         @JvmStatic
         fun of(tensor: Tensor): NpyDtype = when (tensor) {
             is FloatTensor -> F4
             is DoubleTensor -> F8
             is BoolTensor -> B1
             is IntTensor -> I4
-            is HalfTensor, is Int8Tensor -> throw AttentionException.invalid("tensor.dtype", "FLOAT32, FLOAT64, BOOL or INT32 (the dtypes this writer knows)", tensor.dtype())
+            is HalfTensor -> if (tensor.dtype() == DType.BFLOAT16) U2 else F2
+            is Int8Tensor -> I1
         }
     }
 }
@@ -84,8 +92,11 @@ object Npy {
 
     /**
      * Reads a whole `.npy` file: [FloatTensor] for `<f4`, [DoubleTensor] for `<f8`, [BoolTensor] for `|b1`,
-     * [IntTensor] for `<i4` and `<i8` (an `<i8` value outside the int range is an error). Only a regular file is
-     * read (a FIFO would block), and only when its data fits [GoldenLimits.maxTensorBytes] of [limits].
+     * [IntTensor] for `<i4` and `<i8` (an `<i8` value outside the int range is an error), [HalfTensor] FLOAT16 for
+     * `<f2`, [HalfTensor] BFLOAT16 for `<u2` (the only meaning FORMAT.md gives it: the case must name it in its
+     * `"bfloat16"` list, which [GoldenCase.read] checks), and for `|i1` an [Int8Tensor] of the raw values with scale
+     * 1 on every row (the case's `k_scale`/`v_scale` file supplies the real ones). Only a regular file is read (a FIFO
+     * would block), and only when its data fits [GoldenLimits.maxTensorBytes] of [limits].
      */
     @JvmStatic
     @JvmOverloads
@@ -161,6 +172,19 @@ object Npy {
                     }
                 }
                 BoolTensor.of(out, *shape)
+            }
+            NpyDtype.F2, NpyDtype.U2 -> {
+                val out = ShortArray(n)
+                readData(src, h, name) { buf, at, count -> buf.asShortBuffer().get(out, at, count) }
+                HalfTensor.of(if (h.dtype == NpyDtype.F2) DType.FLOAT16 else DType.BFLOAT16, out, *shape)
+            }
+            NpyDtype.I1 -> {
+                // Int8Tensor keeps one scale per row of its last axis; a scalar has no such axis.
+                if (shape.isEmpty()) throw GoldenFormatException(name, "|i1 (int8) data must have at least one axis, got a scalar")
+                val out = ByteArray(n)
+                readData(src, h, name) { buf, at, count -> buf.get(out, at, count) }
+                val rows = Tensor.elementCount(*shape.copyOf(shape.size - 1)) // also for an empty last axis
+                Int8Tensor.of(out, FloatArray(rows) { 1f }, *shape)
             }
         }
     }
@@ -310,7 +334,9 @@ object Npy {
     /**
      * Writes [tensor] as a `.npy` file, byte-identical to `numpy.save` of the same array (64-byte aligned header).
      *
-     * @param dtype   `<f4` for float32, `<f8` for float32 or float64 (widened exactly), `|b1` for bool, `<i4` or `<i8` for int
+     * @param dtype   `<f4` for float32, `<f8` for float32 or float64 (widened exactly), `|b1` for bool, `<i4` or `<i8` for int,
+     *                `<f2` for float16, `<u2` for bfloat16 (its bit patterns), `|i1` for int8 (only its bytes: write
+     *                the scales separately, as [GoldenExport] does)
      * @param version 1, 2 or 3; `null` = 1, or 2 when the header does not fit version 1's 16-bit length
      */
     @JvmStatic
@@ -334,6 +360,9 @@ object Npy {
             NpyDtype.F8 -> tensor is FloatTensor || tensor is DoubleTensor
             NpyDtype.B1 -> tensor is BoolTensor
             NpyDtype.I4, NpyDtype.I8 -> tensor is IntTensor
+            NpyDtype.F2 -> tensor is HalfTensor && tensor.dtype() == DType.FLOAT16
+            NpyDtype.U2 -> tensor is HalfTensor && tensor.dtype() == DType.BFLOAT16
+            NpyDtype.I1 -> tensor is Int8Tensor
         }
         if (!ok) throw GoldenFormatException(null, "cannot write a ${tensor.dtype()} tensor as ${dtype.descr}")
         val shape = tensor.shape()
@@ -360,6 +389,8 @@ object Npy {
             NpyDtype.B1 -> (tensor as BoolTensor).copy().data().forEach { out.put(if (it) 1 else 0) }
             NpyDtype.I4 -> (tensor as IntTensor).toIntArray().forEach { out.putInt(it) }
             NpyDtype.I8 -> (tensor as IntTensor).toIntArray().forEach { out.putLong(it.toLong()) }
+            NpyDtype.F2, NpyDtype.U2 -> (tensor as HalfTensor).copy().bits().forEach { out.putShort(it) }
+            NpyDtype.I1 -> (tensor as Int8Tensor).copy().data().forEach { out.put(it) }
         }
         return out.array()
     }

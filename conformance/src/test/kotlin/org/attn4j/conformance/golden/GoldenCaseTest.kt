@@ -238,7 +238,7 @@ class GoldenCaseTest : FunSpec({
             val i = kernelTensors().also { it["kv_lens"] = floats(1) }
             rejects(kernelCase(i) { obj("inputs").put("kv_lens", "kv_lens.npy") }, "kv_lens.npy", "expected int (<i4 or <i8)")
             val q = kernelTensors().also { it["q"] = IntTensor.of(IntArray(24), 1, 2, 3, 4) }
-            rejects(kernelCase(q), "q.npy", "inputs.q: expected float (<f4 or <f8), got INT32")
+            rejects(kernelCase(q), "q.npy", "inputs.q: expected float (<f4, <f8, <f2, <u2 named in \"bfloat16\", or |i1 with a scale), got INT32")
         }
         test("missing or unreadable .npy files, and files outside the case folder") {
             rejects(kernelCase { obj("inputs").put("k", "missing.npy") }, "missing.npy", "file not found", "inputs.k of")

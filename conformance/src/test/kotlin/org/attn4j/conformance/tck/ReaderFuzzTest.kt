@@ -197,13 +197,18 @@ object NpyFuzz {
     /** A valid file of a random supported dtype, shape and version, written by the project's own writer. */
     private fun valid(r: Random, how: MutableList<String>): ByteArray {
         val dtype = NpyDtype.entries[r.nextInt(NpyDtype.entries.size)]
-        val shape = IntArray(r.nextInt(0, 5)) { r.nextInt(0, 5) }
+        // int8 keeps a scale per row of its last axis, so it has at least one axis
+        val shape = IntArray(r.nextInt(if (dtype == NpyDtype.I1) 1 else 0, 5)) { r.nextInt(0, 5) }
         val n = Tensor.elementCount(*shape)
         val tensor: Tensor = when (dtype) {
             NpyDtype.B1 -> org.attn4j.api.BoolTensor.of(BooleanArray(n) { r.nextBoolean() }, *shape)
             NpyDtype.I4, NpyDtype.I8 -> org.attn4j.api.IntTensor.of(IntArray(n) { r.nextInt() }, *shape)
             NpyDtype.F8 -> org.attn4j.api.DoubleTensor.of(DoubleArray(n) { r.nextDouble() }, *shape)
             NpyDtype.F4 -> FloatTensor.of(FloatArray(n) { r.nextFloat() }, *shape)
+            NpyDtype.F2 -> org.attn4j.api.HalfTensor.of(org.attn4j.api.DType.FLOAT16, ShortArray(n) { r.nextInt().toShort() }, *shape)
+            NpyDtype.U2 -> org.attn4j.api.HalfTensor.of(org.attn4j.api.DType.BFLOAT16, ShortArray(n) { r.nextInt().toShort() }, *shape)
+            NpyDtype.I1 -> org.attn4j.api.Int8Tensor.of(ByteArray(n) { r.nextInt().toByte() },
+                FloatArray(Tensor.elementCount(*shape.copyOf(shape.size - 1))) { 1f }, *shape)
         }
         val version = r.nextInt(1, 4)
         how += "valid ${dtype.descr} ${shape.contentToString()} v$version"
