@@ -22,6 +22,12 @@ final class AttendCall {
     int ksB, ksH, ksL;
     long v;
     int vsB, vsH, vsL;
+    /** how K and V are stored; for {@link KvType#INT8} their row scales, addressed like K/V rows of width 1 */
+    KvType kvType = KvType.REAL;
+    long kScale;
+    int kssB, kssH, kssL;
+    long vScale;
+    int vssB, vssH, vssL;
     /** block table {@code [B, pagesPerSeq]} (int) */
     long pageTable;
     int pageSize, pagesPerSeq;
@@ -54,13 +60,32 @@ final class AttendCall {
         return this;
     }
 
+    /** Binds K (and its scales, or 0) as stored in {@code mem}, with element strides. */
+    AttendCall k(DeviceInputs.Stored mem, int sB, int sH, int sL) {
+        kvType = mem.type();
+        k(mem.mem(), sB, sH, sL);
+        kScale = mem.scales();
+        kssB = sB / mem.width(); kssH = sH / mem.width(); kssL = sL / mem.width();
+        return this;
+    }
+
+    /** Binds V as stored; K and V must share one {@link KvType}. */
+    AttendCall v(DeviceInputs.Stored mem, int sB, int sH, int sL) {
+        if (mem.type() != kvType) throw new IllegalStateException("K is " + kvType + ", V is " + mem.type());
+        v(mem.mem(), sB, sH, sL);
+        vScale = mem.scales();
+        vssB = sB / mem.width(); vssH = sH / mem.width(); vssL = sL / mem.width();
+        return this;
+    }
+
     AttendCall out(long mem, int sB, int sH, int sL) {
         out = mem; osB = sB; osH = sH; osL = sL;
         return this;
     }
 
     /** Enqueues attention (and the split merge when the keys are split); returns the number of splits used. */
-    int enqueue(KernelSet ks, ClScope scope) {
+    int enqueue(KernelSet plain, ClScope scope) {
+        KernelSet ks = plain.variant(kvType);
         int hq = spec.qHeads(), hkv = spec.kvHeads(), d = spec.headDim(), dv = spec.vHeadDim();
         int g = hq / hkv;
         long rowsPerKvHead = (long) g * qLen;
@@ -110,6 +135,8 @@ final class AttendCall {
                 .mem(or(q, dummy)).i(qsB, qsH, qsL)
                 .mem(or(k, dummy)).i(ksB, ksH, ksL)
                 .mem(or(v, dummy)).i(vsB, vsH, vsL)
+                .mem(or(kScale, dummy)).i(kssB, kssH, kssL)
+                .mem(or(vScale, dummy)).i(vssB, vssH, vssL)
                 .mem(or(pageTable, dummy)).i(Math.max(pageSize, 1), pagesPerSeq)
                 .mem(or(bias, dummy)).i(biasStrides)
                 .mem(or(mask, dummy)).i(maskStrides)

@@ -9,14 +9,14 @@ import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.IntBuffer;
 import java.nio.charset.StandardCharsets;
-import java.util.EnumMap;
+import java.util.HashMap;
 import java.util.Map;
 
 import static org.lwjgl.opencl.CL10.*;
 
 /**
- * An OpenCL context and in-order queue on one device, with the programs built for it (one per {@link RealType},
- * built on first use and cached, so every plan on this device shares them).
+ * An OpenCL context and in-order queue on one device, with the programs built for it (one per {@link RealType} and
+ * {@link KvType} in use, built on first use and cached, so every plan on this device shares them).
  *
  * <p>Reference counted: the owner (a backend) holds one reference, every plan retains one while open; the last
  * {@link #release()} releases the programs, a dummy buffer, the queue and the context. Every object created
@@ -32,7 +32,7 @@ final class ClContext {
     private final long context;
     private final long queue;
     private final long dummy;
-    private final Map<RealType, Long> programs = new EnumMap<>(RealType.class);
+    private final Map<String, Long> programs = new HashMap<>();
     private int references = 1;
 
     /** Creates the context and queue; throws {@link AttentionException} (having released what it made) on failure. */
@@ -116,15 +116,21 @@ final class ClContext {
     }
 
     /** The program for {@code real}, built on first use; a failed build throws with the compiler's log. */
-    synchronized long program(RealType real) {
+    long program(RealType real) {
+        return program(real, KvType.REAL);
+    }
+
+    /** The program for {@code real} whose {@code attend} reads K/V as {@code kv}, built on first use. */
+    synchronized long program(RealType real, KvType kv) {
         if (references <= 0) throw new AttentionException("opencl: the context was already released");
-        Long cached = programs.get(real);
+        String key = real + "/" + kv;
+        Long cached = programs.get(key);
         if (cached != null) return cached;
         if (real == RealType.FLOAT64 && !device.fp64()) {
             throw new AttentionException("opencl: device " + device + " has no cl_khr_fp64; the float64 path is unavailable");
         }
-        long program = build(kernelSource != null ? kernelSource : source(), BUILD_OPTIONS + real.defines);
-        programs.put(real, program);
+        long program = build(kernelSource != null ? kernelSource : source(), BUILD_OPTIONS + real.defines + kv.defines());
+        programs.put(key, program);
         return program;
     }
 

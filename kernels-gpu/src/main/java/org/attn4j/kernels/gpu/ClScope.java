@@ -4,6 +4,8 @@ import org.attn4j.api.AttentionException;
 import org.attn4j.api.BoolTensor;
 import org.attn4j.api.DoubleTensor;
 import org.attn4j.api.FloatTensor;
+import org.attn4j.api.HalfTensor;
+import org.attn4j.api.Int8Tensor;
 import org.attn4j.api.Tensor;
 import org.lwjgl.system.MemoryUtil;
 
@@ -51,6 +53,65 @@ final class ClScope implements AutoCloseable {
                 else db.put(t.toDoubleArray());
             }
             return track(ctx.createBuffer(CL_MEM_READ_ONLY, host.remaining(), host));
+        } finally {
+            MemoryUtil.memFree(host);
+        }
+    }
+
+    /**
+     * Uploads {@code t} as the kernel reads it on the {@code real} path: in its stored type (float16 / bfloat16 bits,
+     * int8 bytes plus a float scale per row of the last axis) when {@link KvType#readable} says the kernel converts
+     * it, else widened or narrowed to {@code real} on the host (exact for every reduced type; float64 to float32 is
+     * rounded, as any float32 upload).
+     */
+    DeviceInputs.Stored uploadStored(Tensor t, RealType real) {
+        KvType type = KvType.readable(t.dtype(), real);
+        int width = t.rank() == 0 ? 1 : Math.max(1, t.size(t.rank() - 1));
+        if (type == null || type == KvType.REAL) return new DeviceInputs.Stored(upload(t, real), 0, KvType.REAL, width);
+        int n = t.elementCount();
+        if (n == 0) return new DeviceInputs.Stored(ctx.dummy(), type == KvType.INT8 ? ctx.dummy() : 0, type, width);
+        if (t instanceof Int8Tensor i8) {
+            Int8Tensor c = contiguousRows(i8);
+            if (c == null) return new DeviceInputs.Stored(upload(t, real), 0, KvType.REAL, width); // rows span scales
+            long data = uploadBytes(c.data(), c.offset(), n);
+            long scales = upload(FloatTensor.of(rowScales(c), n / width), RealType.FLOAT32);
+            return new DeviceInputs.Stored(data, scales, type, width);
+        }
+        HalfTensor h = (HalfTensor) t;
+        HalfTensor c = h.isContiguous() ? h : h.copy();
+        ByteBuffer host = MemoryUtil.memAlloc(checkedBytes(n, 2));
+        try {
+            host.asShortBuffer().put(c.bits(), c.offset(), n);
+            return new DeviceInputs.Stored(track(ctx.createBuffer(CL_MEM_READ_ONLY, host.remaining(), host)), 0, type, width);
+        } finally {
+            MemoryUtil.memFree(host);
+        }
+    }
+
+    /** {@code t} contiguous with one scale per row of its last axis, or {@code null} when a row spans several scales. */
+    private static Int8Tensor contiguousRows(Int8Tensor t) {
+        if (t.isContiguous() && t.offset() % t.rowPitch() == 0 && t.rowPitch() == t.size(t.rank() - 1)) return t;
+        try {
+            return t.copy();
+        } catch (AttentionException e) {
+            return null; // a view whose last axis is not the row axis: the caller widens it on the host instead
+        }
+    }
+
+    /** The scales of a contiguous int8 tensor whose rows are its last axis, one per row from its offset. */
+    private static float[] rowScales(Int8Tensor t) {
+        int width = t.rowPitch();
+        int rows = t.elementCount() / width;
+        float[] out = new float[rows];
+        System.arraycopy(t.scales(), t.offset() / width, out, 0, rows);
+        return out;
+    }
+
+    private long uploadBytes(byte[] data, int offset, int n) {
+        ByteBuffer host = MemoryUtil.memAlloc(n);
+        try {
+            host.put(data, offset, n).flip();
+            return track(ctx.createBuffer(CL_MEM_READ_ONLY, n, host));
         } finally {
             MemoryUtil.memFree(host);
         }
@@ -119,7 +180,7 @@ final class ClScope implements AutoCloseable {
         return mem;
     }
 
-    private static int checkedBytes(long count, int elementBytes) {
+    static int checkedBytes(long count, int elementBytes) {
         long bytes = count * elementBytes;
         if (bytes > Integer.MAX_VALUE - 16) {
             throw new AttentionException("opencl: " + count + " elements (" + bytes + " bytes) are too many for one buffer");

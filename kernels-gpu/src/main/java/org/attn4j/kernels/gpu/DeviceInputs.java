@@ -15,6 +15,13 @@ final class DeviceInputs {
     private DeviceInputs() {
     }
 
+    /**
+     * A K or V buffer as the kernel reads it: elements of {@code type} in {@code mem}, and for {@link KvType#INT8} one
+     * float scale per row of {@code width} elements in {@code scales} (0 otherwise).
+     */
+    record Stored(long mem, long scales, KvType type, int width) {
+    }
+
     /** Float64 when the cache and every tensor are float64 and the device has cl_khr_fp64; float32 otherwise. */
     static RealType pathFor(ClDevice device, DType cacheType, Tensor... tensors) {
         return cacheType == DType.FLOAT64 ? pathFor(device, tensors) : RealType.FLOAT32;
@@ -79,8 +86,15 @@ final class DeviceInputs {
         int hq = spec.qHeads(), hkv = spec.kvHeads(), d = spec.headDim(), dv = spec.vHeadDim();
         int lq = in.qLen(), lk = in.kvLen();
         call.q(scope.upload(in.q(), real), hq * lq * d, lq * d, d);
-        call.k(scope.upload(in.k(), real), hkv * lk * d, lk * d, d);
-        call.v(scope.upload(in.v(), real), hkv * lk * dv, lk * dv, dv);
+        // reduced K/V go up as stored and are converted in the kernel; K and V of different types both as REAL
+        Stored k = scope.uploadStored(in.k(), real);
+        Stored v = scope.uploadStored(in.v(), real);
+        if (k.type() != v.type()) {
+            k = new Stored(scope.upload(in.k(), real), 0, KvType.REAL, d);
+            v = new Stored(scope.upload(in.v(), real), 0, KvType.REAL, dv);
+        }
+        call.k(k, hkv * lk * d, lk * d, d);
+        call.v(v, hkv * lk * dv, lk * dv, dv);
         bindBias(call, scope, in.bias(), real);
         bindMask(call, scope, in.mask());
         if (in.alibiSlopes() != null) call.slopes = scope.upload(in.alibiSlopes(), real);
@@ -114,7 +128,12 @@ final class DeviceInputs {
         for (int len : lens) maxLen = Math.max(maxLen, len);
         call.batch = b;
         call.kvLen = maxLen;
+        Stored keys;
         switch (cache) {
+            case OpenClKvCache c when c.readableOn(scope.context(), real) -> {
+                // already on this device in a type the kernel reads: nothing to upload but the lengths (and table)
+                keys = c.bind(call, scope, real, valuesFromKeys);
+            }
             case PagedKvCache p -> {
                 int ps = p.pageSize();
                 int[][] tables = new int[b][];
@@ -125,31 +144,35 @@ final class DeviceInputs {
                 }
                 int[] flat = new int[b * pages]; // padded with page 0, which the kernel never reads past a length
                 for (int s = 0; s < b; s++) System.arraycopy(tables[s], 0, flat, s * pages, tables[s].length);
-                call.k(scope.upload(p.keyPages(), real), hkv * ps * d, ps * d, d);
-                if (!valuesFromKeys) call.v(scope.upload(p.valuePages(), real), hkv * ps * dv, ps * dv, dv);
+                keys = scope.uploadStored(p.keyPages(), real);
+                call.k(keys, hkv * ps * d, ps * d, d);
+                if (!valuesFromKeys) call.v(scope.uploadStored(p.valuePages(), real), hkv * ps * dv, ps * dv, dv);
                 call.pageTable = scope.uploadInts(flat);
                 call.pageSize = ps;
                 call.pagesPerSeq = pages;
             }
             case ContiguousKvCache c -> {
-                call.k(scope.upload(c.keyStore().slice(2, 0, maxLen), real), hkv * maxLen * d, maxLen * d, d);
+                keys = scope.uploadStored(c.keyStore().slice(2, 0, maxLen), real);
+                call.k(keys, hkv * maxLen * d, maxLen * d, d);
                 if (!valuesFromKeys) {
-                    call.v(scope.upload(c.valueStore().slice(2, 0, maxLen), real), hkv * maxLen * dv, maxLen * dv, dv);
+                    call.v(scope.uploadStored(c.valueStore().slice(2, 0, maxLen), real), hkv * maxLen * dv, maxLen * dv, dv);
                 }
             }
             default -> {
-                // gather() needs values; a keys-only cache is copied key by key
-                Tensor keys = Tensors.zeros(real.dtype, b, hkv, maxLen, d);
-                for (int s = 0; s < b; s++) Tensors.copyInto(cache.keys(s), keys.select(0, s).slice(1, 0, lens[s]));
-                call.k(scope.upload(keys, real), hkv * maxLen * d, maxLen * d, d);
+                // Any other cache (or a device cache the kernel cannot read as stored): its rows in its own type,
+                // copied exactly (an int8 row keeps its scale); gather() needs values, so keys-only goes key by key.
+                Tensor dense = Tensors.zeros(cache.dtype(), b, hkv, maxLen, d);
+                for (int s = 0; s < b; s++) Tensors.copyInto(cache.keys(s), dense.select(0, s).slice(1, 0, lens[s]));
+                keys = scope.uploadStored(dense, real);
+                call.k(keys, hkv * maxLen * d, maxLen * d, d);
                 if (!valuesFromKeys) {
-                    Tensor values = Tensors.zeros(real.dtype, b, hkv, maxLen, dv);
+                    Tensor values = Tensors.zeros(cache.dtype(), b, hkv, maxLen, dv);
                     for (int s = 0; s < b; s++) Tensors.copyInto(cache.values(s), values.select(0, s).slice(1, 0, lens[s]));
-                    call.v(scope.upload(values, real), hkv * maxLen * dv, maxLen * dv, dv);
+                    call.v(scope.uploadStored(values, real), hkv * maxLen * dv, maxLen * dv, dv);
                 }
             }
         }
-        if (valuesFromKeys) call.v(call.k, call.ksB, call.ksH, call.ksL);
+        if (valuesFromKeys) call.v(keys, call.ksB, call.ksH, call.ksL);
         call.kvLens = scope.uploadInts(lens);
     }
 }

@@ -22,6 +22,10 @@ final class KernelSet implements AutoCloseable {
 
     final ClContext ctx;
     final RealType real;
+    /** how this set's attend reads K and V */
+    final KvType kv;
+    /** sets of the same REAL for the other K/V types, made on first use and closed with this one */
+    private final KernelSet[] variants = new KernelSet[KvType.values().length];
     final long attend;
     final long merge;
     final long linear;
@@ -38,9 +42,14 @@ final class KernelSet implements AutoCloseable {
     final long attendLocalBudget;
 
     KernelSet(ClContext ctx, RealType real) {
+        this(ctx, real, KvType.REAL);
+    }
+
+    KernelSet(ClContext ctx, RealType real, KvType kv) {
         this.ctx = ctx;
         this.real = real;
-        long program = ctx.program(real);
+        this.kv = kv;
+        long program = ctx.program(real, kv);
         long a = 0, m = 0, l = 0, n = 0, r = 0;
         try {
             a = ctx.createKernel(program, "attend");
@@ -71,6 +80,20 @@ final class KernelSet implements AutoCloseable {
         this.linearTile = lin;
         // What the device offers minus what the kernel already uses statically, with a little slack for the runtime.
         this.attendLocalBudget = dev.localMemSize() - kernelLocalMem(a) - 64;
+    }
+
+    /**
+     * The set whose attend reads K/V as {@code type}: this one, or a sibling built on first use (its program too) and
+     * closed with this set. Not thread-safe, like the rest of a set: its owner serialises calls.
+     */
+    KernelSet variant(KvType type) {
+        if (type == kv) return this;
+        KernelSet v = variants[type.ordinal()];
+        if (v == null) {
+            v = new KernelSet(ctx, real, type);
+            variants[type.ordinal()] = v;
+        }
+        return v;
     }
 
     /** The largest work-group size <= cap the kernel allows, rounded down to its preferred multiple when possible. */
@@ -181,6 +204,10 @@ final class KernelSet implements AutoCloseable {
 
     @Override
     public void close() {
+        for (int i = 0; i < variants.length; i++) {
+            if (variants[i] != null) variants[i].close();
+            variants[i] = null;
+        }
         ctx.releaseKernel(attend);
         ctx.releaseKernel(merge);
         ctx.releaseKernel(linear);

@@ -5,6 +5,8 @@ import org.attn4j.api.AttentionException;
 import org.attn4j.api.AttentionPlan;
 import org.attn4j.api.AttentionProblem;
 import org.attn4j.api.DType;
+import org.attn4j.api.KvCache;
+import org.attn4j.api.KvCacheSpec;
 import org.attn4j.api.LayerConfig;
 import org.attn4j.api.LayerPlan;
 import org.attn4j.api.LayerWeights;
@@ -274,6 +276,44 @@ public final class OpenClBackend extends AbstractAttentionBackend implements Aut
     @Override
     protected AttentionPlan newPlan(AttentionProblem problem, PlanOptions options) {
         return new OpenClAttentionPlan(context(), problem, options, 0);
+    }
+
+    /**
+     * Float32 and float64 as before; float16, bfloat16 and int8 K/V (kernel inputs and caches) are read in their
+     * stored type and converted to float inside the {@code attend} kernel, on the float32 path.
+     */
+    @Override
+    public Support supportStorage(DType dtype) {
+        AttentionException.require(dtype != null, "dtype", "a dtype", "null");
+        if (dtype.isReal()) return Support.ok();
+        return super.supportStorage(dtype);
+    }
+
+    /**
+     * A contiguous {@link OpenClKvCache}: keys and values in device buffers of the spec's storage type; appends
+     * upload only their rows, decodes read them in place. Close it to free the device memory early.
+     */
+    @Override
+    public KvCache newKvCache(KvCacheSpec spec) {
+        AttentionException.require(spec != null, "spec", "a KV-cache spec", "null");
+        supportStorage(spec.dtype()).orThrow(name(), "a " + spec.dtype() + " KV cache");
+        return OpenClKvCache.contiguous(context(), spec);
+    }
+
+    /** A contiguous float32 {@link OpenClKvCache}. */
+    @Override
+    public KvCache newKvCache(int sequences, int kvHeads, int maxLength, int headDim, int vHeadDim) {
+        return newKvCache(new KvCacheSpec(precision().dtype(), sequences, kvHeads, maxLength, headDim, vHeadDim));
+    }
+
+    /**
+     * A paged {@link OpenClKvCache} of {@code spec}'s geometry and storage type: {@code pageCount} pages of
+     * {@code pageSize} tokens on the device, shared by the sequences through block tables (as {@code PagedKvCache}).
+     */
+    public OpenClKvCache newPagedKvCache(KvCacheSpec spec, int pageSize, int pageCount) {
+        AttentionException.require(spec != null, "spec", "a KV-cache spec", "null");
+        supportStorage(spec.dtype()).orThrow(name(), "a " + spec.dtype() + " KV cache");
+        return OpenClKvCache.paged(context(), spec, pageSize, pageCount);
     }
 
     @Override

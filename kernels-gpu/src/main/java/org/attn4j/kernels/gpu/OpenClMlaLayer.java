@@ -4,9 +4,9 @@ import org.attn4j.api.Alignment;
 import org.attn4j.api.AttentionException;
 import org.attn4j.api.AttentionSpec;
 import org.attn4j.api.BoolTensor;
-import org.attn4j.api.ContiguousKvCache;
 import org.attn4j.api.DoubleTensor;
 import org.attn4j.api.Float32Range;
+import org.attn4j.api.DType;
 import org.attn4j.api.KvCache;
 import org.attn4j.api.LayerPlan;
 import org.attn4j.api.MlaLayerConfig;
@@ -200,7 +200,19 @@ final class OpenClMlaLayer implements LayerPlan {
     /** A latent cache in this layer's precision: one "head" of width {@code kv_lora_rank + rope}, no values. */
     @Override
     public KvCache newCache(int batch, int maxLength) {
-        return new ContiguousKvCache(config.cacheSpec(real.dtype, batch, maxLength));
+        return newCache(batch, maxLength, real.dtype);
+    }
+
+    /**
+     * A device-resident {@link OpenClKvCache} of this layer's geometry in {@code storage} (any real type: float16,
+     * bfloat16 and int8 are appended by {@code Quantization} and read by the kernel as stored).
+     */
+    @Override
+    public KvCache newCache(int batch, int maxLength, DType storage) {
+        synchronized (this) {
+            requireOpen();
+        }
+        return OpenClKvCache.contiguous(ctx, config.cacheSpec(storage, batch, maxLength));
     }
 
     /**

@@ -3,8 +3,8 @@ package org.attn4j.kernels.gpu;
 import org.attn4j.api.AttentionException;
 import org.attn4j.api.AttentionSpec;
 import org.attn4j.api.BoolTensor;
-import org.attn4j.api.ContiguousKvCache;
 import org.attn4j.api.Float32Range;
+import org.attn4j.api.DType;
 import org.attn4j.api.KvCache;
 import org.attn4j.api.LayerPlan;
 import org.attn4j.api.StandardLayerConfig;
@@ -123,7 +123,19 @@ final class OpenClStandardLayer implements LayerPlan {
     /** A cache in this layer's precision: {@code kvHeads} heads of width {@code headDim} for keys and values. */
     @Override
     public KvCache newCache(int batch, int maxLength) {
-        return new ContiguousKvCache(config.cacheSpec(real.dtype, batch, maxLength));
+        return newCache(batch, maxLength, real.dtype);
+    }
+
+    /**
+     * A device-resident {@link OpenClKvCache} of this layer's geometry in {@code storage} (any real type: float16,
+     * bfloat16 and int8 are appended by {@code Quantization} and read by the kernel as stored).
+     */
+    @Override
+    public KvCache newCache(int batch, int maxLength, DType storage) {
+        synchronized (this) {
+            requireOpen();
+        }
+        return OpenClKvCache.contiguous(ctx, config.cacheSpec(storage, batch, maxLength));
     }
 
     /**

@@ -2,7 +2,8 @@
  * attn4j OpenCL C 1.2 kernels: tiled attention with an online softmax, the split-KV merge, and a tiled
  * linear layer (y = x W^T + b) for the layer projections.
  *
- * Build options: -cl-std=CL1.2 -D REAL=float, or -D REAL=double -D USE_FP64=1 on devices with cl_khr_fp64.
+ * Build options: -cl-std=CL1.2 -D REAL=float, or -D REAL=double -D USE_FP64=1 on devices with cl_khr_fp64;
+ * -D KV_TYPE=0..3 chooses how attend reads K and V (below).
  * Semantics: golden/FORMAT.md ("For each score, in this order" steps 1-5, "Visibility").
  *
  * Nothing here depends on one device: tile sizes and the work-group size are kernel arguments / the launch
@@ -18,6 +19,28 @@
 #endif
 
 #define NEG_INF ((REAL) (-INFINITY))
+
+/*
+ * K/V storage (KvType.java): 0 = REAL; 1 = float16 (vload_half, core in 1.2); 2 = bfloat16 (ushort bits << 16);
+ * 3 = int8 (char times the row's float scale, scale buffers kScale / vScale). Converted on load into local
+ * memory: every score and sum is computed in REAL. KV_LOAD(p, i, sc, si): element i of p, scale si of sc.
+ */
+#ifndef KV_TYPE
+#define KV_TYPE 0
+#endif
+#if KV_TYPE == 1
+#define KV_T half
+#define KV_LOAD(p, i, sc, si) ((REAL) vload_half((i), (p)))
+#elif KV_TYPE == 2
+#define KV_T ushort
+#define KV_LOAD(p, i, sc, si) ((REAL) as_float(((uint) (p)[i]) << 16))
+#elif KV_TYPE == 3
+#define KV_T char
+#define KV_LOAD(p, i, sc, si) ((REAL) ((float) (p)[i] * (sc)[si]))
+#else
+#define KV_T REAL
+#define KV_LOAD(p, i, sc, si) ((p)[i])
+#endif
 
 /* flags of attend / merge_splits (mirrored in ClAttention.java) */
 #define F_CAUSAL    1
@@ -57,13 +80,18 @@ inline int kv_row(int flags, __global const int* pageTable, int pageSize, int pa
  * splits  > 1: writes this split's unnormalised accumulator to out (+ split * osS), and its running max and
  *              sum to partM / partL [splits, B, Hq, Lq]; merge_splits finishes.
  *
+ * int8 K/V: the scale of row j is kScale[kv_row(..., kssB, kssH, kssL)] (the same addressing with the scales'
+ * strides), likewise vScale; for the other types the scale arguments are unused.
+ *
  * Local memory (sizes set by the host): lQ [tileQ, headDim], lK [tileK, headDim], lV [tileK, vHeadDim],
  * lO [tileQ, vHeadDim], lS [tileQ, tileK], lRow [3, tileQ] (running max, running sum, rescale factor).
  */
 __kernel void attend(
         __global const REAL* q, const int qsB, const int qsH, const int qsL,
-        __global const REAL* k, const int ksB, const int ksH, const int ksL,
-        __global const REAL* v, const int vsB, const int vsH, const int vsL,
+        __global const KV_T* k, const int ksB, const int ksH, const int ksL,
+        __global const KV_T* v, const int vsB, const int vsH, const int vsL,
+        __global const float* kScale, const int kssB, const int kssH, const int kssL,
+        __global const float* vScale, const int vssB, const int vssH, const int vssL,
         __global const int* pageTable, const int pageSize, const int pagesPerSeq,
         __global const REAL* bias, const int bsB, const int bsH, const int bsI, const int bsJ,
         __global const uchar* mask, const int msB, const int msH, const int msI, const int msJ,
@@ -124,11 +152,13 @@ __kernel void attend(
         const int nk = (int) min((long) tileK, jhi - jt);
         for (int idx = lid; idx < nk * headDim; idx += wg) {
             int kk = idx / headDim, c = idx - kk * headDim;
-            lK[idx] = k[kv_row(flags, pageTable, pageSize, pagesPerSeq, b, kvh, j0 + kk, ksB, ksH, ksL) + c];
+            lK[idx] = KV_LOAD(k, kv_row(flags, pageTable, pageSize, pagesPerSeq, b, kvh, j0 + kk, ksB, ksH, ksL) + c,
+                              kScale, kv_row(flags, pageTable, pageSize, pagesPerSeq, b, kvh, j0 + kk, kssB, kssH, kssL));
         }
         for (int idx = lid; idx < nk * vHeadDim; idx += wg) {
             int kk = idx / vHeadDim, c = idx - kk * vHeadDim;
-            lV[idx] = v[kv_row(flags, pageTable, pageSize, pagesPerSeq, b, kvh, j0 + kk, vsB, vsH, vsL) + c];
+            lV[idx] = KV_LOAD(v, kv_row(flags, pageTable, pageSize, pagesPerSeq, b, kvh, j0 + kk, vsB, vsH, vsL) + c,
+                              vScale, kv_row(flags, pageTable, pageSize, pagesPerSeq, b, kvh, j0 + kk, vssB, vssH, vssL));
         }
         barrier(CLK_LOCAL_MEM_FENCE);
 

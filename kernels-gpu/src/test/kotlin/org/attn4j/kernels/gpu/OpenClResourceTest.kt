@@ -97,6 +97,11 @@ class OpenClResourceTest : StringSpec({
                 layer.step(TestData.floats(r, 2, 5, 16), lc)
                 layer.step(TestData.floats(r, 2, 1, 16), lc)
                 shouldThrow<AttentionException> { layer.step(TestData.floats(r, 2, 5, 16), lc) } // does not fit
+                // a device cache holds its buffers (and the context) until closed
+                (lc as OpenClKvCache).close()
+                gpu.newPagedKvCache(lc.spec(), 4, 6).use { pc ->
+                    pc.append(TestData.floats(r, 2, lc.kvHeads(), 3, lc.headDim()), TestData.floats(r, 2, lc.kvHeads(), 3, lc.headDim()))
+                }
             }
             // a build failure releases its program and reports the compiler's log
             val ctx = gpu.contextForTests()
