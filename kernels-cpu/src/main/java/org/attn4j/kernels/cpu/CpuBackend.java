@@ -92,6 +92,17 @@ public final class CpuBackend extends AbstractAttentionBackend {
         return Support.of(reasons);
     }
 
+    /**
+     * float32, float64 and the reduced types: float16, bfloat16 and int8 q/k/v tensors and caches (contiguous, paged)
+     * are read in place and converted inside the kernels' loops; compute stays float32.
+     */
+    @Override
+    public Support supportStorage(DType dtype) {
+        AttentionException.require(dtype != null, "dtype", "a dtype", "null");
+        if (dtype.isReal()) return Support.ok();
+        return super.supportStorage(dtype); // the reason for a type that is no attention input
+    }
+
     @Override
     protected AttentionPlan newPlan(AttentionProblem problem, PlanOptions options) {
         return new CpuAttentionPlan(problem, options, kernels, tuning);
