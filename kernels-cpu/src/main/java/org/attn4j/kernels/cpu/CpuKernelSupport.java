@@ -117,6 +117,14 @@ public interface CpuKernelSupport {
     void dotScoresInt8(int rows, int n, int d, float scale, float[] q, int qOff, int qStride,
                        byte[] k, float[] kScales, int pitch, int kOff, int kStride, float[] s, int sOff, int sStride);
 
+    /**
+     * {@link #transposedScores} over float16 ({@code bf16 == false}) or bfloat16 keys stored transposed (a
+     * {@link org.attn4j.api.TiledKvCache} of that type): each loaded vector of key columns is converted once and used
+     * by every query row of the block.
+     */
+    void transposedScoresHalf(int rows, int n, int d, float scale, float[] q, int qOff, int qStride,
+                              short[] kt, boolean bf16, int ktOff, int ktStride, float[] s, int sOff, int sStride);
+
     /** {@link #accumulateRows} over float16 ({@code bf16 == false}) or bfloat16 value rows. */
     void accumulateRowsHalf(int rows, int n, int dv, float[] p, int pOff, int pStride,
                             short[] v, boolean bf16, int vOff, int vStride, float[] o, int oOff, int oStride, float[] oScale);

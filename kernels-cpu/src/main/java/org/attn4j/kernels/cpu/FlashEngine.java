@@ -504,11 +504,9 @@ final class FlashEngine {
     private static float touchAhead(AttentionCall c, int b, int kvh, int j, int n) {
         n = Math.min(n, c.kv.run(b, j));
         float sum = 0;
-        if (c.kv.keysTransposed()) { // one [D][tile] block (float32): a contiguous range from the first key of the tile
-            float[] kk = c.kv.k;
+        if (c.kv.keysTransposed()) { // one [D][tile] block: a contiguous range from the first key of the tile
             int from = c.kv.kRow(b, kvh, j);
-            int to = from + (c.headDim - 1) * c.kv.ktStride() + n;
-            for (int x = from; x < to; x += 16) sum += kk[x];
+            sum += c.kv.ks.touch(from, 1, 0, (c.headDim - 1) * c.kv.ktStride() + n);
         } else {
             sum += c.kv.ks.touch(c.kv.kRow(b, kvh, j), n, c.kv.kStride, c.headDim);
         }
@@ -527,7 +525,10 @@ final class FlashEngine {
         int tileLen = run.lay().tile();
         float[] sc = s.s;
         int r = block.rows();
-        if (run.kt() != null) {
+        if (c.kv.keysTransposed() && c.kv.ks.h != null) { // a float16/bfloat16 tiled cache, converted as it is read
+            k.transposedScoresHalf(r, n, d, c.scale, c.q, block.qOff(), block.qStride(), c.kv.ks.h,
+                    c.kv.ks.dtype == org.attn4j.api.DType.BFLOAT16, keys.kRow() + c0, c.kv.ktStride(), sc, sBase, tileLen);
+        } else if (run.kt() != null) {
             k.transposedScores(r, n, d, c.scale, c.q, block.qOff(), block.qStride(), run.kt(), keys.kRow() + c0,
                     run.ktStride(), sc, sBase, tileLen);
         } else {

@@ -281,8 +281,9 @@ abstract sealed class KvSource permits KvSource.Strided, KvSource.Paged, KvSourc
         private final int kOff, kSB, kSH, kTile, kDim;
         private final int vOff, vSB, vSH;
 
-        Tiled(FloatTensor keyTiles, FloatTensor values, int tile, int[] lengths) {
-            super(Store.of(keyTiles.data()), Store.of(values.data()), 1, values.stride(2), lengths);
+        /** float32, float16 or bfloat16 tiles (keys and values of one type), element stride 1. */
+        Tiled(Tensor keyTiles, Tensor values, int tile, int[] lengths) {
+            super(Store.of(keyTiles), Store.of(values), 1, values.stride(2), lengths);
             this.tile = tile;
             this.kOff = keyTiles.offset();
             this.kSB = keyTiles.stride(0);
@@ -369,7 +370,7 @@ abstract sealed class KvSource permits KvSource.Strided, KvSource.Paged, KvSourc
 
     /**
      * Reads a cache in place when it is a {@link ContiguousKvCache} or {@link PagedKvCache} of any storage type the
-     * kernels read (float32, float16, bfloat16, int8) or a float32 {@link TiledKvCache}; any other cache is copied
+     * kernels read (float32, float16, bfloat16, int8) or a float32, float16 or bfloat16 {@link TiledKvCache}; any other cache is copied
      * (one float32 copy of what it holds). {@code latent}: the values are the key rows ({@code vHeadDim == 0} caches
      * of MLA).
      */
@@ -393,10 +394,9 @@ abstract sealed class KvSource permits KvSource.Strided, KvSource.Paged, KvSourc
             return new Paged(ks, kp.offset(), kp.stride(0), kp.stride(1), kp.stride(2),
                     latent ? ks : Store.of(vp), vp.offset(), vp.stride(0), vp.stride(1), vp.stride(2), p.pageSize(), tables, lengths);
         }
-        if (!latent && cache.dtype() == DType.FLOAT32 && cache instanceof TiledKvCache t
-                && t.keyTiles() instanceof FloatTensor kt && kt.stride(4) == 1 && t.valueStore() instanceof FloatTensor vs
-                && rowContiguous(vs)) {
-            return new Tiled(kt, vs, t.tile(), lengths);
+        if (!latent && cache instanceof TiledKvCache t && (t.dtype() == DType.FLOAT32 || t.dtype() == DType.FLOAT16
+                || t.dtype() == DType.BFLOAT16) && t.keyTiles().stride(4) == 1 && readableInPlace(t.valueStore())) {
+            return new Tiled(t.keyTiles(), t.valueStore(), t.tile(), lengths);
         }
         return copyOf(cache, latent, lengths);
     }

@@ -170,6 +170,22 @@ public final class ScalarCpuKernels implements CpuKernelSupport {
     }
 
     @Override
+    public void transposedScoresHalf(int rows, int n, int d, float scale, float[] q, int qOff, int qStride,
+                                     short[] kt, boolean bf16, int ktOff, int ktStride, float[] s, int sOff, int sStride) {
+        for (int r = 0; r < rows; r++) {
+            int qr = qOff + r * qStride;
+            int sr = sOff + r * sStride;
+            for (int c = 0; c < n; c++) s[sr + c] = 0f;
+            for (int e = 0; e < d; e++) {
+                float qe = q[qr + e];
+                int kb = ktOff + e * ktStride;
+                for (int c = 0; c < n; c++) s[sr + c] += qe * half(kt[kb + c], bf16);
+            }
+            for (int c = 0; c < n; c++) s[sr + c] *= scale;
+        }
+    }
+
+    @Override
     public void accumulateRowsHalf(int rows, int n, int dv, float[] p, int pOff, int pStride,
                                    short[] v, boolean bf16, int vOff, int vStride, float[] o, int oOff, int oStride,
                                    float[] oScale) {

@@ -19,6 +19,8 @@ import org.attn4j.api.StandardLayerConfig
 import org.attn4j.api.StandardLayerWeights
 import org.attn4j.api.Tensor
 import org.attn4j.api.Tensors
+import org.attn4j.api.TiledKvCache
+import io.kotest.matchers.types.shouldBeInstanceOf
 import org.attn4j.reference.Naive32
 import org.attn4j.reference.ReferenceAttention
 import org.attn4j.reference.ReferenceBackend
@@ -30,7 +32,8 @@ import kotlin.math.sqrt
 /**
  * float16, bfloat16 and int8 q/k/v and caches (#18), read in place by the kernels, against the float64 reference on
  * the same stored values: dense prefill and decode, contiguous and paged caches, GQA and MLA's latent cache, split-KV
- * lengths, odd head dims, both kernel implementations.
+ * lengths, odd head dims, both kernel implementations. Each case also checks that the kernels read the stored type
+ * in place (the source's store keeps the type), not a float32 copy.
  */
 class ReducedStorageTest : StringSpec({
     val reduced = listOf(DType.FLOAT16, DType.BFLOAT16, DType.INT8)
@@ -148,6 +151,7 @@ class ReducedStorageTest : StringSpec({
                 for (spec in specs) {
                     val f = qkv(rng, spec, 2, 19, 37)
                     val inputs = AttentionInputs.of(store(t, f.q()), store(t, f.k()), store(t, f.v()))
+                    KvSource.dense(inputs.k(), inputs.v(), intArrayOf(37, 37)).vs.dtype shouldBe t
                     checkKernel(backend, "$t prefill $spec", spec, inputs)
                     // a causal prefill with many query rows packs the keys: converted as they are transposed
                     val big = qkv(rng, spec, 1, 40, 40)
@@ -161,11 +165,19 @@ class ReducedStorageTest : StringSpec({
                 for (spec in specs) {
                     val contiguous = ContiguousKvCache(t, lengths.size, spec.kvHeads(), maxLen, spec.headDim(), spec.vHeadDim())
                     val paged = PagedKvCache(t, lengths.size, spec.kvHeads(), spec.headDim(), spec.vHeadDim(), 7, 200, maxLen)
-                    for (cache in listOf(contiguous, paged)) fill(Random(5), cache, lengths)
+                    // the backend's own cache of this type (tiled for float16/bfloat16) and a tile matching nothing
+                    val own = backend.newKvCache(KvCacheSpec(t, lengths.size, spec.kvHeads(), maxLen, spec.headDim(), spec.vHeadDim()))
+                    own.dtype() shouldBe t
+                    if (t != DType.INT8) own.shouldBeInstanceOf<TiledKvCache>()
+                    val caches = mutableListOf(contiguous, paged, own)
+                    if (t != DType.INT8) caches += TiledKvCache(t, lengths.size, spec.kvHeads(), maxLen, spec.headDim(), spec.vHeadDim(), 7)
+                    for (cache in caches) {
+                        fill(Random(5), cache, lengths)
+                        KvSource.ofCache(cache, false).ks.dtype shouldBe t // read in place, not copied to float32
+                    }
                     for (lq in listOf(1, 3)) {
                         val q = randn(rng, lengths.size, spec.qHeads(), lq, spec.headDim())
-                        checkDecode(backend, "$t contiguous lq=$lq $spec", spec, q, contiguous)
-                        checkDecode(backend, "$t paged lq=$lq $spec", spec, q, paged)
+                        for (cache in caches) checkDecode(backend, "$t ${cache.javaClass.simpleName} lq=$lq $spec", spec, q, cache)
                     }
                 }
             }
@@ -175,7 +187,10 @@ class ReducedStorageTest : StringSpec({
                 val spec = AttentionSpec.builder(5, 1, 23).vHeadDim(19).causal().alignment(org.attn4j.api.Alignment.BOTTOM_RIGHT).build()
                 val contiguous = ContiguousKvCache(t, lengths.size, 1, maxLen, 23, 0)
                 val paged = PagedKvCache(t, lengths.size, 1, 23, 0, 16, 100, maxLen)
-                for (cache in listOf(contiguous, paged)) fill(Random(6), cache, lengths)
+                for (cache in listOf(contiguous, paged)) {
+                    fill(Random(6), cache, lengths)
+                    KvSource.ofCache(cache, true).ks.dtype shouldBe t
+                }
                 for (lq in listOf(1, 2)) {
                     val q = randn(rng, lengths.size, 5, lq, 23)
                     checkDecode(backend, "$t latent contiguous lq=$lq", spec, q, contiguous)

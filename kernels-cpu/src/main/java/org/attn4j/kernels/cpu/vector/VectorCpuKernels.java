@@ -1841,4 +1841,164 @@ public final class VectorCpuKernels implements CpuKernelSupport {
         }
     }
 
+
+    @Override
+    public void transposedScoresHalf(int rows, int n, int d, float scale, float[] q, int qOff, int qStride,
+                                     short[] kt, boolean bf16, int ktOff, int ktStride, float[] s, int sOff, int sStride) {
+        if (bf16) transposedScoresBf16(rows, n, d, scale, q, qOff, qStride, kt, ktOff, ktStride, s, sOff, sStride);
+        else transposedScoresF16(rows, n, d, scale, q, qOff, qStride, kt, ktOff, ktStride, s, sOff, sStride);
+    }
+
+    /**
+     * {@link #transposedScores} over Bf16 keys stored transposed: four query rows (a block of fewer repeats its first
+     * row: same sums, same stores) against two vectors of key columns, each converted once for the four rows; then
+     * one vector; the last {@code n % lanes} columns are scalar.
+     */
+    private static void transposedScoresBf16(int rows, int n, int d, float scale, float[] q, int qOff, int qStride,
+                                             short[] kt, int ktOff, int ktStride, float[] s, int sOff, int sStride) {
+        for (int r = 0; r < rows; r += 4) {
+            int m = Math.min(4, rows - r);
+            int q0 = qOff + r * qStride, q1 = m > 1 ? q0 + qStride : q0, q2 = m > 2 ? q0 + 2 * qStride : q0;
+            int q3 = m > 3 ? q0 + 3 * qStride : q0;
+            int s0 = sOff + r * sStride, s1 = m > 1 ? s0 + sStride : s0, s2 = m > 2 ? s0 + 2 * sStride : s0;
+            int s3 = m > 3 ? s0 + 3 * sStride : s0;
+            int c = 0;
+            for (; c <= n - L2; c += L2) {
+                FloatVector a00 = FloatVector.zero(F), a01 = FloatVector.zero(F), a10 = FloatVector.zero(F), a11 = FloatVector.zero(F);
+                FloatVector a20 = FloatVector.zero(F), a21 = FloatVector.zero(F), a30 = FloatVector.zero(F), a31 = FloatVector.zero(F);
+                int kb = ktOff + c;
+                for (int e = 0; e < d; e++, kb += ktStride) {
+                    FloatVector k0 = bf16(kt, kb);
+                    FloatVector k1 = bf16(kt, kb + L);
+                    FloatVector b = FloatVector.broadcast(F, q[q0 + e]);
+                    a00 = k0.fma(b, a00);
+                    a01 = k1.fma(b, a01);
+                    b = FloatVector.broadcast(F, q[q1 + e]);
+                    a10 = k0.fma(b, a10);
+                    a11 = k1.fma(b, a11);
+                    b = FloatVector.broadcast(F, q[q2 + e]);
+                    a20 = k0.fma(b, a20);
+                    a21 = k1.fma(b, a21);
+                    b = FloatVector.broadcast(F, q[q3 + e]);
+                    a30 = k0.fma(b, a30);
+                    a31 = k1.fma(b, a31);
+                }
+                a00.mul(scale).intoArray(s, s0 + c);
+                a01.mul(scale).intoArray(s, s0 + c + L);
+                a10.mul(scale).intoArray(s, s1 + c);
+                a11.mul(scale).intoArray(s, s1 + c + L);
+                a20.mul(scale).intoArray(s, s2 + c);
+                a21.mul(scale).intoArray(s, s2 + c + L);
+                a30.mul(scale).intoArray(s, s3 + c);
+                a31.mul(scale).intoArray(s, s3 + c + L);
+            }
+            for (; c <= n - L; c += L) {
+                FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
+                int kb = ktOff + c;
+                for (int e = 0; e < d; e++, kb += ktStride) {
+                    FloatVector k0 = bf16(kt, kb);
+                    a0 = k0.fma(FloatVector.broadcast(F, q[q0 + e]), a0);
+                    a1 = k0.fma(FloatVector.broadcast(F, q[q1 + e]), a1);
+                    a2 = k0.fma(FloatVector.broadcast(F, q[q2 + e]), a2);
+                    a3 = k0.fma(FloatVector.broadcast(F, q[q3 + e]), a3);
+                }
+                a0.mul(scale).intoArray(s, s0 + c);
+                a1.mul(scale).intoArray(s, s1 + c);
+                a2.mul(scale).intoArray(s, s2 + c);
+                a3.mul(scale).intoArray(s, s3 + c);
+            }
+            for (; c < n; c++) { // tail columns: a strided walk down one key, rare (the last tile of a sequence)
+                float t0 = 0, t1 = 0, t2 = 0, t3 = 0;
+                int kb = ktOff + c;
+                for (int e = 0; e < d; e++, kb += ktStride) {
+                    float x = Float.intBitsToFloat(kt[kb] << 16);
+                    t0 += q[q0 + e] * x;
+                    t1 += q[q1 + e] * x;
+                    t2 += q[q2 + e] * x;
+                    t3 += q[q3 + e] * x;
+                }
+                s[s0 + c] = scale * t0;
+                s[s1 + c] = scale * t1;
+                s[s2 + c] = scale * t2;
+                s[s3 + c] = scale * t3;
+            }
+        }
+    }
+
+    /**
+     * {@link #transposedScores} over F16 keys stored transposed: four query rows (a block of fewer repeats its first
+     * row: same sums, same stores) against two vectors of key columns, each converted once for the four rows; then
+     * one vector; the last {@code n % lanes} columns are scalar.
+     */
+    private static void transposedScoresF16(int rows, int n, int d, float scale, float[] q, int qOff, int qStride,
+                                             short[] kt, int ktOff, int ktStride, float[] s, int sOff, int sStride) {
+        for (int r = 0; r < rows; r += 4) {
+            int m = Math.min(4, rows - r);
+            int q0 = qOff + r * qStride, q1 = m > 1 ? q0 + qStride : q0, q2 = m > 2 ? q0 + 2 * qStride : q0;
+            int q3 = m > 3 ? q0 + 3 * qStride : q0;
+            int s0 = sOff + r * sStride, s1 = m > 1 ? s0 + sStride : s0, s2 = m > 2 ? s0 + 2 * sStride : s0;
+            int s3 = m > 3 ? s0 + 3 * sStride : s0;
+            int c = 0;
+            for (; c <= n - L2; c += L2) {
+                FloatVector a00 = FloatVector.zero(F), a01 = FloatVector.zero(F), a10 = FloatVector.zero(F), a11 = FloatVector.zero(F);
+                FloatVector a20 = FloatVector.zero(F), a21 = FloatVector.zero(F), a30 = FloatVector.zero(F), a31 = FloatVector.zero(F);
+                int kb = ktOff + c;
+                for (int e = 0; e < d; e++, kb += ktStride) {
+                    FloatVector k0 = f16(kt, kb);
+                    FloatVector k1 = f16(kt, kb + L);
+                    FloatVector b = FloatVector.broadcast(F, q[q0 + e]);
+                    a00 = k0.fma(b, a00);
+                    a01 = k1.fma(b, a01);
+                    b = FloatVector.broadcast(F, q[q1 + e]);
+                    a10 = k0.fma(b, a10);
+                    a11 = k1.fma(b, a11);
+                    b = FloatVector.broadcast(F, q[q2 + e]);
+                    a20 = k0.fma(b, a20);
+                    a21 = k1.fma(b, a21);
+                    b = FloatVector.broadcast(F, q[q3 + e]);
+                    a30 = k0.fma(b, a30);
+                    a31 = k1.fma(b, a31);
+                }
+                a00.mul(scale).intoArray(s, s0 + c);
+                a01.mul(scale).intoArray(s, s0 + c + L);
+                a10.mul(scale).intoArray(s, s1 + c);
+                a11.mul(scale).intoArray(s, s1 + c + L);
+                a20.mul(scale).intoArray(s, s2 + c);
+                a21.mul(scale).intoArray(s, s2 + c + L);
+                a30.mul(scale).intoArray(s, s3 + c);
+                a31.mul(scale).intoArray(s, s3 + c + L);
+            }
+            for (; c <= n - L; c += L) {
+                FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
+                int kb = ktOff + c;
+                for (int e = 0; e < d; e++, kb += ktStride) {
+                    FloatVector k0 = f16(kt, kb);
+                    a0 = k0.fma(FloatVector.broadcast(F, q[q0 + e]), a0);
+                    a1 = k0.fma(FloatVector.broadcast(F, q[q1 + e]), a1);
+                    a2 = k0.fma(FloatVector.broadcast(F, q[q2 + e]), a2);
+                    a3 = k0.fma(FloatVector.broadcast(F, q[q3 + e]), a3);
+                }
+                a0.mul(scale).intoArray(s, s0 + c);
+                a1.mul(scale).intoArray(s, s1 + c);
+                a2.mul(scale).intoArray(s, s2 + c);
+                a3.mul(scale).intoArray(s, s3 + c);
+            }
+            for (; c < n; c++) { // tail columns: a strided walk down one key, rare (the last tile of a sequence)
+                float t0 = 0, t1 = 0, t2 = 0, t3 = 0;
+                int kb = ktOff + c;
+                for (int e = 0; e < d; e++, kb += ktStride) {
+                    float x = Float.float16ToFloat(kt[kb]);
+                    t0 += q[q0 + e] * x;
+                    t1 += q[q1 + e] * x;
+                    t2 += q[q2 + e] * x;
+                    t3 += q[q3 + e] * x;
+                }
+                s[s0 + c] = scale * t0;
+                s[s1 + c] = scale * t1;
+                s[s2 + c] = scale * t2;
+                s[s3 + c] = scale * t3;
+            }
+        }
+    }
+
 }
