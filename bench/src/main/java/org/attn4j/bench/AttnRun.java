@@ -10,6 +10,7 @@ import org.attn4j.api.ContiguousKvCache;
 import org.attn4j.api.DType;
 import org.attn4j.api.FloatTensor;
 import org.attn4j.api.KvCache;
+import org.attn4j.api.KvCacheSpec;
 import org.attn4j.api.PagedKvCache;
 import org.attn4j.api.PlanOptions;
 import org.attn4j.api.Tensor;
@@ -98,6 +99,39 @@ public final class AttnRun implements AutoCloseable {
                 FloatTensor.of(data.v(), w.batch(), w.kvHeads(), w.kvLen(), w.vHeadDim()));
         AttentionPlan plan = backend.plan(AttentionProblem.of(w.spec(), w.batch(), w.qLen(), w.kvLen()), options(threads));
         return new AttnRun(plan, q, null, cache);
+    }
+
+    /**
+     * A decode workload (or MLA's absorbed decode) over a cache stored as {@code storage} (float16, bfloat16, int8),
+     * filled with {@code data}'s K/V rounded or quantized by the api's rule: a {@link ContiguousKvCache}, or a
+     * {@link PagedKvCache} of {@code pageSize}-token pages when {@code pageSize > 0}. {@code plan.decode(q, cache)}
+     * per run. Throws when the backend declines the storage type ({@link AttentionBackend#supportStorage}).
+     */
+    public static AttnRun prepareStored(AttentionBackend backend, BenchData data, int threads, DType storage, int pageSize) {
+        Workload w = data.workload();
+        AttentionException.require(w.kind() != Workload.Kind.PREFILL, "workload", "a decode workload", w.name());
+        backend.supportStorage(storage).orThrow(backend.name(), "a " + storage + " KV cache");
+        boolean latent = w.kind() == Workload.Kind.MLA_DECODE;
+        int kvHeads = latent ? 1 : w.kvHeads();
+        int vHeadDim = latent ? 0 : w.vHeadDim();
+        FloatTensor q = FloatTensor.of(data.q(), w.batch(), w.qHeads(), w.qLen(), w.headDim());
+        KvCache cache = pageSize > 0
+                ? new PagedKvCache(storage, w.batch(), kvHeads, w.headDim(), vHeadDim, pageSize,
+                        w.batch() * ((w.kvLen() + pageSize - 1) / pageSize), w.kvLen())
+                : backend.newKvCache(new KvCacheSpec(storage, w.batch(), kvHeads, w.kvLen(), w.headDim(), vHeadDim));
+        cache.append(FloatTensor.of(data.k(), w.batch(), kvHeads, w.kvLen(), w.headDim()),
+                latent ? null : FloatTensor.of(data.v(), w.batch(), kvHeads, w.kvLen(), w.vHeadDim()));
+        AttentionPlan plan = backend.plan(AttentionProblem.of(w.spec(), w.batch(), w.qLen(), w.kvLen()), options(threads));
+        return new AttnRun(plan, q, null, cache);
+    }
+
+    /**
+     * Bytes one decode step reads from a cache stored as {@code storage}: every K and V row (int8 rows with their 4-byte
+     * scale), or every latent row for MLA.
+     */
+    public static double bytesRead(Workload w, DType storage) {
+        if (w.kind() == Workload.Kind.MLA_DECODE) return (double) w.batch() * w.kvLen() * storage.bytesPerRow(w.headDim());
+        return (double) w.batch() * w.kvHeads() * w.kvLen() * (storage.bytesPerRow(w.headDim()) + storage.bytesPerRow(w.vHeadDim()));
     }
 
     /** A float32 keys-only cache {@code [B, 1, Lk, c + rope]} holding {@code data.k()}, the latent of an MLA workload. */

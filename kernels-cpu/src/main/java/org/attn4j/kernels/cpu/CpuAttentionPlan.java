@@ -40,7 +40,8 @@ final class CpuAttentionPlan implements AttentionPlan {
      * {@inheritDoc}
      * <p>{@code inputs}: {@code q [B, qHeads, qLen, headDim]}, {@code k [B, kvHeads, kvLen, headDim]},
      * {@code v [B, kvHeads, kvLen, vHeadDim]}, optional bias/mask (broadcast views are read through their
-     * strides), ALiBi slopes and sinks {@code [qHeads]}, kv_lens {@code [B]}. float32 or float64, any strides.
+     * strides), ALiBi slopes and sinks {@code [qHeads]}, kv_lens {@code [B]}. q/k/v float32, float64, float16, bfloat16
+     * or int8 (reduced k/v with unit-stride rows are read in place), any strides.
      * Returns float32 {@code out [B, qHeads, qLen, vHeadDim]} and, if planned, {@code lse [B, qHeads, qLen]}.
      */
     @Override
@@ -68,7 +69,8 @@ final class CpuAttentionPlan implements AttentionPlan {
     /**
      * Attends {@code q [B, qHeads, qLen, headDim]} over a cache, bottom-right aligned per sequence. float32
      * {@code ContiguousKvCache} / {@code PagedKvCache} are read in place (pages through the block table, no
-     * gather); other caches are copied once. A keys-only (latent, {@code vHeadDim == 0}) cache is read as
+     * gather), and so are float16, bfloat16 and int8 ones, converted inside the kernels' loops; other caches are copied
+     * once. A keys-only (latent, {@code vHeadDim == 0}) cache is read as
      * MLA's absorbed form: the values are the first {@code spec.vHeadDim} columns of each key row.
      */
     @Override
@@ -95,7 +97,7 @@ final class CpuAttentionPlan implements AttentionPlan {
             throw AttentionException.invalid("spec.alignment", "BOTTOM_RIGHT for KV-cache decoding", spec.alignment());
         }
         AttentionException.require(q != null, "q", "a tensor", "null");
-        AttentionException.require(q.dtype().isFloating(), "q.dtype", "FLOAT32 or FLOAT64", q.dtype());
+        AttentionException.require(q.dtype().isReal(), "q.dtype", "FLOAT32, FLOAT64, FLOAT16, BFLOAT16 or INT8", q.dtype());
         AttentionException.require(q.rank() == 4, "q.rank", 4, q.rank() + " (shape " + Arrays.toString(q.shape()) + ")");
         q.requireShape("q", cache.sequences(), spec.qHeads(), q.size(2), spec.headDim());
         AttentionException.require(cache.kvHeads() == spec.kvHeads(), "cache.kvHeads", spec.kvHeads(), cache.kvHeads());

@@ -8,6 +8,7 @@ import org.attn4j.api.AttentionSpec;
 import org.attn4j.api.ContiguousKvCache;
 import org.attn4j.api.DType;
 import org.attn4j.api.KvCache;
+import org.attn4j.api.KvCacheSpec;
 import org.attn4j.api.LayerPlan;
 import org.attn4j.api.MlaLayerConfig;
 import org.attn4j.api.MlaLayerWeights;
@@ -90,6 +91,33 @@ public final class CpuBackend extends AbstractAttentionBackend {
             reasons.add("output of " + out + " floats exceeds one Java array (" + Tensor.MAX_ELEMENTS + ")");
         }
         return Support.of(reasons);
+    }
+
+    /**
+     * float32, float64 and the reduced types: float16, bfloat16 and int8 q/k/v tensors and caches (contiguous, paged)
+     * are read in place and converted inside the kernels' loops; compute stays float32.
+     */
+    @Override
+    public Support supportStorage(DType dtype) {
+        AttentionException.require(dtype != null, "dtype", "a dtype", "null");
+        if (dtype.isReal()) return Support.ok();
+        return super.supportStorage(dtype); // the reason for a type that is no attention input
+    }
+
+    /**
+     * A float16 or bfloat16 cache with K and V is a {@link TiledKvCache} of that type (keys transposed per tile, scored
+     * by broadcasting queries, as the float32 one); int8 and keys-only caches are {@link ContiguousKvCache}s (int8
+     * rows carry a scale per row, which a transposed tile cannot keep); float32 and float64 as the api's default.
+     */
+    @Override
+    public KvCache newKvCache(KvCacheSpec spec) {
+        AttentionException.require(spec != null, "spec", "a KV-cache spec", "null");
+        DType t = spec.dtype();
+        if ((t == DType.FLOAT16 || t == DType.BFLOAT16) && spec.vHeadDim() > 0) {
+            return new TiledKvCache(t, spec.sequences(), spec.kvHeads(), spec.maxLength(), spec.headDim(), spec.vHeadDim(),
+                    tuning.kvTile());
+        }
+        return super.newKvCache(spec);
     }
 
     @Override

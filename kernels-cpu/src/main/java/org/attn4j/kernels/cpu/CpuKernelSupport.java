@@ -98,4 +98,39 @@ public interface CpuKernelSupport {
      */
     void accumulateRows(int rows, int n, int dv, float[] p, int pOff, int pStride,
                         float[] v, int vOff, int vStride, float[] o, int oOff, int oStride, float[] oScale);
+
+    /*
+     * Reduced storage (float16, bfloat16, int8 KV rows). Keys and values are converted to float32 inside the loops,
+     * element by element as they are loaded, never widened into a buffer: the point is to read fewer bytes. bfloat16
+     * is the upper half of a float32 ((bits & 0xFFFF) << 16); float16 converts exactly as Float.float16ToFloat; an
+     * int8 row at storage index x has the scale scales[x / pitch], folded into the score or the softmax weight.
+     */
+
+    /** {@link #dotScores} over float16 ({@code bf16 == false}) or bfloat16 key rows. */
+    void dotScoresHalf(int rows, int n, int d, float scale, float[] q, int qOff, int qStride,
+                       short[] k, boolean bf16, int kOff, int kStride, float[] s, int sOff, int sStride);
+
+    /**
+     * {@link #dotScores} over int8 key rows: {@code s = scale * kScale * sum_e q[e] * k[e]} with the row's scale
+     * {@code kScales[(kOff + c*kStride) / pitch]}.
+     */
+    void dotScoresInt8(int rows, int n, int d, float scale, float[] q, int qOff, int qStride,
+                       byte[] k, float[] kScales, int pitch, int kOff, int kStride, float[] s, int sOff, int sStride);
+
+    /**
+     * {@link #transposedScores} over float16 ({@code bf16 == false}) or bfloat16 keys stored transposed (a
+     * {@link org.attn4j.api.TiledKvCache} of that type): each loaded vector of key columns is converted once and used
+     * by every query row of the block.
+     */
+    void transposedScoresHalf(int rows, int n, int d, float scale, float[] q, int qOff, int qStride,
+                              short[] kt, boolean bf16, int ktOff, int ktStride, float[] s, int sOff, int sStride);
+
+    /** {@link #accumulateRows} over float16 ({@code bf16 == false}) or bfloat16 value rows. */
+    void accumulateRowsHalf(int rows, int n, int dv, float[] p, int pOff, int pStride,
+                            short[] v, boolean bf16, int vOff, int vStride, float[] o, int oOff, int oStride, float[] oScale);
+
+    /** {@link #accumulateRows} over int8 value rows: each weight {@code p} is multiplied by its row's scale once. */
+    void accumulateRowsInt8(int rows, int n, int dv, float[] p, int pOff, int pStride,
+                            byte[] v, float[] vScales, int pitch, int vOff, int vStride, float[] o, int oOff, int oStride,
+                            float[] oScale);
 }

@@ -211,8 +211,8 @@ final class FlashEngine {
     static Float32Range.Magnitudes magnitudesOf(AttentionCall c, String q, String k, String v) {
         return new Float32Range.Magnitudes(c.scale, c.headDim, c.qLen, c.kv.maxLength())
                 .q(q, Float32Range.maxAbs(c.q, 0, c.q.length))
-                .k(k, Float32Range.maxAbs(c.kv.k, 0, c.kv.k.length))
-                .v(v, Float32Range.maxAbs(c.kv.v, 0, c.kv.v.length));
+                .k(k, c.kv.ks.maxAbs())
+                .v(v, c.kv.vs.maxAbs());
     }
 
     /** One scan of the outputs: every out element finite, every lse element finite or -inf (an empty row). */
@@ -339,7 +339,8 @@ final class FlashEngine {
         int d = c.headDim;
         int tile = run.lay().tile();
         int len = c.kv.length(b);
-        float[] src = c.kv.k;
+        float[] src = c.kv.k; // null for reduced keys: converted here, as they are transposed
+        KvSource.Store store = c.kv.ks;
         float[] kt = run.kt();
         int stride = c.kv.kStride;
         for (int j0 = 0; j0 < len; ) {
@@ -348,10 +349,14 @@ final class FlashEngine {
             n = Math.min(n, tile - j0 % tile);
             int row = c.kv.kRow(b, kvh, j0);
             int dst0 = packedRow(c, run.lay(), head, j0);
-            for (int e = 0; e < d; e++) {
-                int dst = dst0 + e * tile;
-                int from = row + e;
-                for (int jj = 0; jj < n; jj++) kt[dst + jj] = src[from + jj * stride];
+            if (src == null) {
+                for (int jj = 0; jj < n; jj++) store.widenRow(row + jj * stride, d, kt, dst0 + jj, tile);
+            } else {
+                for (int e = 0; e < d; e++) {
+                    int dst = dst0 + e * tile;
+                    int from = row + e;
+                    for (int jj = 0; jj < n; jj++) kt[dst + jj] = src[from + jj * stride];
+                }
             }
             j0 += n;
         }
@@ -499,23 +504,13 @@ final class FlashEngine {
     private static float touchAhead(AttentionCall c, int b, int kvh, int j, int n) {
         n = Math.min(n, c.kv.run(b, j));
         float sum = 0;
-        float[] kk = c.kv.k;
         if (c.kv.keysTransposed()) { // one [D][tile] block: a contiguous range from the first key of the tile
             int from = c.kv.kRow(b, kvh, j);
-            int to = from + (c.headDim - 1) * c.kv.ktStride() + n;
-            for (int x = from; x < to; x += 16) sum += kk[x];
+            sum += c.kv.ks.touch(from, 1, 0, (c.headDim - 1) * c.kv.ktStride() + n);
         } else {
-            int row = c.kv.kRow(b, kvh, j);
-            for (int r = 0; r < n; r++, row += c.kv.kStride) {
-                for (int e = 0; e < c.headDim; e += 16) sum += kk[row + e];
-            }
+            sum += c.kv.ks.touch(c.kv.kRow(b, kvh, j), n, c.kv.kStride, c.headDim);
         }
-        float[] vv = c.kv.v;
-        int row = c.kv.vRow(b, kvh, j);
-        for (int r = 0; r < n; r++, row += c.kv.vStride) {
-            for (int e = 0; e < c.vHeadDim; e += 16) sum += vv[row + e];
-        }
-        return sum;
+        return sum + c.kv.vs.touch(c.kv.vRow(b, kvh, j), n, c.kv.vStride, c.vHeadDim);
     }
 
     /**
@@ -530,11 +525,14 @@ final class FlashEngine {
         int tileLen = run.lay().tile();
         float[] sc = s.s;
         int r = block.rows();
-        if (run.kt() != null) {
+        if (c.kv.keysTransposed() && c.kv.ks.h != null) { // a float16/bfloat16 tiled cache, converted as it is read
+            k.transposedScoresHalf(r, n, d, c.scale, c.q, block.qOff(), block.qStride(), c.kv.ks.h,
+                    c.kv.ks.dtype == org.attn4j.api.DType.BFLOAT16, keys.kRow() + c0, c.kv.ktStride(), sc, sBase, tileLen);
+        } else if (run.kt() != null) {
             k.transposedScores(r, n, d, c.scale, c.q, block.qOff(), block.qStride(), run.kt(), keys.kRow() + c0,
                     run.ktStride(), sc, sBase, tileLen);
         } else {
-            k.dotScores(r, n, d, c.scale, c.q, block.qOff(), block.qStride(), c.kv.k, keys.kRow() + c0 * c.kv.kStride,
+            c.kv.ks.dotScores(k, r, n, d, c.scale, c.q, block.qOff(), block.qStride(), keys.kRow() + c0 * c.kv.kStride,
                     c.kv.kStride, sc, sBase, tileLen);
         }
         int len = c.kv.length(b);
@@ -565,7 +563,7 @@ final class FlashEngine {
         int tileLen = run.lay().tile();
         int r = block.rows();
         k.onlineSoftmax(r, n, s.s, sBase, tileLen, s.m, s.l, block.acc0(), block.accStep(), s.alpha);
-        k.accumulateRows(r, n, dv, s.s, sBase, tileLen, c.kv.v, keys.vRow() + (a - keys.start()) * c.kv.vStride,
+        c.kv.vs.accumulateRows(k, r, n, dv, s.s, sBase, tileLen, keys.vRow() + (a - keys.start()) * c.kv.vStride,
                 c.kv.vStride, s.o, block.acc0() * dv, block.accStep() * dv, s.alpha);
     }
 

@@ -114,4 +114,112 @@ public final class ScalarCpuKernels implements CpuKernelSupport {
             }
         }
     }
+
+    /** A float16 ({@code bf16 == false}) or bfloat16 bit pattern as float32 (exact). */
+    static float half(short bits, boolean bf16) {
+        return bf16 ? Float.intBitsToFloat(bits << 16) : Float.float16ToFloat(bits);
+    }
+
+    static float dotHalf(float[] a, int aOff, short[] b, int bOff, int n, boolean bf16) {
+        float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        int e = 0;
+        for (int bound = n & ~3; e < bound; e += 4) {
+            s0 += a[aOff + e] * half(b[bOff + e], bf16);
+            s1 += a[aOff + e + 1] * half(b[bOff + e + 1], bf16);
+            s2 += a[aOff + e + 2] * half(b[bOff + e + 2], bf16);
+            s3 += a[aOff + e + 3] * half(b[bOff + e + 3], bf16);
+        }
+        for (; e < n; e++) s0 += a[aOff + e] * half(b[bOff + e], bf16);
+        return (s0 + s1) + (s2 + s3);
+    }
+
+    static float dotInt8(float[] a, int aOff, byte[] b, int bOff, int n) {
+        float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        int e = 0;
+        for (int bound = n & ~3; e < bound; e += 4) {
+            s0 += a[aOff + e] * b[bOff + e];
+            s1 += a[aOff + e + 1] * b[bOff + e + 1];
+            s2 += a[aOff + e + 2] * b[bOff + e + 2];
+            s3 += a[aOff + e + 3] * b[bOff + e + 3];
+        }
+        for (; e < n; e++) s0 += a[aOff + e] * b[bOff + e];
+        return (s0 + s1) + (s2 + s3);
+    }
+
+    @Override
+    public void dotScoresHalf(int rows, int n, int d, float scale, float[] q, int qOff, int qStride,
+                              short[] k, boolean bf16, int kOff, int kStride, float[] s, int sOff, int sStride) {
+        for (int r = 0; r < rows; r++) {
+            int qr = qOff + r * qStride;
+            int sr = sOff + r * sStride;
+            for (int c = 0; c < n; c++) s[sr + c] = scale * dotHalf(q, qr, k, kOff + c * kStride, d, bf16);
+        }
+    }
+
+    @Override
+    public void dotScoresInt8(int rows, int n, int d, float scale, float[] q, int qOff, int qStride,
+                              byte[] k, float[] kScales, int pitch, int kOff, int kStride, float[] s, int sOff, int sStride) {
+        for (int r = 0; r < rows; r++) {
+            int qr = qOff + r * qStride;
+            int sr = sOff + r * sStride;
+            for (int c = 0; c < n; c++) {
+                int kr = kOff + c * kStride;
+                s[sr + c] = scale * (kScales[kr / pitch] * dotInt8(q, qr, k, kr, d));
+            }
+        }
+    }
+
+    @Override
+    public void transposedScoresHalf(int rows, int n, int d, float scale, float[] q, int qOff, int qStride,
+                                     short[] kt, boolean bf16, int ktOff, int ktStride, float[] s, int sOff, int sStride) {
+        for (int r = 0; r < rows; r++) {
+            int qr = qOff + r * qStride;
+            int sr = sOff + r * sStride;
+            for (int c = 0; c < n; c++) s[sr + c] = 0f;
+            for (int e = 0; e < d; e++) {
+                float qe = q[qr + e];
+                int kb = ktOff + e * ktStride;
+                for (int c = 0; c < n; c++) s[sr + c] += qe * half(kt[kb + c], bf16);
+            }
+            for (int c = 0; c < n; c++) s[sr + c] *= scale;
+        }
+    }
+
+    @Override
+    public void accumulateRowsHalf(int rows, int n, int dv, float[] p, int pOff, int pStride,
+                                   short[] v, boolean bf16, int vOff, int vStride, float[] o, int oOff, int oStride,
+                                   float[] oScale) {
+        for (int r = 0; r < rows; r++) {
+            int pr = pOff + r * pStride;
+            int or = oOff + r * oStride;
+            if (oScale != null && oScale[r] != 1f) {
+                for (int e = 0; e < dv; e++) o[or + e] *= oScale[r];
+            }
+            for (int c = 0; c < n; c++) {
+                float pc = p[pr + c];
+                if (pc == 0f) continue; // hidden keys contribute nothing
+                int vr = vOff + c * vStride;
+                for (int e = 0; e < dv; e++) o[or + e] += pc * half(v[vr + e], bf16);
+            }
+        }
+    }
+
+    @Override
+    public void accumulateRowsInt8(int rows, int n, int dv, float[] p, int pOff, int pStride,
+                                   byte[] v, float[] vScales, int pitch, int vOff, int vStride, float[] o, int oOff,
+                                   int oStride, float[] oScale) {
+        for (int r = 0; r < rows; r++) {
+            int pr = pOff + r * pStride;
+            int or = oOff + r * oStride;
+            if (oScale != null && oScale[r] != 1f) {
+                for (int e = 0; e < dv; e++) o[or + e] *= oScale[r];
+            }
+            for (int c = 0; c < n; c++) {
+                int vr = vOff + c * vStride;
+                float pc = p[pr + c] * vScales[vr / pitch]; // the row's scale folded into its weight
+                if (pc == 0f) continue;
+                for (int e = 0; e < dv; e++) o[or + e] += pc * v[vr + e];
+            }
+        }
+    }
 }

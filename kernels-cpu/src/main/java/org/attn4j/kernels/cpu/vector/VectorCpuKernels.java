@@ -1,12 +1,16 @@
 package org.attn4j.kernels.cpu.vector;
 
+import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 import org.attn4j.kernels.cpu.CpuKernelSupport;
+import org.attn4j.kernels.cpu.ScalarCpuKernels;
 
 /**
  * {@link CpuKernelSupport} on the JDK Vector API. The only package of attn4j that imports
@@ -40,6 +44,12 @@ public final class VectorCpuKernels implements CpuKernelSupport {
     private static final VectorMask<Float> BIT2 = bitMask(2);
     private static final VectorMask<Float> BIT4 = bitMask(4);
     private static final VectorMask<Float> BIT8 = bitMask(8);
+    /** As many 16-bit lanes as {@link #F} has floats: one float16/bfloat16 load widens to one float vector. */
+    private static final VectorSpecies<Short> S = VectorSpecies.of(short.class, VectorShape.forBitSize(F.vectorBitSize() / 2));
+    private static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, F.vectorShape());
+    /** As many bytes as {@link #F} has floats; null below 256-bit floats (no 32-bit vector shape exists). */
+    private static final VectorSpecies<Byte> B = F.vectorBitSize() >= 256
+            ? VectorSpecies.of(byte.class, VectorShape.forBitSize(F.vectorBitSize() / 4)) : null;
     /** 512-bit species means AVX-512 (or wider): 32 vector registers, room for 16 accumulators. */
     private static final boolean MANY_REGISTERS = F.vectorBitSize() >= 512;
 
@@ -289,6 +299,339 @@ public final class VectorCpuKernels implements CpuKernelSupport {
             s[s0 + sStride + c] = scale * t1;
             s[s0 + 2 * sStride + c] = scale * t2;
             s[s0 + 3 * sStride + c] = scale * t3;
+        }
+    }
+
+    /** {@link #dot4} over Bf16 key rows, converted as they are loaded (a generated copy: only the loads differ). */
+    private static void dot4Bf16(int n, int d, float scale, float[] q, int q0, int qStride,
+                             short[] k, int kOff, int kStride, float[] s, int s0, int sStride) {
+        int q1 = q0 + qStride;
+        int q2 = q1 + qStride;
+        int q3 = q2 + qStride;
+        int c = 0;
+        for (; c + 2 <= n; c += 2) {
+            int ka = kOff + c * kStride;
+            int kb = ka + kStride;
+            float fa = scale, fb = scale;
+            FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
+            FloatVector b0 = FloatVector.zero(F), b1 = FloatVector.zero(F), b2 = FloatVector.zero(F), b3 = FloatVector.zero(F);
+            int e = 0;
+            for (; e <= d - L; e += L) {
+                FloatVector ku = bf16(k, ka + e);
+                FloatVector kw = bf16(k, kb + e);
+                FloatVector x0 = FloatVector.fromArray(F, q, q0 + e);
+                FloatVector x1 = FloatVector.fromArray(F, q, q1 + e);
+                FloatVector x2 = FloatVector.fromArray(F, q, q2 + e);
+                FloatVector x3 = FloatVector.fromArray(F, q, q3 + e);
+                a0 = x0.fma(ku, a0);
+                a1 = x1.fma(ku, a1);
+                a2 = x2.fma(ku, a2);
+                a3 = x3.fma(ku, a3);
+                b0 = x0.fma(kw, b0);
+                b1 = x1.fma(kw, b1);
+                b2 = x2.fma(kw, b2);
+                b3 = x3.fma(kw, b3);
+            }
+            float t0, t1, t2, t3, u0, u1, u2, u3;
+            if (L == 16) {
+                // eight lane sums at once: three levels of folds (see fold()) halve the lanes per input, a last
+                // xor-1 add finishes. Written out: a helper taking vectors is boxed when C2 does not inline it.
+                FloatVector x = a0.blend(b0, BIT8).add(b0.blend(a0, BIT8).rearrange(XOR8));
+                FloatVector y = a1.blend(b1, BIT8).add(b1.blend(a1, BIT8).rearrange(XOR8));
+                FloatVector f0 = x.blend(y, BIT4).add(y.blend(x, BIT4).rearrange(XOR4));
+                x = a2.blend(b2, BIT8).add(b2.blend(a2, BIT8).rearrange(XOR8));
+                y = a3.blend(b3, BIT8).add(b3.blend(a3, BIT8).rearrange(XOR8));
+                FloatVector f1 = x.blend(y, BIT4).add(y.blend(x, BIT4).rearrange(XOR4));
+                FloatVector t = f0.blend(f1, BIT2).add(f1.blend(f0, BIT2).rearrange(XOR2));
+                t = t.add(t.rearrange(XOR1)); // even lanes: a0 a2 a1 a3 b0 b2 b1 b3
+                t0 = t.lane(0);
+                t2 = t.lane(2);
+                t1 = t.lane(4);
+                t3 = t.lane(6);
+                u0 = t.lane(8);
+                u2 = t.lane(10);
+                u1 = t.lane(12);
+                u3 = t.lane(14);
+            } else {
+                t0 = sum(a0);
+                t1 = sum(a1);
+                t2 = sum(a2);
+                t3 = sum(a3);
+                u0 = sum(b0);
+                u1 = sum(b1);
+                u2 = sum(b2);
+                u3 = sum(b3);
+            }
+            for (; e < d; e++) {
+                float kk = Float.intBitsToFloat(k[ka + e] << 16);
+                float kl = Float.intBitsToFloat(k[kb + e] << 16);
+                t0 += q[q0 + e] * kk;
+                t1 += q[q1 + e] * kk;
+                t2 += q[q2 + e] * kk;
+                t3 += q[q3 + e] * kk;
+                u0 += q[q0 + e] * kl;
+                u1 += q[q1 + e] * kl;
+                u2 += q[q2 + e] * kl;
+                u3 += q[q3 + e] * kl;
+            }
+            s[s0 + c] = fa * t0;
+            s[s0 + sStride + c] = fa * t1;
+            s[s0 + 2 * sStride + c] = fa * t2;
+            s[s0 + 3 * sStride + c] = fa * t3;
+            s[s0 + c + 1] = fb * u0;
+            s[s0 + sStride + c + 1] = fb * u1;
+            s[s0 + 2 * sStride + c + 1] = fb * u2;
+            s[s0 + 3 * sStride + c + 1] = fb * u3;
+        }
+        if (c < n) {
+            int ka = kOff + c * kStride;
+            float fa = scale;
+            FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
+            int e = 0;
+            for (; e <= d - L; e += L) {
+                FloatVector kv = bf16(k, ka + e);
+                a0 = FloatVector.fromArray(F, q, q0 + e).fma(kv, a0);
+                a1 = FloatVector.fromArray(F, q, q1 + e).fma(kv, a1);
+                a2 = FloatVector.fromArray(F, q, q2 + e).fma(kv, a2);
+                a3 = FloatVector.fromArray(F, q, q3 + e).fma(kv, a3);
+            }
+            float t0 = sum(a0);
+            float t1 = sum(a1);
+            float t2 = sum(a2);
+            float t3 = sum(a3);
+            for (; e < d; e++) {
+                float kk = Float.intBitsToFloat(k[ka + e] << 16);
+                t0 += q[q0 + e] * kk;
+                t1 += q[q1 + e] * kk;
+                t2 += q[q2 + e] * kk;
+                t3 += q[q3 + e] * kk;
+            }
+            s[s0 + c] = fa * t0;
+            s[s0 + sStride + c] = fa * t1;
+            s[s0 + 2 * sStride + c] = fa * t2;
+            s[s0 + 3 * sStride + c] = fa * t3;
+        }
+    }
+
+    /** {@link #dot4} over F16 key rows, converted as they are loaded (a generated copy: only the loads differ). */
+    private static void dot4F16(int n, int d, float scale, float[] q, int q0, int qStride,
+                             short[] k, int kOff, int kStride, float[] s, int s0, int sStride) {
+        int q1 = q0 + qStride;
+        int q2 = q1 + qStride;
+        int q3 = q2 + qStride;
+        int c = 0;
+        for (; c + 2 <= n; c += 2) {
+            int ka = kOff + c * kStride;
+            int kb = ka + kStride;
+            float fa = scale, fb = scale;
+            FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
+            FloatVector b0 = FloatVector.zero(F), b1 = FloatVector.zero(F), b2 = FloatVector.zero(F), b3 = FloatVector.zero(F);
+            int e = 0;
+            for (; e <= d - L; e += L) {
+                FloatVector ku = f16(k, ka + e);
+                FloatVector kw = f16(k, kb + e);
+                FloatVector x0 = FloatVector.fromArray(F, q, q0 + e);
+                FloatVector x1 = FloatVector.fromArray(F, q, q1 + e);
+                FloatVector x2 = FloatVector.fromArray(F, q, q2 + e);
+                FloatVector x3 = FloatVector.fromArray(F, q, q3 + e);
+                a0 = x0.fma(ku, a0);
+                a1 = x1.fma(ku, a1);
+                a2 = x2.fma(ku, a2);
+                a3 = x3.fma(ku, a3);
+                b0 = x0.fma(kw, b0);
+                b1 = x1.fma(kw, b1);
+                b2 = x2.fma(kw, b2);
+                b3 = x3.fma(kw, b3);
+            }
+            float t0, t1, t2, t3, u0, u1, u2, u3;
+            if (L == 16) {
+                // eight lane sums at once: three levels of folds (see fold()) halve the lanes per input, a last
+                // xor-1 add finishes. Written out: a helper taking vectors is boxed when C2 does not inline it.
+                FloatVector x = a0.blend(b0, BIT8).add(b0.blend(a0, BIT8).rearrange(XOR8));
+                FloatVector y = a1.blend(b1, BIT8).add(b1.blend(a1, BIT8).rearrange(XOR8));
+                FloatVector f0 = x.blend(y, BIT4).add(y.blend(x, BIT4).rearrange(XOR4));
+                x = a2.blend(b2, BIT8).add(b2.blend(a2, BIT8).rearrange(XOR8));
+                y = a3.blend(b3, BIT8).add(b3.blend(a3, BIT8).rearrange(XOR8));
+                FloatVector f1 = x.blend(y, BIT4).add(y.blend(x, BIT4).rearrange(XOR4));
+                FloatVector t = f0.blend(f1, BIT2).add(f1.blend(f0, BIT2).rearrange(XOR2));
+                t = t.add(t.rearrange(XOR1)); // even lanes: a0 a2 a1 a3 b0 b2 b1 b3
+                t0 = t.lane(0);
+                t2 = t.lane(2);
+                t1 = t.lane(4);
+                t3 = t.lane(6);
+                u0 = t.lane(8);
+                u2 = t.lane(10);
+                u1 = t.lane(12);
+                u3 = t.lane(14);
+            } else {
+                t0 = sum(a0);
+                t1 = sum(a1);
+                t2 = sum(a2);
+                t3 = sum(a3);
+                u0 = sum(b0);
+                u1 = sum(b1);
+                u2 = sum(b2);
+                u3 = sum(b3);
+            }
+            for (; e < d; e++) {
+                float kk = Float.float16ToFloat(k[ka + e]);
+                float kl = Float.float16ToFloat(k[kb + e]);
+                t0 += q[q0 + e] * kk;
+                t1 += q[q1 + e] * kk;
+                t2 += q[q2 + e] * kk;
+                t3 += q[q3 + e] * kk;
+                u0 += q[q0 + e] * kl;
+                u1 += q[q1 + e] * kl;
+                u2 += q[q2 + e] * kl;
+                u3 += q[q3 + e] * kl;
+            }
+            s[s0 + c] = fa * t0;
+            s[s0 + sStride + c] = fa * t1;
+            s[s0 + 2 * sStride + c] = fa * t2;
+            s[s0 + 3 * sStride + c] = fa * t3;
+            s[s0 + c + 1] = fb * u0;
+            s[s0 + sStride + c + 1] = fb * u1;
+            s[s0 + 2 * sStride + c + 1] = fb * u2;
+            s[s0 + 3 * sStride + c + 1] = fb * u3;
+        }
+        if (c < n) {
+            int ka = kOff + c * kStride;
+            float fa = scale;
+            FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
+            int e = 0;
+            for (; e <= d - L; e += L) {
+                FloatVector kv = f16(k, ka + e);
+                a0 = FloatVector.fromArray(F, q, q0 + e).fma(kv, a0);
+                a1 = FloatVector.fromArray(F, q, q1 + e).fma(kv, a1);
+                a2 = FloatVector.fromArray(F, q, q2 + e).fma(kv, a2);
+                a3 = FloatVector.fromArray(F, q, q3 + e).fma(kv, a3);
+            }
+            float t0 = sum(a0);
+            float t1 = sum(a1);
+            float t2 = sum(a2);
+            float t3 = sum(a3);
+            for (; e < d; e++) {
+                float kk = Float.float16ToFloat(k[ka + e]);
+                t0 += q[q0 + e] * kk;
+                t1 += q[q1 + e] * kk;
+                t2 += q[q2 + e] * kk;
+                t3 += q[q3 + e] * kk;
+            }
+            s[s0 + c] = fa * t0;
+            s[s0 + sStride + c] = fa * t1;
+            s[s0 + 2 * sStride + c] = fa * t2;
+            s[s0 + 3 * sStride + c] = fa * t3;
+        }
+    }
+
+    /** {@link #dot4} over I8 key rows, converted as they are loaded (a generated copy: only the loads differ). */
+    private static void dot4I8(int n, int d, float scale, float[] q, int q0, int qStride,
+                             byte[] k, float[] scales, int pitch, int kOff, int kStride, float[] s, int s0, int sStride) {
+        int q1 = q0 + qStride;
+        int q2 = q1 + qStride;
+        int q3 = q2 + qStride;
+        int c = 0;
+        for (; c + 2 <= n; c += 2) {
+            int ka = kOff + c * kStride;
+            int kb = ka + kStride;
+            float fa = scale * scales[ka / pitch], fb = scale * scales[kb / pitch];
+            FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
+            FloatVector b0 = FloatVector.zero(F), b1 = FloatVector.zero(F), b2 = FloatVector.zero(F), b3 = FloatVector.zero(F);
+            int e = 0;
+            for (; e <= d - L; e += L) {
+                FloatVector ku = int8(k, ka + e);
+                FloatVector kw = int8(k, kb + e);
+                FloatVector x0 = FloatVector.fromArray(F, q, q0 + e);
+                FloatVector x1 = FloatVector.fromArray(F, q, q1 + e);
+                FloatVector x2 = FloatVector.fromArray(F, q, q2 + e);
+                FloatVector x3 = FloatVector.fromArray(F, q, q3 + e);
+                a0 = x0.fma(ku, a0);
+                a1 = x1.fma(ku, a1);
+                a2 = x2.fma(ku, a2);
+                a3 = x3.fma(ku, a3);
+                b0 = x0.fma(kw, b0);
+                b1 = x1.fma(kw, b1);
+                b2 = x2.fma(kw, b2);
+                b3 = x3.fma(kw, b3);
+            }
+            float t0, t1, t2, t3, u0, u1, u2, u3;
+            if (L == 16) {
+                // eight lane sums at once: three levels of folds (see fold()) halve the lanes per input, a last
+                // xor-1 add finishes. Written out: a helper taking vectors is boxed when C2 does not inline it.
+                FloatVector x = a0.blend(b0, BIT8).add(b0.blend(a0, BIT8).rearrange(XOR8));
+                FloatVector y = a1.blend(b1, BIT8).add(b1.blend(a1, BIT8).rearrange(XOR8));
+                FloatVector f0 = x.blend(y, BIT4).add(y.blend(x, BIT4).rearrange(XOR4));
+                x = a2.blend(b2, BIT8).add(b2.blend(a2, BIT8).rearrange(XOR8));
+                y = a3.blend(b3, BIT8).add(b3.blend(a3, BIT8).rearrange(XOR8));
+                FloatVector f1 = x.blend(y, BIT4).add(y.blend(x, BIT4).rearrange(XOR4));
+                FloatVector t = f0.blend(f1, BIT2).add(f1.blend(f0, BIT2).rearrange(XOR2));
+                t = t.add(t.rearrange(XOR1)); // even lanes: a0 a2 a1 a3 b0 b2 b1 b3
+                t0 = t.lane(0);
+                t2 = t.lane(2);
+                t1 = t.lane(4);
+                t3 = t.lane(6);
+                u0 = t.lane(8);
+                u2 = t.lane(10);
+                u1 = t.lane(12);
+                u3 = t.lane(14);
+            } else {
+                t0 = sum(a0);
+                t1 = sum(a1);
+                t2 = sum(a2);
+                t3 = sum(a3);
+                u0 = sum(b0);
+                u1 = sum(b1);
+                u2 = sum(b2);
+                u3 = sum(b3);
+            }
+            for (; e < d; e++) {
+                float kk = k[ka + e];
+                float kl = k[kb + e];
+                t0 += q[q0 + e] * kk;
+                t1 += q[q1 + e] * kk;
+                t2 += q[q2 + e] * kk;
+                t3 += q[q3 + e] * kk;
+                u0 += q[q0 + e] * kl;
+                u1 += q[q1 + e] * kl;
+                u2 += q[q2 + e] * kl;
+                u3 += q[q3 + e] * kl;
+            }
+            s[s0 + c] = fa * t0;
+            s[s0 + sStride + c] = fa * t1;
+            s[s0 + 2 * sStride + c] = fa * t2;
+            s[s0 + 3 * sStride + c] = fa * t3;
+            s[s0 + c + 1] = fb * u0;
+            s[s0 + sStride + c + 1] = fb * u1;
+            s[s0 + 2 * sStride + c + 1] = fb * u2;
+            s[s0 + 3 * sStride + c + 1] = fb * u3;
+        }
+        if (c < n) {
+            int ka = kOff + c * kStride;
+            float fa = scale * scales[ka / pitch];
+            FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
+            int e = 0;
+            for (; e <= d - L; e += L) {
+                FloatVector kv = int8(k, ka + e);
+                a0 = FloatVector.fromArray(F, q, q0 + e).fma(kv, a0);
+                a1 = FloatVector.fromArray(F, q, q1 + e).fma(kv, a1);
+                a2 = FloatVector.fromArray(F, q, q2 + e).fma(kv, a2);
+                a3 = FloatVector.fromArray(F, q, q3 + e).fma(kv, a3);
+            }
+            float t0 = sum(a0);
+            float t1 = sum(a1);
+            float t2 = sum(a2);
+            float t3 = sum(a3);
+            for (; e < d; e++) {
+                float kk = k[ka + e];
+                t0 += q[q0 + e] * kk;
+                t1 += q[q1 + e] * kk;
+                t2 += q[q2 + e] * kk;
+                t3 += q[q3 + e] * kk;
+            }
+            s[s0 + c] = fa * t0;
+            s[s0 + sStride + c] = fa * t1;
+            s[s0 + 2 * sStride + c] = fa * t2;
+            s[s0 + 3 * sStride + c] = fa * t3;
         }
     }
 
@@ -1058,4 +1401,604 @@ public final class VectorCpuKernels implements CpuKernelSupport {
             o[o0 + e] = t0;
         }
     }
+
+
+    /*
+     * Reduced KV rows, converted as they are loaded (see CpuKernelSupport). JDK 25's jdk.incubator.vector has no
+     * float16 conversion operator (no HF2F; S2F converts the short's integer value), so float16 is widened with
+     * integer lane operations instead, bit-exact against Float.float16ToFloat (VectorKernelsTest checks all 65536
+     * patterns): bfloat16 is a shift, int8 is B2F.
+     */
+
+    /** L bfloat16 values from {@code a[off..]}: the bits shifted into the upper half of a float. */
+    static FloatVector bf16(short[] a, int off) {
+        IntVector i = (IntVector) ShortVector.fromArray(S, a, off).convertShape(VectorOperators.S2I, I, 0);
+        return i.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+    }
+
+    private static final int F16_INF_EXP = 0x7C00;
+
+    /**
+     * L float16 values from {@code a[off..]}. Exponent and mantissa moved to float32 positions are the value times
+     * 2^-112, exact for normals and subnormals alike, so one multiply rebiases both; exponent 31 (inf, NaN) becomes
+     * 255; the sign is or-ed back last.
+     */
+    static FloatVector f16(short[] a, int off) {
+        IntVector i = (IntVector) ShortVector.fromArray(S, a, off).convertShape(VectorOperators.S2I, I, 0);
+        IntVector mag = i.and(0x7FFF).lanewise(VectorOperators.LSHL, 13);
+        IntVector bits = (IntVector) mag.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts();
+        bits = bits.blend(mag.or(0x7F800000), i.and(F16_INF_EXP).compare(VectorOperators.EQ, F16_INF_EXP));
+        return bits.or(i.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
+    }
+
+    /** L int8 values from {@code a[off..]} as floats (the row's scale is applied by the caller, once). */
+    static FloatVector int8(byte[] a, int off) {
+        return (FloatVector) ByteVector.fromArray(B, a, off).convertShape(VectorOperators.B2F, F, 0);
+    }
+
+    @Override
+    public void dotScoresHalf(int rows, int n, int d, float scale, float[] q, int qOff, int qStride,
+                              short[] k, boolean bf16, int kOff, int kStride, float[] s, int sOff, int sStride) {
+        if (bf16) dotScoresBf16(rows, n, d, scale, q, qOff, qStride, k, kOff, kStride, s, sOff, sStride);
+        else dotScoresF16(rows, n, d, scale, q, qOff, qStride, k, kOff, kStride, s, sOff, sStride);
+    }
+
+    @Override
+    public void dotScoresInt8(int rows, int n, int d, float scale, float[] q, int qOff, int qStride,
+                              byte[] k, float[] kScales, int pitch, int kOff, int kStride, float[] s, int sOff, int sStride) {
+        if (B == null) {
+            ScalarCpuKernels.INSTANCE.dotScoresInt8(rows, n, d, scale, q, qOff, qStride, k, kScales, pitch, kOff, kStride,
+                    s, sOff, sStride);
+        } else {
+            dotScoresI8(rows, n, d, scale, q, qOff, qStride, k, kScales, pitch, kOff, kStride, s, sOff, sStride);
+        }
+    }
+
+    @Override
+    public void accumulateRowsHalf(int rows, int n, int dv, float[] p, int pOff, int pStride,
+                                   short[] v, boolean bf16, int vOff, int vStride, float[] o, int oOff, int oStride,
+                                   float[] oScale) {
+        if (bf16) accumulateRowsBf16(rows, n, dv, p, pOff, pStride, v, vOff, vStride, o, oOff, oStride, oScale);
+        else accumulateRowsF16(rows, n, dv, p, pOff, pStride, v, vOff, vStride, o, oOff, oStride, oScale);
+    }
+
+    @Override
+    public void accumulateRowsInt8(int rows, int n, int dv, float[] p, int pOff, int pStride,
+                                   byte[] v, float[] vScales, int pitch, int vOff, int vStride, float[] o, int oOff,
+                                   int oStride, float[] oScale) {
+        if (B == null) {
+            ScalarCpuKernels.INSTANCE.accumulateRowsInt8(rows, n, dv, p, pOff, pStride, v, vScales, pitch, vOff, vStride,
+                    o, oOff, oStride, oScale);
+        } else {
+            accumulateRowsI8(rows, n, dv, p, pOff, pStride, v, vScales, pitch, vOff, vStride, o, oOff, oStride, oScale);
+        }
+    }
+
+    /** {@link #dotScores} over Bf16 key rows, four query rows per converted key load. */
+    private static void dotScoresBf16(int rows, int n, int d, float scale, float[] q, int qOff, int qStride,
+                                  short[] k, int kOff, int kStride, float[] s, int sOff, int sStride) {
+        int r0 = 0;
+        for (; r0 + 4 <= rows; r0 += 4) {
+            dot4Bf16(n, d, scale, q, qOff + r0 * qStride, qStride, k, kOff, kStride, s, sOff + r0 * sStride, sStride);
+        }
+        for (int r = r0; r < rows; r += 4) {
+            // a block of fewer than four rows repeats its first row in the missing ones: same sums, same stores
+            int m = Math.min(4, rows - r);
+            int q0 = qOff + r * qStride, q1 = m > 1 ? q0 + qStride : q0, q2 = m > 2 ? q0 + 2 * qStride : q0;
+            int q3 = m > 3 ? q0 + 3 * qStride : q0;
+            int s0 = sOff + r * sStride, s1 = m > 1 ? s0 + sStride : s0, s2 = m > 2 ? s0 + 2 * sStride : s0;
+            int s3 = m > 3 ? s0 + 3 * sStride : s0;
+            for (int c = 0; c < n; c++) {
+                int kr = kOff + c * kStride;
+                FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
+                int e = 0;
+                for (; e <= d - L; e += L) {
+                    FloatVector kv = bf16(k, kr + e);
+                    a0 = FloatVector.fromArray(F, q, q0 + e).fma(kv, a0);
+                    a1 = FloatVector.fromArray(F, q, q1 + e).fma(kv, a1);
+                    a2 = FloatVector.fromArray(F, q, q2 + e).fma(kv, a2);
+                    a3 = FloatVector.fromArray(F, q, q3 + e).fma(kv, a3);
+                }
+                float t0 = sum(a0), t1 = sum(a1), t2 = sum(a2), t3 = sum(a3);
+                for (; e < d; e++) {
+                    float kk = Float.intBitsToFloat(k[kr + e] << 16);
+                    t0 += q[q0 + e] * kk;
+                    t1 += q[q1 + e] * kk;
+                    t2 += q[q2 + e] * kk;
+                    t3 += q[q3 + e] * kk;
+                }
+                float f = scale;
+                s[s0 + c] = f * t0;
+                s[s1 + c] = f * t1;
+                s[s2 + c] = f * t2;
+                s[s3 + c] = f * t3;
+            }
+        }
+    }
+
+    /** {@link #accumulateRows} over Bf16 value rows: four output rows share every converted value load. */
+    private static void accumulateRowsBf16(int rows, int n, int dv, float[] p, int pOff, int pStride,
+                                       short[] v, int vOff, int vStride, float[] o, int oOff, int oStride,
+                                       float[] oScale) {
+        for (int r = 0; r < rows; r += 4) {
+            int m = Math.min(4, rows - r); // missing rows repeat the first (see dotScoresBf16)
+            int p0 = pOff + r * pStride, p1 = m > 1 ? p0 + pStride : p0, p2 = m > 2 ? p0 + 2 * pStride : p0;
+            int p3 = m > 3 ? p0 + 3 * pStride : p0;
+            int o0 = oOff + r * oStride, o1 = m > 1 ? o0 + oStride : o0, o2 = m > 2 ? o0 + 2 * oStride : o0;
+            int o3 = m > 3 ? o0 + 3 * oStride : o0;
+            float f0 = factor(oScale, r), f1 = m > 1 ? factor(oScale, r + 1) : f0, f2 = m > 2 ? factor(oScale, r + 2) : f0;
+            float f3 = m > 3 ? factor(oScale, r + 3) : f0;
+            int e = 0;
+            for (; e <= dv - L2; e += L2) {
+                FloatVector a00 = FloatVector.fromArray(F, o, o0 + e).mul(f0), a01 = FloatVector.fromArray(F, o, o0 + e + L).mul(f0);
+                FloatVector a10 = FloatVector.fromArray(F, o, o1 + e).mul(f1), a11 = FloatVector.fromArray(F, o, o1 + e + L).mul(f1);
+                FloatVector a20 = FloatVector.fromArray(F, o, o2 + e).mul(f2), a21 = FloatVector.fromArray(F, o, o2 + e + L).mul(f2);
+                FloatVector a30 = FloatVector.fromArray(F, o, o3 + e).mul(f3), a31 = FloatVector.fromArray(F, o, o3 + e + L).mul(f3);
+                int vb = vOff + e;
+                for (int c = 0; c < n; c++, vb += vStride) {
+                    FloatVector v0 = bf16(v, vb);
+                    FloatVector v1 = bf16(v, vb + L);
+                    FloatVector b = FloatVector.broadcast(F, p[p0 + c]);
+                    a00 = v0.fma(b, a00);
+                    a01 = v1.fma(b, a01);
+                    b = FloatVector.broadcast(F, p[p1 + c]);
+                    a10 = v0.fma(b, a10);
+                    a11 = v1.fma(b, a11);
+                    b = FloatVector.broadcast(F, p[p2 + c]);
+                    a20 = v0.fma(b, a20);
+                    a21 = v1.fma(b, a21);
+                    b = FloatVector.broadcast(F, p[p3 + c]);
+                    a30 = v0.fma(b, a30);
+                    a31 = v1.fma(b, a31);
+                }
+                a00.intoArray(o, o0 + e);
+                a01.intoArray(o, o0 + e + L);
+                a10.intoArray(o, o1 + e);
+                a11.intoArray(o, o1 + e + L);
+                a20.intoArray(o, o2 + e);
+                a21.intoArray(o, o2 + e + L);
+                a30.intoArray(o, o3 + e);
+                a31.intoArray(o, o3 + e + L);
+            }
+            for (; e <= dv - L; e += L) {
+                FloatVector a0 = FloatVector.fromArray(F, o, o0 + e).mul(f0), a1 = FloatVector.fromArray(F, o, o1 + e).mul(f1);
+                FloatVector a2 = FloatVector.fromArray(F, o, o2 + e).mul(f2), a3 = FloatVector.fromArray(F, o, o3 + e).mul(f3);
+                int vb = vOff + e;
+                for (int c = 0; c < n; c++, vb += vStride) {
+                    FloatVector v0 = bf16(v, vb);
+                    a0 = v0.fma(FloatVector.broadcast(F, p[p0 + c]), a0);
+                    a1 = v0.fma(FloatVector.broadcast(F, p[p1 + c]), a1);
+                    a2 = v0.fma(FloatVector.broadcast(F, p[p2 + c]), a2);
+                    a3 = v0.fma(FloatVector.broadcast(F, p[p3 + c]), a3);
+                }
+                a0.intoArray(o, o0 + e);
+                a1.intoArray(o, o1 + e);
+                a2.intoArray(o, o2 + e);
+                a3.intoArray(o, o3 + e);
+            }
+            for (; e < dv; e++) {
+                float t0 = o[o0 + e] * f0, t1 = o[o1 + e] * f1, t2 = o[o2 + e] * f2, t3 = o[o3 + e] * f3;
+                int vb = vOff + e;
+                for (int c = 0; c < n; c++, vb += vStride) {
+                    float x = Float.intBitsToFloat(v[vb] << 16);
+                    t0 += p[p0 + c] * x;
+                    t1 += p[p1 + c] * x;
+                    t2 += p[p2 + c] * x;
+                    t3 += p[p3 + c] * x;
+                }
+                o[o0 + e] = t0;
+                o[o1 + e] = t1;
+                o[o2 + e] = t2;
+                o[o3 + e] = t3;
+            }
+        }
+    }
+
+    /** {@link #dotScores} over F16 key rows, four query rows per converted key load. */
+    private static void dotScoresF16(int rows, int n, int d, float scale, float[] q, int qOff, int qStride,
+                                  short[] k, int kOff, int kStride, float[] s, int sOff, int sStride) {
+        int r0 = 0;
+        for (; r0 + 4 <= rows; r0 += 4) {
+            dot4F16(n, d, scale, q, qOff + r0 * qStride, qStride, k, kOff, kStride, s, sOff + r0 * sStride, sStride);
+        }
+        for (int r = r0; r < rows; r += 4) {
+            // a block of fewer than four rows repeats its first row in the missing ones: same sums, same stores
+            int m = Math.min(4, rows - r);
+            int q0 = qOff + r * qStride, q1 = m > 1 ? q0 + qStride : q0, q2 = m > 2 ? q0 + 2 * qStride : q0;
+            int q3 = m > 3 ? q0 + 3 * qStride : q0;
+            int s0 = sOff + r * sStride, s1 = m > 1 ? s0 + sStride : s0, s2 = m > 2 ? s0 + 2 * sStride : s0;
+            int s3 = m > 3 ? s0 + 3 * sStride : s0;
+            for (int c = 0; c < n; c++) {
+                int kr = kOff + c * kStride;
+                FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
+                int e = 0;
+                for (; e <= d - L; e += L) {
+                    FloatVector kv = f16(k, kr + e);
+                    a0 = FloatVector.fromArray(F, q, q0 + e).fma(kv, a0);
+                    a1 = FloatVector.fromArray(F, q, q1 + e).fma(kv, a1);
+                    a2 = FloatVector.fromArray(F, q, q2 + e).fma(kv, a2);
+                    a3 = FloatVector.fromArray(F, q, q3 + e).fma(kv, a3);
+                }
+                float t0 = sum(a0), t1 = sum(a1), t2 = sum(a2), t3 = sum(a3);
+                for (; e < d; e++) {
+                    float kk = Float.float16ToFloat(k[kr + e]);
+                    t0 += q[q0 + e] * kk;
+                    t1 += q[q1 + e] * kk;
+                    t2 += q[q2 + e] * kk;
+                    t3 += q[q3 + e] * kk;
+                }
+                float f = scale;
+                s[s0 + c] = f * t0;
+                s[s1 + c] = f * t1;
+                s[s2 + c] = f * t2;
+                s[s3 + c] = f * t3;
+            }
+        }
+    }
+
+    /** {@link #accumulateRows} over F16 value rows: four output rows share every converted value load. */
+    private static void accumulateRowsF16(int rows, int n, int dv, float[] p, int pOff, int pStride,
+                                       short[] v, int vOff, int vStride, float[] o, int oOff, int oStride,
+                                       float[] oScale) {
+        for (int r = 0; r < rows; r += 4) {
+            int m = Math.min(4, rows - r); // missing rows repeat the first (see dotScoresF16)
+            int p0 = pOff + r * pStride, p1 = m > 1 ? p0 + pStride : p0, p2 = m > 2 ? p0 + 2 * pStride : p0;
+            int p3 = m > 3 ? p0 + 3 * pStride : p0;
+            int o0 = oOff + r * oStride, o1 = m > 1 ? o0 + oStride : o0, o2 = m > 2 ? o0 + 2 * oStride : o0;
+            int o3 = m > 3 ? o0 + 3 * oStride : o0;
+            float f0 = factor(oScale, r), f1 = m > 1 ? factor(oScale, r + 1) : f0, f2 = m > 2 ? factor(oScale, r + 2) : f0;
+            float f3 = m > 3 ? factor(oScale, r + 3) : f0;
+            int e = 0;
+            for (; e <= dv - L2; e += L2) {
+                FloatVector a00 = FloatVector.fromArray(F, o, o0 + e).mul(f0), a01 = FloatVector.fromArray(F, o, o0 + e + L).mul(f0);
+                FloatVector a10 = FloatVector.fromArray(F, o, o1 + e).mul(f1), a11 = FloatVector.fromArray(F, o, o1 + e + L).mul(f1);
+                FloatVector a20 = FloatVector.fromArray(F, o, o2 + e).mul(f2), a21 = FloatVector.fromArray(F, o, o2 + e + L).mul(f2);
+                FloatVector a30 = FloatVector.fromArray(F, o, o3 + e).mul(f3), a31 = FloatVector.fromArray(F, o, o3 + e + L).mul(f3);
+                int vb = vOff + e;
+                for (int c = 0; c < n; c++, vb += vStride) {
+                    FloatVector v0 = f16(v, vb);
+                    FloatVector v1 = f16(v, vb + L);
+                    FloatVector b = FloatVector.broadcast(F, p[p0 + c]);
+                    a00 = v0.fma(b, a00);
+                    a01 = v1.fma(b, a01);
+                    b = FloatVector.broadcast(F, p[p1 + c]);
+                    a10 = v0.fma(b, a10);
+                    a11 = v1.fma(b, a11);
+                    b = FloatVector.broadcast(F, p[p2 + c]);
+                    a20 = v0.fma(b, a20);
+                    a21 = v1.fma(b, a21);
+                    b = FloatVector.broadcast(F, p[p3 + c]);
+                    a30 = v0.fma(b, a30);
+                    a31 = v1.fma(b, a31);
+                }
+                a00.intoArray(o, o0 + e);
+                a01.intoArray(o, o0 + e + L);
+                a10.intoArray(o, o1 + e);
+                a11.intoArray(o, o1 + e + L);
+                a20.intoArray(o, o2 + e);
+                a21.intoArray(o, o2 + e + L);
+                a30.intoArray(o, o3 + e);
+                a31.intoArray(o, o3 + e + L);
+            }
+            for (; e <= dv - L; e += L) {
+                FloatVector a0 = FloatVector.fromArray(F, o, o0 + e).mul(f0), a1 = FloatVector.fromArray(F, o, o1 + e).mul(f1);
+                FloatVector a2 = FloatVector.fromArray(F, o, o2 + e).mul(f2), a3 = FloatVector.fromArray(F, o, o3 + e).mul(f3);
+                int vb = vOff + e;
+                for (int c = 0; c < n; c++, vb += vStride) {
+                    FloatVector v0 = f16(v, vb);
+                    a0 = v0.fma(FloatVector.broadcast(F, p[p0 + c]), a0);
+                    a1 = v0.fma(FloatVector.broadcast(F, p[p1 + c]), a1);
+                    a2 = v0.fma(FloatVector.broadcast(F, p[p2 + c]), a2);
+                    a3 = v0.fma(FloatVector.broadcast(F, p[p3 + c]), a3);
+                }
+                a0.intoArray(o, o0 + e);
+                a1.intoArray(o, o1 + e);
+                a2.intoArray(o, o2 + e);
+                a3.intoArray(o, o3 + e);
+            }
+            for (; e < dv; e++) {
+                float t0 = o[o0 + e] * f0, t1 = o[o1 + e] * f1, t2 = o[o2 + e] * f2, t3 = o[o3 + e] * f3;
+                int vb = vOff + e;
+                for (int c = 0; c < n; c++, vb += vStride) {
+                    float x = Float.float16ToFloat(v[vb]);
+                    t0 += p[p0 + c] * x;
+                    t1 += p[p1 + c] * x;
+                    t2 += p[p2 + c] * x;
+                    t3 += p[p3 + c] * x;
+                }
+                o[o0 + e] = t0;
+                o[o1 + e] = t1;
+                o[o2 + e] = t2;
+                o[o3 + e] = t3;
+            }
+        }
+    }
+
+    /** {@link #dotScores} over Int8 key rows, four query rows per converted key load. */
+    private static void dotScoresI8(int rows, int n, int d, float scale, float[] q, int qOff, int qStride,
+                                    byte[] k, float[] scales, int pitch, int kOff, int kStride, float[] s, int sOff, int sStride) {
+        int scale0 = kOff / pitch;
+        int scaleStep = kStride / pitch; // rows are whole scale rows (KvSource.readableInPlace)
+        int r0 = 0;
+        for (; r0 + 4 <= rows; r0 += 4) {
+            dot4I8(n, d, scale, q, qOff + r0 * qStride, qStride, k, scales, pitch, kOff, kStride, s, sOff + r0 * sStride, sStride);
+        }
+        for (int r = r0; r < rows; r += 4) {
+            // a block of fewer than four rows repeats its first row in the missing ones: same sums, same stores
+            int m = Math.min(4, rows - r);
+            int q0 = qOff + r * qStride, q1 = m > 1 ? q0 + qStride : q0, q2 = m > 2 ? q0 + 2 * qStride : q0;
+            int q3 = m > 3 ? q0 + 3 * qStride : q0;
+            int s0 = sOff + r * sStride, s1 = m > 1 ? s0 + sStride : s0, s2 = m > 2 ? s0 + 2 * sStride : s0;
+            int s3 = m > 3 ? s0 + 3 * sStride : s0;
+            for (int c = 0; c < n; c++) {
+                int kr = kOff + c * kStride;
+                FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
+                int e = 0;
+                for (; e <= d - L; e += L) {
+                    FloatVector kv = int8(k, kr + e);
+                    a0 = FloatVector.fromArray(F, q, q0 + e).fma(kv, a0);
+                    a1 = FloatVector.fromArray(F, q, q1 + e).fma(kv, a1);
+                    a2 = FloatVector.fromArray(F, q, q2 + e).fma(kv, a2);
+                    a3 = FloatVector.fromArray(F, q, q3 + e).fma(kv, a3);
+                }
+                float t0 = sum(a0), t1 = sum(a1), t2 = sum(a2), t3 = sum(a3);
+                for (; e < d; e++) {
+                    float kk = k[kr + e];
+                    t0 += q[q0 + e] * kk;
+                    t1 += q[q1 + e] * kk;
+                    t2 += q[q2 + e] * kk;
+                    t3 += q[q3 + e] * kk;
+                }
+                float f = scale * scales[scale0 + c * scaleStep];
+                s[s0 + c] = f * t0;
+                s[s1 + c] = f * t1;
+                s[s2 + c] = f * t2;
+                s[s3 + c] = f * t3;
+            }
+        }
+    }
+
+    /** {@link #accumulateRows} over Int8 value rows: four output rows share every converted value load. */
+    private static void accumulateRowsI8(int rows, int n, int dv, float[] p, int pOff, int pStride,
+                                         byte[] v, float[] scales, int pitch, int vOff, int vStride, float[] o, int oOff,
+                                         int oStride, float[] oScale) {
+        int scale0 = vOff / pitch;
+        int scaleStep = vStride / pitch;
+        for (int r = 0; r < rows; r += 4) {
+            int m = Math.min(4, rows - r); // missing rows repeat the first (see dotScoresI8)
+            int p0 = pOff + r * pStride, p1 = m > 1 ? p0 + pStride : p0, p2 = m > 2 ? p0 + 2 * pStride : p0;
+            int p3 = m > 3 ? p0 + 3 * pStride : p0;
+            int o0 = oOff + r * oStride, o1 = m > 1 ? o0 + oStride : o0, o2 = m > 2 ? o0 + 2 * oStride : o0;
+            int o3 = m > 3 ? o0 + 3 * oStride : o0;
+            float f0 = factor(oScale, r), f1 = m > 1 ? factor(oScale, r + 1) : f0, f2 = m > 2 ? factor(oScale, r + 2) : f0;
+            float f3 = m > 3 ? factor(oScale, r + 3) : f0;
+            int e = 0;
+            for (; e <= dv - L2; e += L2) {
+                FloatVector a00 = FloatVector.fromArray(F, o, o0 + e).mul(f0), a01 = FloatVector.fromArray(F, o, o0 + e + L).mul(f0);
+                FloatVector a10 = FloatVector.fromArray(F, o, o1 + e).mul(f1), a11 = FloatVector.fromArray(F, o, o1 + e + L).mul(f1);
+                FloatVector a20 = FloatVector.fromArray(F, o, o2 + e).mul(f2), a21 = FloatVector.fromArray(F, o, o2 + e + L).mul(f2);
+                FloatVector a30 = FloatVector.fromArray(F, o, o3 + e).mul(f3), a31 = FloatVector.fromArray(F, o, o3 + e + L).mul(f3);
+                int vb = vOff + e;
+                for (int c = 0; c < n; c++, vb += vStride) {
+                    float w = scales[scale0 + c * scaleStep]; // the row's scale, folded into its weights
+                    FloatVector v0 = int8(v, vb);
+                    FloatVector v1 = int8(v, vb + L);
+                    FloatVector b = FloatVector.broadcast(F, p[p0 + c] * w);
+                    a00 = v0.fma(b, a00);
+                    a01 = v1.fma(b, a01);
+                    b = FloatVector.broadcast(F, p[p1 + c] * w);
+                    a10 = v0.fma(b, a10);
+                    a11 = v1.fma(b, a11);
+                    b = FloatVector.broadcast(F, p[p2 + c] * w);
+                    a20 = v0.fma(b, a20);
+                    a21 = v1.fma(b, a21);
+                    b = FloatVector.broadcast(F, p[p3 + c] * w);
+                    a30 = v0.fma(b, a30);
+                    a31 = v1.fma(b, a31);
+                }
+                a00.intoArray(o, o0 + e);
+                a01.intoArray(o, o0 + e + L);
+                a10.intoArray(o, o1 + e);
+                a11.intoArray(o, o1 + e + L);
+                a20.intoArray(o, o2 + e);
+                a21.intoArray(o, o2 + e + L);
+                a30.intoArray(o, o3 + e);
+                a31.intoArray(o, o3 + e + L);
+            }
+            for (; e <= dv - L; e += L) {
+                FloatVector a0 = FloatVector.fromArray(F, o, o0 + e).mul(f0), a1 = FloatVector.fromArray(F, o, o1 + e).mul(f1);
+                FloatVector a2 = FloatVector.fromArray(F, o, o2 + e).mul(f2), a3 = FloatVector.fromArray(F, o, o3 + e).mul(f3);
+                int vb = vOff + e;
+                for (int c = 0; c < n; c++, vb += vStride) {
+                    float w = scales[scale0 + c * scaleStep]; // the row's scale, folded into its weights
+                    FloatVector v0 = int8(v, vb);
+                    a0 = v0.fma(FloatVector.broadcast(F, p[p0 + c] * w), a0);
+                    a1 = v0.fma(FloatVector.broadcast(F, p[p1 + c] * w), a1);
+                    a2 = v0.fma(FloatVector.broadcast(F, p[p2 + c] * w), a2);
+                    a3 = v0.fma(FloatVector.broadcast(F, p[p3 + c] * w), a3);
+                }
+                a0.intoArray(o, o0 + e);
+                a1.intoArray(o, o1 + e);
+                a2.intoArray(o, o2 + e);
+                a3.intoArray(o, o3 + e);
+            }
+            for (; e < dv; e++) {
+                float t0 = o[o0 + e] * f0, t1 = o[o1 + e] * f1, t2 = o[o2 + e] * f2, t3 = o[o3 + e] * f3;
+                int vb = vOff + e;
+                for (int c = 0; c < n; c++, vb += vStride) {
+                    float w = scales[scale0 + c * scaleStep]; // the row's scale, folded into its weights
+                    float x = v[vb];
+                    t0 += p[p0 + c] * w * x;
+                    t1 += p[p1 + c] * w * x;
+                    t2 += p[p2 + c] * w * x;
+                    t3 += p[p3 + c] * w * x;
+                }
+                o[o0 + e] = t0;
+                o[o1 + e] = t1;
+                o[o2 + e] = t2;
+                o[o3 + e] = t3;
+            }
+        }
+    }
+
+
+    @Override
+    public void transposedScoresHalf(int rows, int n, int d, float scale, float[] q, int qOff, int qStride,
+                                     short[] kt, boolean bf16, int ktOff, int ktStride, float[] s, int sOff, int sStride) {
+        if (bf16) transposedScoresBf16(rows, n, d, scale, q, qOff, qStride, kt, ktOff, ktStride, s, sOff, sStride);
+        else transposedScoresF16(rows, n, d, scale, q, qOff, qStride, kt, ktOff, ktStride, s, sOff, sStride);
+    }
+
+    /**
+     * {@link #transposedScores} over Bf16 keys stored transposed: four query rows (a block of fewer repeats its first
+     * row: same sums, same stores) against two vectors of key columns, each converted once for the four rows; then
+     * one vector; the last {@code n % lanes} columns are scalar.
+     */
+    private static void transposedScoresBf16(int rows, int n, int d, float scale, float[] q, int qOff, int qStride,
+                                             short[] kt, int ktOff, int ktStride, float[] s, int sOff, int sStride) {
+        for (int r = 0; r < rows; r += 4) {
+            int m = Math.min(4, rows - r);
+            int q0 = qOff + r * qStride, q1 = m > 1 ? q0 + qStride : q0, q2 = m > 2 ? q0 + 2 * qStride : q0;
+            int q3 = m > 3 ? q0 + 3 * qStride : q0;
+            int s0 = sOff + r * sStride, s1 = m > 1 ? s0 + sStride : s0, s2 = m > 2 ? s0 + 2 * sStride : s0;
+            int s3 = m > 3 ? s0 + 3 * sStride : s0;
+            int c = 0;
+            for (; c <= n - L2; c += L2) {
+                FloatVector a00 = FloatVector.zero(F), a01 = FloatVector.zero(F), a10 = FloatVector.zero(F), a11 = FloatVector.zero(F);
+                FloatVector a20 = FloatVector.zero(F), a21 = FloatVector.zero(F), a30 = FloatVector.zero(F), a31 = FloatVector.zero(F);
+                int kb = ktOff + c;
+                for (int e = 0; e < d; e++, kb += ktStride) {
+                    FloatVector k0 = bf16(kt, kb);
+                    FloatVector k1 = bf16(kt, kb + L);
+                    FloatVector b = FloatVector.broadcast(F, q[q0 + e]);
+                    a00 = k0.fma(b, a00);
+                    a01 = k1.fma(b, a01);
+                    b = FloatVector.broadcast(F, q[q1 + e]);
+                    a10 = k0.fma(b, a10);
+                    a11 = k1.fma(b, a11);
+                    b = FloatVector.broadcast(F, q[q2 + e]);
+                    a20 = k0.fma(b, a20);
+                    a21 = k1.fma(b, a21);
+                    b = FloatVector.broadcast(F, q[q3 + e]);
+                    a30 = k0.fma(b, a30);
+                    a31 = k1.fma(b, a31);
+                }
+                a00.mul(scale).intoArray(s, s0 + c);
+                a01.mul(scale).intoArray(s, s0 + c + L);
+                a10.mul(scale).intoArray(s, s1 + c);
+                a11.mul(scale).intoArray(s, s1 + c + L);
+                a20.mul(scale).intoArray(s, s2 + c);
+                a21.mul(scale).intoArray(s, s2 + c + L);
+                a30.mul(scale).intoArray(s, s3 + c);
+                a31.mul(scale).intoArray(s, s3 + c + L);
+            }
+            for (; c <= n - L; c += L) {
+                FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
+                int kb = ktOff + c;
+                for (int e = 0; e < d; e++, kb += ktStride) {
+                    FloatVector k0 = bf16(kt, kb);
+                    a0 = k0.fma(FloatVector.broadcast(F, q[q0 + e]), a0);
+                    a1 = k0.fma(FloatVector.broadcast(F, q[q1 + e]), a1);
+                    a2 = k0.fma(FloatVector.broadcast(F, q[q2 + e]), a2);
+                    a3 = k0.fma(FloatVector.broadcast(F, q[q3 + e]), a3);
+                }
+                a0.mul(scale).intoArray(s, s0 + c);
+                a1.mul(scale).intoArray(s, s1 + c);
+                a2.mul(scale).intoArray(s, s2 + c);
+                a3.mul(scale).intoArray(s, s3 + c);
+            }
+            for (; c < n; c++) { // tail columns: a strided walk down one key, rare (the last tile of a sequence)
+                float t0 = 0, t1 = 0, t2 = 0, t3 = 0;
+                int kb = ktOff + c;
+                for (int e = 0; e < d; e++, kb += ktStride) {
+                    float x = Float.intBitsToFloat(kt[kb] << 16);
+                    t0 += q[q0 + e] * x;
+                    t1 += q[q1 + e] * x;
+                    t2 += q[q2 + e] * x;
+                    t3 += q[q3 + e] * x;
+                }
+                s[s0 + c] = scale * t0;
+                s[s1 + c] = scale * t1;
+                s[s2 + c] = scale * t2;
+                s[s3 + c] = scale * t3;
+            }
+        }
+    }
+
+    /**
+     * {@link #transposedScores} over F16 keys stored transposed: four query rows (a block of fewer repeats its first
+     * row: same sums, same stores) against two vectors of key columns, each converted once for the four rows; then
+     * one vector; the last {@code n % lanes} columns are scalar.
+     */
+    private static void transposedScoresF16(int rows, int n, int d, float scale, float[] q, int qOff, int qStride,
+                                             short[] kt, int ktOff, int ktStride, float[] s, int sOff, int sStride) {
+        for (int r = 0; r < rows; r += 4) {
+            int m = Math.min(4, rows - r);
+            int q0 = qOff + r * qStride, q1 = m > 1 ? q0 + qStride : q0, q2 = m > 2 ? q0 + 2 * qStride : q0;
+            int q3 = m > 3 ? q0 + 3 * qStride : q0;
+            int s0 = sOff + r * sStride, s1 = m > 1 ? s0 + sStride : s0, s2 = m > 2 ? s0 + 2 * sStride : s0;
+            int s3 = m > 3 ? s0 + 3 * sStride : s0;
+            int c = 0;
+            for (; c <= n - L2; c += L2) {
+                FloatVector a00 = FloatVector.zero(F), a01 = FloatVector.zero(F), a10 = FloatVector.zero(F), a11 = FloatVector.zero(F);
+                FloatVector a20 = FloatVector.zero(F), a21 = FloatVector.zero(F), a30 = FloatVector.zero(F), a31 = FloatVector.zero(F);
+                int kb = ktOff + c;
+                for (int e = 0; e < d; e++, kb += ktStride) {
+                    FloatVector k0 = f16(kt, kb);
+                    FloatVector k1 = f16(kt, kb + L);
+                    FloatVector b = FloatVector.broadcast(F, q[q0 + e]);
+                    a00 = k0.fma(b, a00);
+                    a01 = k1.fma(b, a01);
+                    b = FloatVector.broadcast(F, q[q1 + e]);
+                    a10 = k0.fma(b, a10);
+                    a11 = k1.fma(b, a11);
+                    b = FloatVector.broadcast(F, q[q2 + e]);
+                    a20 = k0.fma(b, a20);
+                    a21 = k1.fma(b, a21);
+                    b = FloatVector.broadcast(F, q[q3 + e]);
+                    a30 = k0.fma(b, a30);
+                    a31 = k1.fma(b, a31);
+                }
+                a00.mul(scale).intoArray(s, s0 + c);
+                a01.mul(scale).intoArray(s, s0 + c + L);
+                a10.mul(scale).intoArray(s, s1 + c);
+                a11.mul(scale).intoArray(s, s1 + c + L);
+                a20.mul(scale).intoArray(s, s2 + c);
+                a21.mul(scale).intoArray(s, s2 + c + L);
+                a30.mul(scale).intoArray(s, s3 + c);
+                a31.mul(scale).intoArray(s, s3 + c + L);
+            }
+            for (; c <= n - L; c += L) {
+                FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
+                int kb = ktOff + c;
+                for (int e = 0; e < d; e++, kb += ktStride) {
+                    FloatVector k0 = f16(kt, kb);
+                    a0 = k0.fma(FloatVector.broadcast(F, q[q0 + e]), a0);
+                    a1 = k0.fma(FloatVector.broadcast(F, q[q1 + e]), a1);
+                    a2 = k0.fma(FloatVector.broadcast(F, q[q2 + e]), a2);
+                    a3 = k0.fma(FloatVector.broadcast(F, q[q3 + e]), a3);
+                }
+                a0.mul(scale).intoArray(s, s0 + c);
+                a1.mul(scale).intoArray(s, s1 + c);
+                a2.mul(scale).intoArray(s, s2 + c);
+                a3.mul(scale).intoArray(s, s3 + c);
+            }
+            for (; c < n; c++) { // tail columns: a strided walk down one key, rare (the last tile of a sequence)
+                float t0 = 0, t1 = 0, t2 = 0, t3 = 0;
+                int kb = ktOff + c;
+                for (int e = 0; e < d; e++, kb += ktStride) {
+                    float x = Float.float16ToFloat(kt[kb]);
+                    t0 += q[q0 + e] * x;
+                    t1 += q[q1 + e] * x;
+                    t2 += q[q2 + e] * x;
+                    t3 += q[q3 + e] * x;
+                }
+                s[s0 + c] = scale * t0;
+                s[s1 + c] = scale * t1;
+                s[s2 + c] = scale * t2;
+                s[s3 + c] = scale * t3;
+            }
+        }
+    }
+
 }
