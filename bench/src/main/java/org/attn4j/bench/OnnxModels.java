@@ -21,7 +21,8 @@ public final class OnnxModels {
     /** ORT 1.24 reads IR versions up to 11; 10 is what the peer's Python models used. */
     public static final int IR_VERSION = 10;
     public static final int OPSET = 23;
-    private static final int FLOAT = 1;
+    /** TensorProto.DataType numbers: FLOAT 1, FLOAT16 10, BFLOAT16 16. */
+    public static final int FLOAT = 1, FLOAT16 = 10, BFLOAT16 = 16;
 
     private OnnxModels() {
     }
@@ -34,6 +35,11 @@ public final class OnnxModels {
      * @param scale  the {@code scale} attribute, or empty for the op's default {@code 1/sqrt(D)}
      */
     public static byte[] attention(boolean causal, OptionalDouble scale) {
+        return attention(causal, scale, FLOAT);
+    }
+
+    /** The same model with Q, K, V and Y of element type {@code elemType} ({@link #FLOAT16}, {@link #BFLOAT16}). */
+    public static byte[] attention(boolean causal, OptionalDouble scale, int elemType) {
         Proto node = new Proto()
                 .string(1, "Q").string(1, "K").string(1, "V")
                 .string(2, "Y")
@@ -47,10 +53,10 @@ public final class OnnxModels {
         Proto graph = new Proto()
                 .message(1, node)
                 .string(2, "attn4j_peer_attention")
-                .message(11, tensor("Q", "B", "Hq", "Lq", "D"))
-                .message(11, tensor("K", "B", "Hkv", "Lk", "D"))
-                .message(11, tensor("V", "B", "Hkv", "Lk", "Dv"))
-                .message(12, tensor("Y", "B", "Hq", "Lq", "Dv"));
+                .message(11, tensor(elemType, "Q", "B", "Hq", "Lq", "D"))
+                .message(11, tensor(elemType, "K", "B", "Hkv", "Lk", "D"))
+                .message(11, tensor(elemType, "V", "B", "Hkv", "Lk", "Dv"))
+                .message(12, tensor(elemType, "Y", "B", "Hq", "Lq", "Dv"));
         return new Proto()
                 .varint(1, IR_VERSION)
                 .string(2, "attn4j-bench")
@@ -59,11 +65,11 @@ public final class OnnxModels {
                 .bytes();
     }
 
-    /** A float tensor ValueInfoProto with symbolic dimensions. */
-    private static Proto tensor(String name, String... dims) {
+    /** A tensor ValueInfoProto of element type {@code elemType} with symbolic dimensions. */
+    private static Proto tensor(int elemType, String name, String... dims) {
         Proto shape = new Proto();
         for (String d : dims) shape.message(1, new Proto().string(2, d));
-        Proto tensorType = new Proto().varint(1, FLOAT).message(2, shape);
+        Proto tensorType = new Proto().varint(1, elemType).message(2, shape);
         return new Proto().string(1, name).message(2, new Proto().message(1, tensorType));
     }
 
