@@ -7,6 +7,7 @@ import org.attn4j.api.AttentionInputs;
 import org.attn4j.api.AttentionOutput;
 import org.attn4j.api.AttentionPlan;
 import org.attn4j.api.AttentionProblem;
+import org.attn4j.api.DType;
 import org.attn4j.api.LayerPlan;
 import org.attn4j.api.MlaLayerConfig;
 import org.attn4j.api.MlaLayerWeights;
@@ -40,6 +41,17 @@ public final class ReferenceBackend extends AbstractAttentionBackend {
     @Override
     protected Support supportOf(AttentionProblem problem) {
         return Support.ok();
+    }
+
+    /**
+     * Every real storage type: the reference reads each element through {@link org.attn4j.api.Tensor#doubleAtStorage},
+     * which is exact for float16, bfloat16 and int8 ({@code q * scale} in float64).
+     */
+    @Override
+    public Support supportStorage(DType dtype) {
+        AttentionException.require(dtype != null, "dtype", "a dtype", "null");
+        if (dtype.isReal()) return Support.ok();
+        return Support.no(dtype + ": not a type of attention inputs (use FLOAT32, FLOAT64, FLOAT16, BFLOAT16 or INT8)");
     }
 
     @Override
