@@ -3,6 +3,7 @@ package org.attn4j.cli.report;
 import org.attn4j.api.MlaLayerConfig;
 import org.attn4j.api.StandardLayerConfig;
 import org.attn4j.cli.compare.BackendStatus;
+import org.attn4j.cli.compare.Comparator;
 import org.attn4j.cli.compare.ComparisonResult;
 import org.attn4j.cli.compare.DecodeFindings;
 import org.attn4j.cli.compare.ErrorCheck;
@@ -32,7 +33,8 @@ public final class CompareTables {
         for (VariantRow row : r.rows()) {
             ModelConfig m = row.model();
             VariantCost c = row.cost();
-            t.row(m.getName(), c.label(), heads(m), Formats.count(c.params()), Formats.ratio(c.paramsVsMha()),
+            String variant = m.getKvDtype() == null ? c.label() : c.label() + " " + m.getKvStorage() + " KV";
+            t.row(m.getName(), variant, heads(m), Formats.count(c.params()), Formats.ratio(c.paramsVsMha()),
                     Formats.count(c.kvBytesPerToken()), Formats.ratio(c.kvVsMha()), Integer.toString(m.getLayers()),
                     Formats.bytes(m.getKvBytesPerToken()), Formats.bytes(row.kvBytesAtContext()));
         }
@@ -78,6 +80,9 @@ public final class CompareTables {
                 ErrorCheck e = row.error(b);
                 t.row(row.model().getName(), b, e instanceof ErrorCheck.Measured m ? Formats.errorCell(m) : e != null ? "not run" : "-");
             }
+            // A reduced cache's row: what the rounding alone moves the float64 reference by (the floor of its errors).
+            Double rounding = Comparator.storageRounding(row.model(), r.settings());
+            if (rounding != null) t.row(row.model().getName(), "(" + row.model().getKvStorage() + " rounding, reference)", Formats.error(rounding));
         }
         return t;
     }
