@@ -143,7 +143,10 @@ public final class CompareTables {
                         + "median of >= %d calls and >= %.2f s (at most %.1f s); each backend's kernels share a budget of %.0f s, decode "
                         + "first. KV read/step: float32 K and V (or latent) bytes one decode call reads; vs MHA: MHA's decode time over "
                         + "this row's, same backend, same run. Error: largest |out - out_ref| on seeded random inputs (prefill %dx%d and "
-                        + "decode over %d keys), FORMAT.md float32 tolerance atol 1e-5, rtol 1e-4",
+                        + "decode over %d keys), FORMAT.md float32 tolerance atol 1e-5, rtol 1e-4. A row with a KV dtype (bf16, int8, ...) "
+                        + "stores K/V and the decode cache in it (KV read/step counts those bytes, int8's scales included); its error "
+                        + "is against the reference of the float values before rounding, its tolerance against the reference of the "
+                        + "stored values, and '(TYPE rounding, reference)' is the rounding alone",
                 s.threads(), t.batchCalls(), t.batchSeconds(), 100 * t.settleTolerance(), t.warmupBudgetSeconds(), t.minCalls(),
                 t.minSeconds(), t.budgetSeconds(), s.backendSeconds(), s.errorLen(), s.errorLen(), 2 * s.errorLen() + 1);
     }
