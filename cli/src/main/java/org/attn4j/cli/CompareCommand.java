@@ -1,6 +1,7 @@
 package org.attn4j.cli;
 
 import org.attn4j.api.AttentionException;
+import org.attn4j.api.DType;
 import org.attn4j.bench.Timing;
 import org.attn4j.cli.compare.CompareSettings;
 import org.attn4j.cli.compare.Comparator;
@@ -10,6 +11,7 @@ import org.attn4j.cli.report.ConsoleProgress;
 import org.attn4j.cli.report.Formats;
 import org.attn4j.cli.report.HtmlReport;
 import org.attn4j.cli.run.ConformanceChecker;
+import org.attn4j.dsl.KvCacheBuilder;
 import org.attn4j.dsl.ModelConfig;
 import org.attn4j.dsl.Presets;
 import org.attn4j.dsl.script.AttnScripts;
@@ -23,6 +25,7 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -81,6 +84,12 @@ public final class CompareCommand implements Callable<Integer> {
     @Option(names = "--threads", defaultValue = "0", paramLabel = "N",
             description = "Threads each kernel may use (default: all available processors).")
     int threads;
+
+    @Option(names = "--kv-dtypes", paramLabel = "[CONFIG:]DTYPE,...",
+            description = "The KV-cache dtype axis: extra rows of a config with its cache stored as f32, f16, bf16 or int8 "
+                    + "(CONFIG = a variant label such as GQA-8 or MLA, or a config name; without it, every config). Default: "
+                    + "GQA-8:bf16,MLA:int8 for the default configs, none with --config; 'none' for none.")
+    String kvDtypes;
 
     @Option(names = "--no-measure", description = "Only the cost model's figures: no timing, no error measurement.")
     boolean noMeasure;
@@ -141,12 +150,21 @@ public final class CompareCommand implements Callable<Integer> {
             }
             title = "MHA, MQA, GQA and MLA at hidden 4096, 32 heads of 128, " + layers + " layers";
         }
-        for (ModelConfig m : models) {
+        // Sizes first (a dtype row is labelled through the cost model), then again with the dtype rows.
+        for (int pass = 0; pass < 2; pass++) {
+            for (ModelConfig m : models) {
+                try {
+                    m.getCost();
+                    m.kvCacheBytes(context);
+                } catch (ArithmeticException | AttentionException e) {
+                    return bad(err, tooLarge(m.getName(), m.getLayers()));
+                }
+            }
+            if (pass == 1) break;
             try {
-                m.getCost();
-                m.kvCacheBytes(context);
-            } catch (ArithmeticException | AttentionException e) {
-                return bad(err, tooLarge(m.getName(), m.getLayers()));
+                models = withKvDtypes(models, kvDtypes != null ? kvDtypes : config == null ? DEFAULT_KV_DTYPES : "none");
+            } catch (IllegalArgumentException e) {
+                return bad(err, "--kv-dtypes: " + e.getMessage());
             }
         }
 
@@ -197,7 +215,39 @@ public final class CompareCommand implements Callable<Integer> {
     }
 
     private static String cacheDtypes(List<ModelConfig> models) {
-        return models.stream().map(m -> m.getBytesPerElement() + " B/element").distinct().reduce((a, b) -> a + ", " + b).orElse("");
+        return models.stream().map(ModelConfig::getKvStorage).distinct().reduce((a, b) -> a + ", " + b).orElse("");
+    }
+
+    /** The dtype rows of the default comparison: GQA-8 with a bf16 cache and MLA with an int8 one. */
+    static final String DEFAULT_KV_DTYPES = "GQA-8:bf16,MLA:int8";
+
+    /**
+     * {@code models} followed by the dtype axis {@code spec} asks for: for each item {@code [CONFIG:]DTYPE}, a copy of every
+     * config CONFIG names (its variant label or its name, ignoring case; all when absent) with its KV cache stored as
+     * DTYPE, named "name dtype". {@code none} adds nothing. An item that names no config or no type is bad input.
+     */
+    static List<ModelConfig> withKvDtypes(List<ModelConfig> models, String spec) {
+        if (spec.isBlank() || spec.trim().equalsIgnoreCase("none")) return models;
+        List<ModelConfig> out = new ArrayList<>(models);
+        for (String item : spec.split(",")) {
+            String it = item.trim();
+            int colon = it.lastIndexOf(':');
+            String which = colon < 0 ? null : it.substring(0, colon).trim();
+            String typeName = colon < 0 ? it : it.substring(colon + 1).trim();
+            DType dtype = KvCacheBuilder.parse(typeName);
+            if (dtype == null) throw new IllegalArgumentException("expected f32, f16, bf16 or int8 in '" + it + "', got '" + typeName + "'");
+            List<ModelConfig> matched = models.stream()
+                    .filter(m -> which == null || m.getLabel().equalsIgnoreCase(which) || m.getName().equalsIgnoreCase(which)).toList();
+            if (matched.isEmpty()) {
+                throw new IllegalArgumentException("'" + which + "' names no config (labels and names: "
+                        + models.stream().map(m -> m.getLabel() + "/" + m.getName()).distinct().toList() + ")");
+            }
+            for (ModelConfig m : matched) {
+                if (dtype == m.getKvDtype()) continue;   // that row is already there
+                out.add(m.withKvDtype(dtype, m.getName() + " " + KvCacheBuilder.shortName(dtype)));
+            }
+        }
+        return out;
     }
 
     private static int bad(PrintWriter err, String message) {

@@ -3,6 +3,8 @@ package org.attn4j.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import org.attn4j.api.AttentionException;
+import org.attn4j.api.DType;
+import org.attn4j.dsl.KvCacheBuilder;
 import org.attn4j.reference.cost.CostConfig;
 import org.attn4j.reference.cost.CostModel;
 import org.attn4j.reference.cost.CostReport;
@@ -36,6 +38,9 @@ public final class CostCommand implements Callable<Integer> {
     @Option(names = "--rope", defaultValue = "0", description = "MLA qk_rope_head_dim r (even).") int rope;
     @Option(names = "--v-head-dim", description = "MLA v_head_dim (default: head_dim).") Integer vHeadDim;
     @Option(names = "--bytes", defaultValue = "2", description = "Bytes per cached element (default ${DEFAULT-VALUE}: fp16/bf16).") int bytes;
+    @Option(names = "--kv-dtype", paramLabel = "f32|f16|bf16|int8",
+            description = "Storage type of the KV cache: sets the bytes per element (instead of --bytes); int8 adds a 4-byte "
+                    + "scale per token and KV head.") String kvDtype;
     @Option(names = "--layers", defaultValue = "1", description = "Layers, for the whole-model KV figure.") int layers;
     @Option(names = "--context", defaultValue = "1", description = "Tokens per sequence, for the whole-model KV figure.") long context;
     @Option(names = "--json", description = "Print JSON instead of tables.") boolean json;
@@ -48,7 +53,8 @@ public final class CostCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         List<CostReport> reports = new ArrayList<>();
         try {
-            for (CostConfig c : configs()) reports.add(CostModel.report(c));
+            DType storage = storage();
+            for (CostConfig c : configs()) reports.add(CostModel.report(storage == null ? c : c.withKvDtype(storage)));
         } catch (AttentionException e) {
             throw withFlag(e);
         }
@@ -76,6 +82,17 @@ public final class CostCommand implements Callable<Integer> {
         return flag == null ? e : new AttentionException(flag + ": " + e.getMessage(), e);
     }
 
+    /** The --kv-dtype type, or null; with --bytes as well it is bad input (they say the same thing twice). */
+    private DType storage() {
+        if (kvDtype == null) return null;
+        DType d = KvCacheBuilder.parse(kvDtype);
+        if (d == null) throw AttentionException.invalid("--kv-dtype", "f32, f16, bf16 or int8", "'" + kvDtype + "'");
+        if (spec.commandLine().getParseResult().hasMatchedOption("--bytes")) {
+            throw AttentionException.invalid("--bytes", "not given with --kv-dtype (the type sets the bytes)", bytes);
+        }
+        return d;
+    }
+
     private List<CostConfig> configs() {
         if (hidden == null && heads == null) {
             if (kvHeads != null || headDim != null || kvLoraRank != null) {
@@ -99,11 +116,14 @@ public final class CostCommand implements Callable<Integer> {
 
     private static void print(PrintWriter out, CostReport r) {
         CostConfig c = r.config();
-        out.printf(Locale.ROOT, "%s: hidden %d, %d heads of %d, GQA %d KV heads%s, %d B/element, %d layers, context %d%n",
+        out.printf(Locale.ROOT, "%s: hidden %d, %d heads of %d, GQA %d KV heads%s, %s, %d layers, context %d%n",
                 c.name(), c.hidden(), c.heads(), c.headDim(), c.kvGroups(),
                 c.mla() == null ? "" : String.format(Locale.ROOT, ", MLA c_q %d c %d n %d r %d v %d", c.mla().qLoraRank(),
                         c.mla().kvLoraRank(), c.mla().qkNopeHeadDim(), c.mla().qkRopeHeadDim(), c.mla().vHeadDim()),
-                c.bytesPerElement(), c.layers(), c.contextLength());
+                c.kvDtype() == null ? c.bytesPerElement() + " B/element"
+                        : KvCacheBuilder.shortName(c.kvDtype()) + " KV cache (" + c.bytesPerElement() + " B/element"
+                        + (c.kvDtype() == DType.INT8 ? " + a 4 B scale per token and KV head)" : ")"),
+                c.layers(), c.contextLength());
         if (!c.source().isBlank()) out.println("  source: " + c.source());
         out.printf(Locale.ROOT, "  %-8s %14s %8s %16s %14s %8s %16s%n", "variant", "params/layer", "vs MHA", "KV elems/token",
                 "KV B/token", "vs MHA", "KV total");
@@ -115,6 +135,7 @@ public final class CostCommand implements Callable<Integer> {
         for (VariantCost v : r.variants()) {
             out.println("    " + v.paramsFormula());
             out.println("    " + v.kvElementsFormula());
+            if (c.kvDtype() != null) out.println("    " + v.kvBytesFormula());
             out.println("    " + v.kvTotalFormula());
         }
         out.println();

@@ -49,7 +49,12 @@ class CompareCommandTest : StringSpec({
     "the default comparison has MHA, MQA, GQA and MLA with the cost model's numbers" {
         run.status shouldBe 0
         val rows = table(run.out, "config")
-        rows.map { it[1] } shouldContainExactly listOf("MHA", "MQA", "GQA-8", "MLA")
+        // ... and the dtype axis: GQA-8 with a bf16 cache, MLA with an int8 one.
+        rows.map { it[1] } shouldContainExactly listOf("MHA", "MQA", "GQA-8", "MLA", "GQA-8 bf16 KV", "MLA int8 KV")
+        rows.map { it[0] }.takeLast(2) shouldContainExactly listOf("GQA bf16", "MLA int8")
+        // bf16: 2·8·128 elements · 2 B = 4,096 B per token and layer; int8 MLA: 576 B + one 4-byte scale = 580 B.
+        rows[4][5] shouldBe "4,096"
+        rows[5][5] shouldBe "580"
         // The representative size, stated independently here: hidden 4096, 32 heads of 128, GQA with 8 KV heads,
         // MLA with DeepSeek-V2's latents on 32 heads; bf16 cache, 32 layers, context 32768.
         val config = CostConfig("representative", 4096, 32, 128, 8, false, MlaDims(1536, 512, 128, 64, 128), 2, 32, 32768, "")
@@ -69,10 +74,13 @@ class CompareCommandTest : StringSpec({
     }
 
     "decode rows show the KV bytes each step reads and the speed-up over MHA measured in the same run" {
-        val rows = table(run.out, "config", after = "Decode,")
-        rows.map { it[0] to it[1] } shouldContainExactly listOf("MHA" to "cpu", "MQA" to "cpu", "GQA" to "cpu", "MLA" to "cpu")
-        // float32 K and V over 96 tokens: 4 B · kvHeads · 96 · (128 + 128); MLA reads its latent 4 B · 96 · (512 + 64)
-        rows.map { it[6] } shouldContainExactly listOf("3.15 MB", "98.3 kB", "786 kB", "221 kB")
+        val all = table(run.out, "config", after = "Decode,")
+        all.map { it[0] to it[1] } shouldContainExactly listOf("MHA" to "cpu", "MQA" to "cpu", "GQA" to "cpu", "MLA" to "cpu",
+            "GQA bf16" to "cpu", "MLA int8" to "cpu")
+        // float32 K and V over 96 tokens: 4 B · kvHeads · 96 · (128 + 128); MLA reads its latent 4 B · 96 · (512 + 64);
+        // bf16 GQA-8: 2 B · 8 · 96 · 256; int8 MLA: 96 · (576 + 4)
+        all.map { it[6] } shouldContainExactly listOf("3.15 MB", "98.3 kB", "786 kB", "221 kB", "393 kB", "55.7 kB")
+        val rows = all.filter { it[2] != "-" }   // a backend that does not read a dtype leaves its row untimed (see the notes)
         rows[0][8] shouldBe "1.00x"
         for (r in rows) {
             val ms = r[2].replace(",", "").toDouble()
@@ -88,10 +96,20 @@ class CompareCommandTest : StringSpec({
 
     "prefill is measured on cpu for each variant, and every error is within FORMAT's tolerance" {
         val prefill = table(run.out, "config", after = "Prefill,")
-        prefill.map { it[0] } shouldContainExactly listOf("MHA", "MQA", "GQA", "MLA")
-        for (r in prefill) r[2].replace(",", "").toDouble() // prefill ms is a number
+        prefill.map { it[0] } shouldContainExactly listOf("MHA", "MQA", "GQA", "MLA", "GQA bf16", "MLA int8")
+        for (r in prefill.take(4)) r[2].replace(",", "").toDouble() // prefill ms is a number
         val errors = table(run.out, "config", after = "Error against")
-        for (r in errors) r[2] shouldContain " ok"
+        for (r in errors.filter { it[0] in listOf("MHA", "MQA", "GQA", "MLA") }) r[2] shouldContain " ok"
+        // A reduced cache's row: the backend's error against the float values (so the rounding shows) is judged against the
+        // reference of the stored values; unless cpu reads the type, it is not run, and the notes say why.
+        for (r in errors.filter { it[0] in listOf("GQA bf16", "MLA int8") && it[1] == "cpu" }) {
+            (r[2].endsWith(" ok") || r[2] == "not run") shouldBe true
+            if (r[2] == "not run") run.out shouldContain "${r[0]} error on cpu not measured: "
+        }
+        // ... and the rounding alone, the float64 reference on stored vs float values: bf16 ~ 2^-9, int8 ~ 1/254 of |v|.
+        val rounding = errors.filter { it[1].endsWith("rounding, reference)") }.associate { it[0] to it[2].toDouble() }
+        rounding.keys shouldBe setOf("GQA bf16", "MLA int8")
+        for (e in rounding.values) (e > 1e-5 && e < 0.05) shouldBe true
         run.out shouldContain "MHA: prefill B=1 L=48, 32/32 heads, d=128, causal"
         run.out shouldContain "MLA: decode B=1 1 query against a latent cache of 96 tokens, absorbed path"
         run.out shouldContain "backend reference not measured"
@@ -109,6 +127,20 @@ class CompareCommandTest : StringSpec({
         html shouldContain "KV read/step"
         html shouldContain "3.15 MB"
         html shouldContain "vs MHA"
+        html shouldContain "GQA bf16"
+        html shouldContain "MLA int8 KV"
+        html shouldContain "int8 rounding, reference"
+    }
+
+    "--kv-dtypes chooses the dtype rows: every config, one config by label or name, or none; a bad item is exit 2" {
+        fun variants(vararg args: String) = attn("compare", "--no-measure", *args).let { r -> r.status shouldBe 0; table(r.out, "config").map { it[1] } }
+        variants("--kv-dtypes", "none") shouldContainExactly listOf("MHA", "MQA", "GQA-8", "MLA")
+        variants("--kv-dtypes", "f16") shouldContainExactly listOf("MHA", "MQA", "GQA-8", "MLA", "MHA f16 KV", "MQA f16 KV", "GQA-8 f16 KV", "MLA f16 KV")
+        variants("--kv-dtypes", "mqa:int8, MLA:bf16") shouldContainExactly listOf("MHA", "MQA", "GQA-8", "MLA", "MQA int8 KV", "MLA bf16 KV")
+        val bad = attn("compare", "--no-measure", "--kv-dtypes", "GQA-8:fp4")
+        bad.status shouldBe Attn.EXIT_BAD_INPUT
+        bad.err shouldContain "--kv-dtypes: expected f32, f16, bf16 or int8"
+        attn("compare", "--no-measure", "--kv-dtypes", "XQA:bf16").err shouldContain "'XQA' names no config"
     }
 
     "--config compares the models a script declares, without measuring when told so" {

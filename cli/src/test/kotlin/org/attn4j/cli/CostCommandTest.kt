@@ -36,6 +36,34 @@ class CostCommandTest : StringSpec({
         variants[3]["kvElementsPerToken"].asLong() shouldBe 80L
     }
 
+    "--kv-dtype counts the cache's bytes by type; int8 adds a 4-byte scale per token and KV head (worked by hand)" {
+        val run = runAttn("cost", "--json", "--hidden", "4096", "--heads", "32", "--kv-heads", "8", "--kv-lora-rank", "512",
+            "--rope", "64", "--kv-dtype", "int8")
+        run.exit shouldBe 0
+        val v = ObjectMapper().readTree(run.out)[0]["variants"]
+        // GQA-8: 2 rows (K, V) x 8 heads x (128 one-byte elements + a 4-byte scale) = 2,112 B; MLA: 576 + 4 = 580 B
+        v[2]["kvBytesPerToken"].asLong() shouldBe 2L * 8 * (128 + 4)
+        v[3]["kvBytesPerToken"].asLong() shouldBe 580L
+        val bf16 = ObjectMapper().readTree(runAttn("cost", "--json", "--hidden", "4096", "--heads", "32", "--kv-heads", "8",
+            "--kv-dtype", "bf16").out)[0]["variants"]
+        bf16[2]["kvBytesPerToken"].asLong() shouldBe 2L * 8 * 128 * 2
+        val text = runAttn("cost", "--kv-dtype", "f32")
+        text.exit shouldBe 0
+        text.out shouldContain "f32 KV cache (4 B/element)"
+        text.out shouldContain "KV bytes/token/layer = "
+        runAttn("cost", "--kv-dtype", "int8").out shouldContain "(int8: a float32 scale per token and KV head)"
+    }
+
+    "a bad --kv-dtype, or --kv-dtype with --bytes, is one error line naming the option" {
+        val bad = runAttn("cost", "--kv-dtype", "fp4")
+        bad.exit shouldBe 2
+        bad.err shouldContain "--kv-dtype"
+        bad.err shouldContain "fp4"
+        val both = runAttn("cost", "--kv-dtype", "bf16", "--bytes", "4")
+        both.exit shouldBe 2
+        both.err shouldContain "--bytes"
+    }
+
     "a half-given config is one clear error line" {
         val run = runAttn("cost", "--hidden", "512")
         run.exit shouldBe 2

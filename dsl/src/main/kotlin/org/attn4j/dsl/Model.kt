@@ -1,6 +1,7 @@
 package org.attn4j.dsl
 
 import org.attn4j.api.AttentionException
+import org.attn4j.api.DType
 import org.attn4j.api.LayerConfig
 import org.attn4j.api.LayerVariant
 import org.attn4j.api.MlaLayerConfig
@@ -28,6 +29,8 @@ import org.attn4j.reference.cost.VariantCost
  * @property layer           the attention layer every block uses
  * @property bytesPerElement bytes of one cached K/V (or latent) element: 2 for bf16/fp16, 4 for fp32, 1 for fp8
  * @property source          where the numbers come from (model card, config.json)
+ * @property kvDtype         the KV cache's storage type (`kvCache { dtype = BF16 }`): sets [bytesPerElement], and int8
+ *                           adds a 4-byte scale per token and KV head; null = [bytesPerElement] only, no type named
  */
 data class ModelConfig(
     val name: String,
@@ -37,6 +40,7 @@ data class ModelConfig(
     val layer: LayerConfig,
     val bytesPerElement: Int = 2,
     val source: String = "",
+    val kvDtype: DType? = null,
 ) {
     init {
         val path = "model(\"$name\")"
@@ -46,6 +50,10 @@ data class ModelConfig(
         if (layers < 1) invalid("$path.layers", "must be >= 1, got $layers")
         if (contextLength < 1) invalid("$path.contextLength", "must be >= 1, got $contextLength")
         if (bytesPerElement !in 1..16) invalid("$path.bytesPerElement", "must be in [1, 16], got $bytesPerElement")
+        if (kvDtype != null) {
+            if (!kvDtype.isReal()) invalid("$path.kvCache.dtype", "must be one of ${KvCacheBuilder.NAMES} (a KV cache holds real numbers), got $kvDtype")
+            if (bytesPerElement != kvDtype.bytes()) invalid("$path.bytesPerElement", "must be ${kvDtype.bytes()} for a $kvDtype cache, got $bytesPerElement")
+        }
     }
 
     val variant: LayerVariant get() = layer.variant()
@@ -56,10 +64,10 @@ data class ModelConfig(
     /** This model in the cost model's terms: the layer's dims, with an MHA of the same heads as the baseline. */
     fun costConfig(): CostConfig = when (val l = layer) {
         is StandardLayerConfig -> CostConfig(name, hidden, l.qHeads(), l.headDim(), l.kvHeads(), l.bias(), null,
-            bytesPerElement, layers, contextLength.toLong(), source)
+            bytesPerElement, layers, contextLength.toLong(), source, kvDtype)
         // The MHA baseline of an MLA model has `heads` heads of width v_head_dim, as in DeepSeek-V2's comparison.
         is MlaLayerConfig -> CostConfig(name, hidden, l.qHeads(), l.vHeadDim(), 1, false, MlaDims.of(l),
-            bytesPerElement, layers, contextLength.toLong(), source)
+            bytesPerElement, layers, contextLength.toLong(), source, kvDtype)
     }
 
     /** Parameters and KV cache of one layer, with formulas (from [CostModel]). */
@@ -86,6 +94,12 @@ data class ModelConfig(
     /** The same model with another layer (e.g. `llama.withLayer(mqa { heads(64) })`); hidden must match. */
     fun withLayer(layer: LayerConfig, name: String = this.name): ModelConfig = copy(name = name, layer = layer)
 
+    /** The same model with its KV cache stored as [dtype] (e.g. `gqa.withKvDtype(DType.BFLOAT16, "GQA-8 bf16")`). */
+    fun withKvDtype(dtype: DType, name: String = this.name): ModelConfig = copy(name = name, kvDtype = dtype, bytesPerElement = dtype.bytes())
+
+    /** The KV cache's storage as a short name: `bf16`, `int8`, ... or `N B/element` when no type is named. */
+    val kvStorage: String get() = kvDtype?.let { KvCacheBuilder.shortName(it) } ?: "$bytesPerElement B/element"
+
     override fun toString(): String = "$name ($label, hidden $hidden, $layers layers, context $contextLength)"
 }
 
@@ -100,6 +114,7 @@ class ModelBuilder internal constructor(private val name: String) {
     private var layers: Int? = null
     private var contextLength = 4096
     private var bytesPerElement = 2
+    private var kvDtype: DType? = null
     private var source = ""
     private var layer: (() -> LayerConfig)? = null
 
@@ -121,6 +136,19 @@ class ModelBuilder internal constructor(private val name: String) {
     /** Bytes per cached element: 2 (bf16, the default), 4 (fp32), 1 (fp8). */
     fun cacheBytesPerElement(bytes: Int) {
         bytesPerElement = bytes
+        kvDtype = null
+    }
+
+    /**
+     * The KV cache's storage type: `kvCache { dtype = BF16 }` (F32, F16, BF16, INT8, or any `DType`). It sets the bytes per
+     * element; INT8 also counts its 4-byte scale per token and KV head. A type a cache cannot hold is a validation error.
+     */
+    fun kvCache(block: KvCacheBuilder.() -> Unit) {
+        val b = KvCacheBuilder("$path.kvCache").apply(block)
+        val d = b.dtype ?: invalid("$path.kvCache.dtype", "not set; write kvCache { dtype = BF16 } (one of ${KvCacheBuilder.NAMES})")
+        if (!d.isReal()) invalid("$path.kvCache.dtype", "must be one of ${KvCacheBuilder.NAMES} (a KV cache holds real numbers), got $d")
+        kvDtype = d
+        bytesPerElement = d.bytes()
     }
 
     /** Where the numbers come from. */
@@ -152,11 +180,51 @@ class ModelBuilder internal constructor(private val name: String) {
         val l = layers ?: invalid("$path.layers", "not set; call layers(…)")
         val make = layer ?: invalid("$path.layer", "not set; add one of mha { }, mqa { }, gqa { }, mla { }")
         return try {
-            ModelConfig(name, hidden!!, l, contextLength, make(), bytesPerElement, source)
+            ModelConfig(name, hidden!!, l, contextLength, make(), bytesPerElement, source, kvDtype)
         } catch (e: DslValidationException) {
             throw e
         } catch (e: AttentionException) {
             throw DslValidationException(path, e.message ?: "invalid", e)
         }
+    }
+}
+
+/**
+ * `kvCache { dtype = BF16 }` inside a [model]: how the KV cache stores its elements. The short names are the storage
+ * types of `org.attn4j.api.Quantization`: [F32], [F16], [BF16], [INT8] (and [F64]).
+ */
+@AttnDsl
+class KvCacheBuilder internal constructor(private val path: String) {
+    /** The storage type; required. */
+    var dtype: DType? = null
+
+    /** Sets [dtype] from a short name (`f32`, `f16`, `bf16`, `int8`, `f64`) or a `DType` name; anything else is a validation error. */
+    fun dtype(name: String) {
+        dtype = parse(name) ?: invalid("$path.dtype", "must be one of $NAMES, got '$name'")
+    }
+
+    val F32: DType get() = DType.FLOAT32
+    val F64: DType get() = DType.FLOAT64
+    val F16: DType get() = DType.FLOAT16
+    val BF16: DType get() = DType.BFLOAT16
+    val INT8: DType get() = DType.INT8
+
+    companion object {
+        private val SHORT = linkedMapOf("f32" to DType.FLOAT32, "f16" to DType.FLOAT16, "bf16" to DType.BFLOAT16, "int8" to DType.INT8,
+            "f64" to DType.FLOAT64)
+
+        /** The accepted names, for messages. */
+        const val NAMES = "F32, F16, BF16, INT8 (or F64)"
+
+        /** `bf16` -> BFLOAT16 (also `BFLOAT16`, `float16`, ...); null when [name] names no cache type. */
+        @JvmStatic
+        fun parse(name: String): DType? {
+            val n = name.trim().lowercase()
+            return SHORT[n] ?: DType.entries.firstOrNull { it.name.lowercase() == n && it.isReal() }
+        }
+
+        /** BFLOAT16 -> `bf16`. */
+        @JvmStatic
+        fun shortName(dtype: DType): String = SHORT.entries.firstOrNull { it.value == dtype }?.key ?: dtype.name.lowercase()
     }
 }

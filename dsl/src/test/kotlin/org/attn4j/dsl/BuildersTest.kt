@@ -7,6 +7,7 @@ import io.kotest.matchers.string.shouldContain
 import io.kotest.matchers.string.shouldStartWith
 import org.attn4j.api.Alignment
 import org.attn4j.api.AttentionException
+import org.attn4j.api.DType
 import org.attn4j.api.LayerVariant
 import org.attn4j.api.MlaLayerConfig
 import org.attn4j.api.StandardLayerConfig
@@ -19,6 +20,34 @@ class BuildersTest : StringSpec({
         val spec = attention { heads(query = 32, kv = 8); headDim(128); causal(); window(left = 4096) }
         spec shouldBe org.attn4j.api.AttentionSpec.builder(32, 8, 128).causal().window(Window.left(4096)).build()
         spec.groupSize() shouldBe 4
+    }
+
+    "kvCache { dtype = BF16 } sets the cache's storage type, its bytes, and int8's scales" {
+        fun g8(block: ModelBuilder.() -> Unit): ModelConfig = model("g") { hidden(4096); layers(2); gqa { heads(query = 32, kv = 8); headDim(128) }; block() }
+        val bf16 = g8 { kvCache { dtype = BF16 } }
+        bf16.kvDtype shouldBe DType.BFLOAT16
+        bf16.bytesPerElement shouldBe 2
+        bf16.kvStorage shouldBe "bf16"
+        bf16.kvBytesPerTokenPerLayer shouldBe 2L * 8 * 128 * 2
+        g8 { kvCache { dtype = F32 } }.kvBytesPerTokenPerLayer shouldBe 2L * 8 * 128 * 4
+        g8 { kvCache { dtype("int8") } }.kvBytesPerTokenPerLayer shouldBe 2L * 8 * (128 + 4)
+        g8 { kvCache { dtype = INT8 } }.costConfig().kvDtype() shouldBe DType.INT8
+        // No kvCache { }: bytes only, as before.
+        g8 { }.kvDtype shouldBe null
+        g8 { }.kvStorage shouldBe "2 B/element"
+        bf16.withKvDtype(DType.INT8, "g int8").kvBytesPerTokenPerLayer shouldBe 2L * 8 * 132
+    }
+
+    "a bad KV-cache dtype is a validation error naming kvCache.dtype" {
+        shouldThrow<DslValidationException> {
+            model("m") { hidden(64); layers(1); mha { heads(4) }; kvCache { dtype = DType.BOOL } }
+        }.message shouldBe "model(\"m\").kvCache.dtype: must be one of F32, F16, BF16, INT8 (or F64) (a KV cache holds real numbers), got BOOL"
+        shouldThrow<DslValidationException> {
+            model("m") { hidden(64); layers(1); mha { heads(4) }; kvCache { dtype("fp4") } }
+        }.message shouldBe "model(\"m\").kvCache.dtype: must be one of F32, F16, BF16, INT8 (or F64), got 'fp4'"
+        shouldThrow<DslValidationException> {
+            model("m") { hidden(64); layers(1); mha { heads(4) }; kvCache { } }
+        }.path shouldBe "model(\"m\").kvCache.dtype"
     }
 
     "attention { } carries every option" {

@@ -16,6 +16,7 @@ import io.kotest.property.arbitrary.orNull
 import io.kotest.property.arbitrary.string
 import io.kotest.property.checkAll
 import org.attn4j.api.AttentionSpec
+import org.attn4j.api.DType
 
 /**
  * Fuzzes the DSL builders: random arguments give either a built record that carries them, or a
@@ -173,6 +174,27 @@ class DslFuzzTest : StringSpec({
                 m.hidden shouldBe hidden
                 m
             }
+        }
+    }
+
+    "kvCache { } with any DType or name builds that type or names kvCache.dtype" {
+        val names = Arb.choice(Arb.of(DType.entries.map { it.name } + listOf("bf16", "int8", "f16", "f32", "f64", "fp8", "", " BF16 ", "int4")),
+            Arb.string(0..6))
+        checkAll(config, names) { n ->
+            val expected = KvCacheBuilder.parse(n)
+            val built = runCatching { model("m") { hidden(64); layers(1); mha { heads(4) }; kvCache { dtype(n) } } }
+            if (expected != null) {
+                expected.isReal() shouldBe true
+                built.getOrThrow().kvDtype shouldBe expected
+                built.getOrThrow().bytesPerElement shouldBe expected.bytes()
+            } else {
+                (built.exceptionOrNull() as DslValidationException).path shouldBe "model(\"m\").kvCache.dtype"
+            }
+        }
+        for (d in DType.entries) {
+            val built = runCatching { model("m") { hidden(64); layers(1); mha { heads(4) }; kvCache { dtype = d } } }
+            if (d.isReal()) built.getOrThrow().kvDtype shouldBe d
+            else (built.exceptionOrNull() as DslValidationException).path shouldBe "model(\"m\").kvCache.dtype"
         }
     }
 })

@@ -10,6 +10,9 @@ import org.attn4j.api.Backends;
 import org.attn4j.api.ContiguousKvCache;
 import org.attn4j.api.DType;
 import org.attn4j.api.FloatTensor;
+import org.attn4j.api.HalfTensor;
+import org.attn4j.api.Int8Tensor;
+import org.attn4j.api.Tensor;
 import org.attn4j.api.MlaLayerConfig;
 import org.attn4j.api.PlanOptions;
 import org.attn4j.api.StandardLayerConfig;
@@ -80,7 +83,7 @@ public final class Comparator {
                     Speed speed = left <= 0
                             ? new Speed.NotTimed(b.name(), String.format(Locale.ROOT, "%s's time budget of %.0f s was spent on the "
                             + "kernels before it (raise it with --budget)", b.name(), settings.backendSeconds()))
-                            : time(b, shape, settings.timing().within(left / (kernels.size() - i)), settings.threads());
+                            : time(b, shape, settings.timing().within(left / (kernels.size() - i)), settings.threads(), m.getKvDtype());
                     (shape.phase() == Phase.PREFILL ? prefill : decode).get(m).add(speed);
                     progress.step(b.name() + ": " + m.getName() + " " + shape.phase().name().toLowerCase(Locale.ROOT) + " "
                             + (speed instanceof Speed.Timed t ? String.format(Locale.ROOT, "%.3g ms (%d calls)", t.millis(), t.calls()) : "not timed"));
@@ -168,6 +171,11 @@ public final class Comparator {
      * {@code 2n + 1} keys (dense inputs, independent V).
      */
     public static ErrorCheck error(ModelConfig model, AttentionBackend backend, CompareSettings settings) {
+        DType storage = reduced(model.getKvDtype());
+        if (storage != null) {
+            Support s = backend.supportStorage(storage);
+            if (!s.isSupported()) return new ErrorCheck.NotMeasured(backend.name(), String.join("; ", s.reasons()));
+        }
         int n = settings.errorLen();
         List<KernelShape> small = shapes(model, settings.withShapes(n, 2 * n + 1));
         String what = model.getName() + ": prefill " + n + "x" + n + " and decode over " + (2 * n + 1) + " keys";
@@ -177,8 +185,11 @@ public final class Comparator {
         for (KernelShape s : small) {
             AttentionSpec spec = s.spec();
             SplittableRandom rnd = new SplittableRandom(7);
-            AttentionInputs inputs = AttentionInputs.of(uniform(rnd, 1, spec.qHeads(), s.qLen(), spec.headDim()),
+            AttentionInputs floats = AttentionInputs.of(uniform(rnd, 1, spec.qHeads(), s.qLen(), spec.headDim()),
                     uniform(rnd, 1, spec.kvHeads(), s.kvLen(), spec.headDim()), uniform(rnd, 1, spec.kvHeads(), s.kvLen(), spec.vHeadDim()));
+            // A reduced cache's row runs on K/V stored in that type: its error against the reference of the float values
+            // shows the rounding; the tolerance is judged against the reference of the stored values (the kernel's own error).
+            AttentionInputs inputs = storage == null ? floats : stored(floats, storage);
             AttentionProblem problem = inputs.validate(spec);
             Support support = backend.support(problem);
             if (!support.isSupported()) return new ErrorCheck.NotMeasured(backend.name(), String.join("; ", support.reasons()));
@@ -189,10 +200,11 @@ public final class Comparator {
                 return new ErrorCheck.NotMeasured(backend.name(), "failed: " + message(e));
             }
             double[] expected = ReferenceAttention.attend(spec, inputs).out().toDoubleArray();
+            double[] unrounded = storage == null ? expected : ReferenceAttention.attend(spec, floats).out().toDoubleArray();
             for (int i = 0; i < actual.length; i++) {
                 double err = Math.abs(actual[i] - expected[i]);
                 if (Double.isNaN(err)) return new ErrorCheck.Measured(backend.name(), what, Double.NaN, Double.POSITIVE_INFINITY, elements);
-                maxErr = Math.max(maxErr, err);
+                maxErr = Math.max(maxErr, Math.abs(actual[i] - unrounded[i]));
                 worst = Math.max(worst, err - (ErrorCheck.ATOL + ErrorCheck.RTOL * Math.abs(expected[i])));
             }
             elements += actual.length;
@@ -208,13 +220,27 @@ public final class Comparator {
      * instead (with {@code V} a view of {@code K}), and the result says so.
      */
     public static Speed time(AttentionBackend backend, KernelShape shape, Timing.Steady timing, int threads) {
+        return time(backend, shape, timing, threads, null);
+    }
+
+    /**
+     * {@link #time(AttentionBackend, KernelShape, Timing.Steady, int)} with K/V and the decode cache stored as
+     * {@code kvDtype} (null or float32: float32). A backend whose {@code supportStorage} declines the type is not timed.
+     */
+    public static Speed time(AttentionBackend backend, KernelShape shape, Timing.Steady timing, int threads, DType kvDtype) {
+        DType storage = reduced(kvDtype);
+        if (storage != null) {
+            Support s = backend.supportStorage(storage);
+            if (!s.isSupported()) return new Speed.NotTimed(backend.name(), String.join("; ", s.reasons()));
+        }
         AttentionSpec spec = shape.spec();
         SplittableRandom rnd = new SplittableRandom(11);
         FloatTensor q = uniform(rnd, 1, spec.qHeads(), shape.qLen(), spec.headDim());
-        FloatTensor k = uniform(rnd, 1, spec.kvHeads(), shape.kvLen(), spec.headDim());
+        Tensor k = store(uniform(rnd, 1, spec.kvHeads(), shape.kvLen(), spec.headDim()), storage);
         // Absorbed MLA reads c_kv as the values: V is a view of K's first kvLoraRank columns, not a second copy.
-        FloatTensor v = shape.vIsKeyPrefix() ? k.slice(3, 0, spec.vHeadDim()) : uniform(rnd, 1, spec.kvHeads(), shape.kvLen(), spec.vHeadDim());
+        Tensor v = shape.vIsKeyPrefix() ? k.slice(3, 0, spec.vHeadDim()) : store(uniform(rnd, 1, spec.kvHeads(), shape.kvLen(), spec.vHeadDim()), storage);
         AttentionInputs inputs = AttentionInputs.of(q, k, v);
+        DType cacheType = storage == null ? DType.FLOAT32 : storage;
         AttentionProblem problem = inputs.validate(spec);
         Support support = backend.support(problem);
         if (!support.isSupported()) return new Speed.NotTimed(backend.name(), String.join("; ", support.reasons()));
@@ -224,8 +250,8 @@ public final class Comparator {
             Timing.Action call = () -> plan.run(inputs);
             if (shape.phase() == Phase.DECODE) {
                 ContiguousKvCache cache = shape.vIsKeyPrefix()
-                        ? new ContiguousKvCache(DType.FLOAT32, 1, 1, shape.kvLen(), spec.headDim(), 0)
-                        : new ContiguousKvCache(DType.FLOAT32, 1, spec.kvHeads(), shape.kvLen(), spec.headDim(), spec.vHeadDim());
+                        ? new ContiguousKvCache(cacheType, 1, 1, shape.kvLen(), spec.headDim(), 0)
+                        : new ContiguousKvCache(cacheType, 1, spec.kvHeads(), shape.kvLen(), spec.headDim(), spec.vHeadDim());
                 cache.append(k, shape.vIsKeyPrefix() ? null : v);
                 call = () -> plan.decode(q, cache);
                 if (shape.vIsKeyPrefix()) {
@@ -245,7 +271,7 @@ public final class Comparator {
         Timing t = result.timing();
         double seconds = t.median();
         double tokens = shape.phase() == Phase.PREFILL ? shape.qLen() / seconds : 1 / seconds;
-        Double gbs = shape.phase() == Phase.DECODE ? w.bytesRead() / seconds / 1e9 : null;
+        Double gbs = shape.phase() == Phase.DECODE ? decodeBytesRead(shape, kvDtype) / seconds / 1e9 : null;
         if (!result.settled()) {
             String unsettled = String.format(Locale.ROOT, "warm-up times had not settled after %d call(s) in %.1f s (the budget), "
                     + "so the figure may still include first-call costs", result.warmupCalls(), result.warmupSeconds());
@@ -253,6 +279,54 @@ public final class Comparator {
         }
         return new Speed.Timed(backend.name(), t.median() * 1e3, t.min() * 1e3, t.max() * 1e3, t.reps(), result.warmupCalls(),
                 result.settled(), tokens, w.flops() / seconds / 1e9, gbs, note);
+    }
+
+    /** {@code dtype} when it is a reduced type, else null (float32 and unset are the float32 path). */
+    private static DType reduced(DType dtype) {
+        return dtype != null && dtype.isReduced() ? dtype : null;
+    }
+
+    /** {@code t} stored as {@code dtype} by the one rule of {@code Quantization} (null: {@code t} itself). */
+    private static Tensor store(FloatTensor t, DType dtype) {
+        if (dtype == null) return t;
+        return dtype == DType.INT8 ? Int8Tensor.quantize(t) : HalfTensor.round(dtype, t);
+    }
+
+    private static AttentionInputs stored(AttentionInputs x, DType dtype) {
+        return AttentionInputs.of(x.q(), store((FloatTensor) x.k(), dtype), store((FloatTensor) x.v(), dtype));
+    }
+
+    /**
+     * Cache bytes one decode step of {@code shape} reads with the cache stored as {@code kvDtype} (null: float32): every
+     * cached row (per token and KV head; MLA: the latent) at {@link DType#bytesPerRow}, so int8 counts its scales.
+     */
+    public static double decodeBytesRead(KernelShape shape, DType kvDtype) {
+        if (kvDtype == null) return shape.workload().bytesRead();
+        AttentionSpec spec = shape.spec();
+        double rows = (double) spec.kvHeads() * shape.kvLen();
+        if (shape.vIsKeyPrefix()) return rows * kvDtype.bytesPerRow(spec.headDim());   // the latent [c_kv | k_pe]; V is its prefix
+        return rows * (kvDtype.bytesPerRow(spec.headDim()) + kvDtype.bytesPerRow(spec.vHeadDim()));
+    }
+
+    /**
+     * What rounding to {@code model}'s KV dtype alone costs on the error column's problems: the largest difference
+     * between the float64 reference on the stored K/V and on the float values; null for a float32/float64 cache.
+     */
+    public static Double storageRounding(ModelConfig model, CompareSettings settings) {
+        DType storage = reduced(model.getKvDtype());
+        if (storage == null) return null;
+        int n = settings.errorLen();
+        double max = 0;
+        for (KernelShape s : shapes(model, settings.withShapes(n, 2 * n + 1))) {
+            AttentionSpec spec = s.spec();
+            SplittableRandom rnd = new SplittableRandom(7);   // the error column's inputs
+            AttentionInputs floats = AttentionInputs.of(uniform(rnd, 1, spec.qHeads(), s.qLen(), spec.headDim()),
+                    uniform(rnd, 1, spec.kvHeads(), s.kvLen(), spec.headDim()), uniform(rnd, 1, spec.kvHeads(), s.kvLen(), spec.vHeadDim()));
+            double[] a = ReferenceAttention.attend(spec, floats).out().toDoubleArray();
+            double[] b = ReferenceAttention.attend(spec, stored(floats, storage)).out().toDoubleArray();
+            for (int i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i] - b[i]));
+        }
+        return max;
     }
 
     private static FloatTensor uniform(SplittableRandom rnd, int... shape) {

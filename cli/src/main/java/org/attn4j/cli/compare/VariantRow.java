@@ -45,8 +45,8 @@ public record VariantRow(ModelConfig model, VariantCost cost, long kvBytesAtCont
         return null;
     }
 
-    /** Cache bytes one decode step reads (float32 K and V, or the float32 latent). */
+    /** Cache bytes one decode step reads (K and V, or the latent, in the config's KV dtype; float32 when it names none). */
     public double decodeBytesRead() {
-        return shape(Phase.DECODE).workload().bytesRead();
+        return Comparator.decodeBytesRead(shape(Phase.DECODE), model.getKvDtype());
     }
 }

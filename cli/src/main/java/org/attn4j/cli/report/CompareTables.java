@@ -3,6 +3,7 @@ package org.attn4j.cli.report;
 import org.attn4j.api.MlaLayerConfig;
 import org.attn4j.api.StandardLayerConfig;
 import org.attn4j.cli.compare.BackendStatus;
+import org.attn4j.cli.compare.Comparator;
 import org.attn4j.cli.compare.ComparisonResult;
 import org.attn4j.cli.compare.DecodeFindings;
 import org.attn4j.cli.compare.ErrorCheck;
@@ -32,7 +33,8 @@ public final class CompareTables {
         for (VariantRow row : r.rows()) {
             ModelConfig m = row.model();
             VariantCost c = row.cost();
-            t.row(m.getName(), c.label(), heads(m), Formats.count(c.params()), Formats.ratio(c.paramsVsMha()),
+            String variant = m.getKvDtype() == null ? c.label() : c.label() + " " + m.getKvStorage() + " KV";
+            t.row(m.getName(), variant, heads(m), Formats.count(c.params()), Formats.ratio(c.paramsVsMha()),
                     Formats.count(c.kvBytesPerToken()), Formats.ratio(c.kvVsMha()), Integer.toString(m.getLayers()),
                     Formats.bytes(m.getKvBytesPerToken()), Formats.bytes(row.kvBytesAtContext()));
         }
@@ -78,6 +80,9 @@ public final class CompareTables {
                 ErrorCheck e = row.error(b);
                 t.row(row.model().getName(), b, e instanceof ErrorCheck.Measured m ? Formats.errorCell(m) : e != null ? "not run" : "-");
             }
+            // A reduced cache's row: what the rounding alone moves the float64 reference by (the floor of its errors).
+            Double rounding = Comparator.storageRounding(row.model(), r.settings());
+            if (rounding != null) t.row(row.model().getName(), "(" + row.model().getKvStorage() + " rounding, reference)", Formats.error(rounding));
         }
         return t;
     }
@@ -138,7 +143,10 @@ public final class CompareTables {
                         + "median of >= %d calls and >= %.2f s (at most %.1f s); each backend's kernels share a budget of %.0f s, decode "
                         + "first. KV read/step: float32 K and V (or latent) bytes one decode call reads; vs MHA: MHA's decode time over "
                         + "this row's, same backend, same run. Error: largest |out - out_ref| on seeded random inputs (prefill %dx%d and "
-                        + "decode over %d keys), FORMAT.md float32 tolerance atol 1e-5, rtol 1e-4",
+                        + "decode over %d keys), FORMAT.md float32 tolerance atol 1e-5, rtol 1e-4. A row with a KV dtype (bf16, int8, ...) "
+                        + "stores K/V and the decode cache in it (KV read/step counts those bytes, int8's scales included); its error "
+                        + "is against the reference of the float values before rounding, its tolerance against the reference of the "
+                        + "stored values, and '(TYPE rounding, reference)' is the rounding alone",
                 s.threads(), t.batchCalls(), t.batchSeconds(), 100 * t.settleTolerance(), t.warmupBudgetSeconds(), t.minCalls(),
                 t.minSeconds(), t.budgetSeconds(), s.backendSeconds(), s.errorLen(), s.errorLen(), 2 * s.errorLen() + 1);
     }

@@ -84,6 +84,28 @@ class ComparatorTest : StringSpec({
         Comparator.error(Presets.article()[0], cpu, quick).shouldBeInstanceOf<ErrorCheck.Measured>().withinTolerance() shouldBe true
     }
 
+    "a KV-dtype row is timed and measured in its storage: its error shows the rounding, its tolerance is the kernel's own" {
+        val reference = org.attn4j.reference.ReferenceBackend()   // reads every storage type (doubleAtStorage)
+        val gqa = Presets.article()[2]                           // GQA-4, hidden 256
+        val int8 = gqa.withKvDtype(org.attn4j.api.DType.INT8, "GQA int8")
+        val plain = Comparator.error(gqa, reference, quick).shouldBeInstanceOf<ErrorCheck.Measured>()
+        plain.maxAbsError() shouldBe 0.0
+        val e = Comparator.error(int8, reference, quick).shouldBeInstanceOf<ErrorCheck.Measured>()
+        e.withinTolerance() shouldBe true                        // exact on the stored values ...
+        (e.maxAbsError() > 1e-4) shouldBe true                   // ... but off the float values by the rounding
+        e.maxAbsError() shouldBe (Comparator.storageRounding(int8, quick)!! plusOrMinus 1e-12)
+        Comparator.storageRounding(gqa, quick) shouldBe null
+        // A backend that does not declare the type: not measured, not timed, with its reason.
+        val cpu = Backends.byName("cpu")
+        Comparator.error(int8, cpu, quick).shouldBeInstanceOf<ErrorCheck.NotMeasured>().reason() shouldContain "INT8"
+        val decode = Comparator.shapes(int8, quick).last()
+        Comparator.time(cpu, decode, quick.timing(), 1, org.attn4j.api.DType.INT8).shouldBeInstanceOf<Speed.NotTimed>()
+        Comparator.time(reference, decode, quick.timing(), 1, org.attn4j.api.DType.INT8).shouldBeInstanceOf<Speed.Timed>()
+        // int8 decode reads 1 byte per element and a 4-byte scale per row: 4 KV heads x 50 tokens x 2 rows x (32 + 4)
+        Comparator.decodeBytesRead(decode, org.attn4j.api.DType.INT8) shouldBe 4.0 * 50 * 2 * (32 + 4)
+        Comparator.decodeBytesRead(decode, null) shouldBe 4.0 * 4 * 50 * (32 + 32)
+    }
+
     "a decode that reads >= 2x fewer bytes yet is slower is flagged, in the table, the notes and the report" {
         val models = Presets.representative(32768, 32) // MHA, MQA, GQA-8, MLA
         val shapes = models.map { Comparator.shapes(it, CompareSettings.defaults()) }

@@ -23,7 +23,7 @@ class ExamplesTest : FunSpec({
     test("the examples cover every variant of the source articles") {
         scripts.map { it.name } shouldContainAll listOf(
             "mha.attn.kts", "mqa.attn.kts", "gqa.attn.kts", "mla.attn.kts", "cross-attention.attn.kts",
-            "padding-masks.attn.kts", "kv-cache-decoding.attn.kts", "cost-table.attn.kts",
+            "padding-masks.attn.kts", "kv-cache-decoding.attn.kts", "cost-table.attn.kts", "kv-dtypes.attn.kts",
         )
     }
 

@@ -6,8 +6,8 @@ import org.attn4j.api.AttentionBackend
 import org.opentest4j.TestAbortedException
 
 /**
- * The attention conformance suite (TCK): every check of [KernelChecks], [ModChecks], [CacheKindChecks], [DecodeContractChecks], [BoundaryChecks],
- * [MetamorphicChecks] and [LayerChecks].
+ * The attention conformance suite (TCK): every check of [KernelChecks], [ModChecks], [CacheKindChecks], [DecodeContractChecks],
+ * [BoundaryChecks], [MetamorphicChecks], [LayerChecks] and [StorageChecks] (reduced storage, last so the others keep their order).
  *
  * Two ways to run it:
  * - in Kotest, through the spec factory [attentionTck]: `class MyBackendTck : FunSpec({ include(attentionTck(MyBackend())) })`;
@@ -15,8 +15,8 @@ import org.opentest4j.TestAbortedException
  *   deliberately broken backends, that it catches bugs).
  */
 object AttentionTck {
-    /** Every check, in run order: kernels against the reference (random, hooks, caches, boundary cases), metamorphic relations, layers. */
-    val CHECKS: List<TckCheck> by lazy { KernelChecks.ALL + ModChecks.ALL + CacheKindChecks.ALL + DecodeContractChecks.ALL + BoundaryChecks.ALL + MetamorphicChecks.ALL + LayerChecks.ALL }
+    /** Every check, in run order: kernels against the reference (random, hooks, caches, boundary cases), metamorphic relations, layers, reduced storage. */
+    val CHECKS: List<TckCheck> by lazy { KernelChecks.ALL + ModChecks.ALL + CacheKindChecks.ALL + DecodeContractChecks.ALL + BoundaryChecks.ALL + MetamorphicChecks.ALL + LayerChecks.ALL + StorageChecks.ALL }
 
     /** The checks [config] selects ([TckConfig.boundaries] off leaves out [BoundaryChecks]). */
     fun checks(config: TckConfig): List<TckCheck> =

@@ -51,6 +51,16 @@ sealed interface Domain {
         }
     }
 
+    /**
+     * One value that draws no random number: the default of a gene added after others, so that adding it leaves
+     * every existing check's random cases exactly as they were (a [Values] of one value still consumes a draw).
+     */
+    class Fixed(val value: Int) : Domain {
+        override val first: Int get() = value
+        override fun sample(random: kotlin.random.Random): Int = value
+        override fun simpler(value: Int): List<Int> = emptyList()
+    }
+
     /** Any int in `0..max` (e.g. a data seed); shrinks toward 0. */
     class Range(val max: Int) : Domain {
         override val first: Int get() = 0

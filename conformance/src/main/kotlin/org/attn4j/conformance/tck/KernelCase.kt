@@ -5,8 +5,11 @@ import org.attn4j.api.AttentionInputs
 import org.attn4j.api.AttentionProblem
 import org.attn4j.api.AttentionSpec
 import org.attn4j.api.BoolTensor
+import org.attn4j.api.DType
 import org.attn4j.api.DoubleTensor
 import org.attn4j.api.FloatTensor
+import org.attn4j.api.HalfTensor
+import org.attn4j.api.Int8Tensor
 import org.attn4j.api.IntTensor
 import org.attn4j.api.Tensor
 import org.attn4j.api.Window
@@ -117,7 +120,18 @@ data class KernelCase(
     val valueMagnitude: Double,
     val layout: Layout,
     val dataSeed: Long,
+    /** How K and V are stored: float32, or float16/bfloat16/int8 holding the rounded values ([org.attn4j.api.Quantization]). */
+    val kvDtype: DType = DType.FLOAT32,
+    /** How Q is stored: float32, float16 or bfloat16. */
+    val qDtype: DType = DType.FLOAT32,
 ) {
+    init {
+        // A reduced tensor has no float64 form and no NaN to pad with: contiguous or the [B, L, H, D] view only.
+        require((!kvDtype.isReduced() && !qDtype.isReduced()) || layout == Layout.CONTIGUOUS || layout == Layout.BLHD_VIEW) {
+            "reduced storage ($kvDtype k/v, $qDtype q) with layout $layout"
+        }
+    }
+
     val spec: AttentionSpec by lazy {
         val b = AttentionSpec.builder(qHeads, kvHeads, headDim).vHeadDim(vHeadDim).causal(causal).alignment(alignment)
             .window(window).softcap(softcap)
@@ -153,6 +167,8 @@ data class KernelCase(
         append(" |s|~$scoreMagnitude")
         if (valueMagnitude != 1.0) append(" |v|~$valueMagnitude")
         if (layout != Layout.CONTIGUOUS) append(" layout=$layout")
+        if (kvDtype != DType.FLOAT32) append(" k/v=$kvDtype")
+        if (qDtype != DType.FLOAT32) append(" q=$qDtype")
         append(" data=$dataSeed")
     }
 
@@ -163,7 +179,7 @@ data class KernelCase(
         val q = uniform(rnd, intArrayOf(batch, qHeads, qLen, headDim), amp)
         val k = uniform(rnd, intArrayOf(batch, kvHeads, kvLen, headDim), amp)
         val v = uniform(rnd, intArrayOf(batch, kvHeads, kvLen, vHeadDim), valueMagnitude)
-        var inputs = AttentionInputs.of(layOut(q), layOut(k), layOut(v))
+        var inputs = AttentionInputs.of(layOut(stored(q, qDtype)), layOut(stored(k, kvDtype)), layOut(stored(v, kvDtype)))
         if (bias != null) {
             val shape = bias.shape(batch, qHeads, qLen, kvLen)
             inputs = inputs.withBias(FloatTensor.of(uniformArray(rnd, Tensor.elementCount(*shape), biasAmplitude), *shape))
@@ -185,13 +201,31 @@ data class KernelCase(
         return inputs
     }
 
-    private fun layOut(t: FloatTensor): Tensor = when (layout) {
+    /**
+     * This case's inputs with Q, K and V widened to float32, holding the stored values (float16/bfloat16 widen exactly;
+     * an int8 element `q * scale` is rounded to float32 once); the other inputs shared.
+     */
+    val float32Inputs: AttentionInputs by lazy {
+        val x = inputs
+        AttentionInputs(FloatTensor.copyOf(x.q()), FloatTensor.copyOf(x.k()), FloatTensor.copyOf(x.v()), x.bias(), x.mask(),
+            x.alibiSlopes(), x.sinks(), x.kvLens())
+    }
+
+    /** [t] stored as [dtype]: rounded (float16, bfloat16) or quantized per row (int8) by the one rule of `Quantization`. */
+    private fun stored(t: FloatTensor, dtype: DType): Tensor = when (dtype) {
+        DType.FLOAT32 -> t
+        DType.FLOAT16, DType.BFLOAT16 -> HalfTensor.round(dtype, t)
+        DType.INT8 -> Int8Tensor.quantize(t)
+        else -> error("not a storage type of q/k/v: $dtype")
+    }
+
+    private fun layOut(t: Tensor): Tensor = when (layout) {
         Layout.CONTIGUOUS -> t
         Layout.FLOAT64 -> DoubleTensor.copyOf(t)
         Layout.BLHD_VIEW -> {
-            // Copy into a [B, L, H, D] buffer, then view it as [B, H, L, D].
+            // Copy into a [B, L, H, D] buffer (of the same dtype, int8 scales included), then view it as [B, H, L, D].
             val s = t.shape()
-            val blhd = FloatTensor.zeros(s[0], s[2], s[1], s[3])
+            val blhd = org.attn4j.api.Tensors.zeros(t.dtype(), s[0], s[2], s[1], s[3])
             org.attn4j.api.Tensors.copyInto(t, blhd.permute(0, 2, 1, 3))
             blhd.permute(0, 2, 1, 3)
         }

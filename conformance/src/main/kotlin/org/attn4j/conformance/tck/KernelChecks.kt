@@ -9,6 +9,7 @@ import org.attn4j.api.DoubleTensor
 import org.attn4j.api.FloatTensor
 import org.attn4j.api.IntTensor
 import org.attn4j.api.KvCache
+import org.attn4j.api.KvCacheSpec
 import org.attn4j.api.PagedKvCache
 import org.attn4j.api.Tensor
 import org.attn4j.conformance.tck.KernelGenes.GQA_PROPER
@@ -129,13 +130,18 @@ object KernelChecks {
         val problem = inputs.validate(c.spec)
         val support = backend.support(problem)
         if (!support.isSupported) return CaseOutcome.Declined(support.reasons())
+        // A reduced case is decoded over a cache of its own type: the stored K/V are appended unchanged (int8 rows with their scales).
+        val reduced = c.kvDtype.isReduced()
         val cache: KvCache = if (paged) {
             val pageSize = intArrayOf(1, 2, 3, 4, 7, 8, 16)[rnd.nextInt(7)].let { pageSize ?: it }
             val pages = lens.sumOf { (it + pageSize - 1) / pageSize } + 1
-            PagedKvCache(backend.precision().dtype(), c.batch, c.kvHeads, c.headDim, c.vHeadDim, pageSize, pages, c.kvLen)
+            PagedKvCache(if (reduced) c.kvDtype else backend.precision().dtype(), c.batch, c.kvHeads, c.headDim, c.vHeadDim, pageSize, pages, c.kvLen)
+        } else if (reduced) {
+            backend.newKvCache(KvCacheSpec(c.kvDtype, c.batch, c.kvHeads, c.kvLen, c.headDim, c.vHeadDim))
         } else {
             backend.newKvCache(c.batch, c.kvHeads, c.kvLen, c.headDim, c.vHeadDim)
         }
+        if (cache.dtype() != c.kvDtype && reduced) return CaseOutcome.Bad("newKvCache(${c.kvDtype} spec) made a ${cache.dtype()} cache")
         // Round-robin chunks: a prefill-sized chunk first, then small decode steps, sequences interleaved.
         val filled = IntArray(c.batch)
         var first = true

@@ -4,12 +4,17 @@ import io.kotest.property.Arb
 import io.kotest.property.arbitrary.map
 import org.attn4j.api.Alignment
 import org.attn4j.api.AttentionBackend
+import org.attn4j.api.DType
 import org.attn4j.api.Window
 
 /** The genes of a [KernelCase] (one attention kernel call). Each one's simplest value (the shrink target) is listed first in its domain. */
 enum class KernelGene {
     BATCH, HEADS, HEAD_DIM, V_DIM, Q_LEN, KV_LEN, SCALE, CAUSAL, ALIGN, WINDOW, WIN_LEFT, WIN_RIGHT, SOFTCAP,
-    BIAS, BIAS_AMP, MASK, MASK_FILL, ALIBI, SINKS, KV_LENS, SCORE_MAG, V_MAG, LAYOUT, DATA
+    BIAS, BIAS_AMP, MASK, MASK_FILL, ALIBI, SINKS, KV_LENS, SCORE_MAG, V_MAG, LAYOUT, DATA,
+    /** How K and V are stored ([KernelGenes.KV_STORAGE]); last, and fixed to float32 unless a profile frees it. */
+    KV_DTYPE,
+    /** How Q is stored ([KernelGenes.Q_STORAGE]). */
+    Q_DTYPE,
 }
 
 /**
@@ -39,6 +44,12 @@ object KernelGenes {
     val BIAS_AMPS = doubleArrayOf(1.0, 5.0, 0.1, 30.0)
     val SCORE_MAGS = doubleArrayOf(1.0, 1e-3, 0.1, 5.0, 30.0, 300.0, 1e4)
     val VALUE_MAGS = doubleArrayOf(1.0, 1e-3, 1e3)
+
+    /** Storage types of K and V: float32 (the shrink target) and the reduced ones of `Quantization`. */
+    val KV_STORAGE = listOf(DType.FLOAT32, DType.FLOAT16, DType.BFLOAT16, DType.INT8)
+
+    /** Storage types of Q: int8 is a KV-cache format (a scale per token and head), not one for queries. */
+    val Q_STORAGE = listOf(DType.FLOAT32, DType.FLOAT16, DType.BFLOAT16)
 
     /** Heads pairs with fewer KV heads than query heads (MQA and GQA). */
     val GROUPED: IntArray = HEAD_PAIRS.indices.filter { HEAD_PAIRS[it].second < HEAD_PAIRS[it].first }.toIntArray()
@@ -90,6 +101,7 @@ object KernelGenes {
         KernelGene.SCORE_MAG -> GenePool.indices(SCORE_MAGS.size) { if (it == 0) 3.0 else 1.0 }
         KernelGene.V_MAG -> GenePool.indices(VALUE_MAGS.size) { if (it == 0) 4.0 else 1.0 }
         KernelGene.DATA -> Domain.Range(Int.MAX_VALUE - 1)
+        KernelGene.KV_DTYPE, KernelGene.Q_DTYPE -> Domain.Fixed(0)          // float32
         else -> GenePool.only(OFF)
     }
 
@@ -182,6 +194,7 @@ object KernelGenes {
             alibi = g[KernelGene.ALIBI] == 1, sinks = g[KernelGene.SINKS] == 1, kvLens = KvLensMode.entries[g[KernelGene.KV_LENS]],
             scoreMagnitude = SCORE_MAGS[g[KernelGene.SCORE_MAG]], valueMagnitude = VALUE_MAGS[g[KernelGene.V_MAG]],
             layout = Layout.entries[g[KernelGene.LAYOUT]], dataSeed = g[KernelGene.DATA].toLong(),
+            kvDtype = KV_STORAGE[g[KernelGene.KV_DTYPE]], qDtype = Q_STORAGE[g[KernelGene.Q_DTYPE]],
         )
     }
 }

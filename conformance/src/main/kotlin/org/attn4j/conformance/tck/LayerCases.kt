@@ -4,6 +4,7 @@ import io.kotest.property.Arb
 import io.kotest.property.arbitrary.map
 import org.attn4j.api.Alignment
 import org.attn4j.api.BoolTensor
+import org.attn4j.api.DType
 import org.attn4j.api.FloatTensor
 import org.attn4j.api.LayerVariant
 import org.attn4j.api.MlaLayerConfig
@@ -50,13 +51,17 @@ enum class Chunking {
 /** The genes of a [StandardLayerCase] (an MHA/MQA/GQA layer call). */
 enum class StandardLayerGene {
     BATCH, HEADS, HEAD_DIM, HIDDEN, Q_LEN, KV_LEN, CROSS, KEY_PAD, BIAS, CAUSAL, ALIGN, WINDOW, WIN_LEFT, WIN_RIGHT,
-    SOFTCAP, SCALE, GQA_LABEL, CHUNKS, DATA
+    SOFTCAP, SCALE, GQA_LABEL, CHUNKS, DATA,
+    /** The KV cache's storage type in the cache checks ([LayerTables.CACHE_STORAGE]); last, and float32 unless a profile frees it. */
+    CACHE_DTYPE,
 }
 
 /** The genes of an [MlaLayerCase] (a multi-head latent attention layer call). */
 enum class MlaLayerGene {
     BATCH, HEADS, HIDDEN, Q_LORA, KV_LORA, NOPE, ROPE, V_DIM, THETA, INTERLEAVED, OFFSET, CAUSAL, ALIGN, SOFTCAP, SCALE,
-    LEN, KEY_PAD, PATH, CHUNKS, DATA
+    LEN, KEY_PAD, PATH, CHUNKS, DATA,
+    /** The latent cache's storage type ([LayerTables.CACHE_STORAGE]); last, and float32 unless a profile frees it. */
+    CACHE_DTYPE,
 }
 
 /** Small tables shared by the layer generators (layers cost more per case than kernels, so sizes stay small). */
@@ -76,6 +81,8 @@ internal object LayerTables {
     val MLA_V = intArrayOf(1, 2, 3, 4, 8, 13, 16)
     val THETAS = doubleArrayOf(10000.0, 500.0, 1e6)
     val OFFSETS = intArrayOf(0, 1, 7, 1000)
+    /** Storage types of a layer's KV cache (`LayerPlan.newCache(batch, maxLength, storage)`). */
+    val CACHE_STORAGE = KernelGenes.KV_STORAGE
 
     /** nn.Linear-like weights `U(-a, a)`, `a = 1.5 sqrt(3 / fan_in)`, so activations keep a unit-ish scale. */
     fun weight(rnd: SplittableRandom, out: Int, inF: Int): FloatTensor =
@@ -99,6 +106,7 @@ data class StandardLayerCase(
     val batch: Int, val variant: LayerVariant, val hidden: Int, val qHeads: Int, val kvHeads: Int, val headDim: Int, val bias: Boolean,
     val causal: Boolean, val alignment: Alignment, val window: Window, val softcap: Double, val scale: Double?,
     val qLen: Int, val kvLen: Int, val cross: Boolean, val keyPadding: Boolean, val chunking: Chunking, val dataSeed: Long,
+    val cacheDtype: DType = DType.FLOAT32,
 ) {
     val config: StandardLayerConfig by lazy {
         StandardLayerConfig(variant, hidden, qHeads, kvHeads, headDim, bias, causal, alignment, window, softcap,
@@ -136,6 +144,7 @@ data class StandardLayerCase(
         if (!window.isNone) append(" window=[${window.left()},${window.right()}]")
         if (softcap > 0) append(" softcap=$softcap")
         if (scale != null) append(" scale=$scale")
+        if (cacheDtype != DType.FLOAT32) append(" cache=$cacheDtype")
         append(" chunks=${activations.chunks.contentToString()} data=$dataSeed")
     }
 
@@ -154,6 +163,7 @@ data class StandardLayerCase(
             StandardLayerGene.CHUNKS -> GenePool.indices(Chunking.entries.size)
             StandardLayerGene.DATA -> Domain.Range(Int.MAX_VALUE - 1)
             StandardLayerGene.CROSS, StandardLayerGene.KEY_PAD -> GenePool.only(0)
+            StandardLayerGene.CACHE_DTYPE -> Domain.Fixed(0)
         }
 
         fun arb(profile: Map<StandardLayerGene, Domain>): Arb<StandardLayerCase> =
@@ -177,6 +187,7 @@ data class StandardLayerCase(
                 softcap = LayerTables.SOFTCAPS[g[StandardLayerGene.SOFTCAP]], scale = LayerTables.SCALES[g[StandardLayerGene.SCALE]].takeUnless { it.isNaN() },
                 qLen = LayerTables.LENGTHS[g[StandardLayerGene.Q_LEN]], kvLen = LayerTables.LENGTHS[g[StandardLayerGene.KV_LEN]], cross = g[StandardLayerGene.CROSS] == 1,
                 keyPadding = g[StandardLayerGene.KEY_PAD] == 1, chunking = Chunking.entries[g[StandardLayerGene.CHUNKS]], dataSeed = g[StandardLayerGene.DATA].toLong(),
+                cacheDtype = LayerTables.CACHE_STORAGE[g[StandardLayerGene.CACHE_DTYPE]],
             )
         }
     }
@@ -190,7 +201,7 @@ data class MlaLayerCase(
     val batch: Int, val hidden: Int, val heads: Int, val qLoraRank: Int, val kvLoraRank: Int, val nope: Int, val rope: Int, val vHeadDim: Int,
     val ropeTheta: Double, val ropeInterleaved: Boolean, val positionOffset: Int, val causal: Boolean, val alignment: Alignment,
     val softcap: Double, val scale: Double?, val len: Int, val keyPadding: Boolean, val path: PlanOptions.MlaPath, val chunking: Chunking,
-    val dataSeed: Long,
+    val dataSeed: Long, val cacheDtype: DType = DType.FLOAT32,
 ) {
     val config: MlaLayerConfig by lazy {
         MlaLayerConfig(hidden, heads, qLoraRank, kvLoraRank, nope, rope, vHeadDim, ropeTheta, ropeInterleaved, 1e-6, positionOffset,
@@ -226,6 +237,7 @@ data class MlaLayerCase(
         if (softcap > 0) append(" softcap=$softcap")
         if (scale != null) append(" scale=$scale")
         if (keyPadding) append(" keyPaddingMask")
+        if (cacheDtype != DType.FLOAT32) append(" cache=$cacheDtype")
         append(" chunks=${activations.chunks.contentToString()} data=$dataSeed")
     }
 
@@ -250,6 +262,7 @@ data class MlaLayerCase(
             MlaLayerGene.KEY_PAD -> KernelGenes.sometimes(2, 0.25)
             MlaLayerGene.CHUNKS -> GenePool.indices(Chunking.entries.size)
             MlaLayerGene.DATA -> Domain.Range(Int.MAX_VALUE - 1)
+            MlaLayerGene.CACHE_DTYPE -> Domain.Fixed(0)
         }
 
         fun arb(profile: Map<MlaLayerGene, Domain>): Arb<MlaLayerCase> = GenePool.of(MlaLayerGene.entries.toTypedArray(), ::defaults, profile).arb().map(::decode)
@@ -267,6 +280,7 @@ data class MlaLayerCase(
                 len = LayerTables.LENGTHS[g[MlaLayerGene.LEN]], keyPadding = g[MlaLayerGene.KEY_PAD] == 1,
                 path = if (g[MlaLayerGene.PATH] == 1) PlanOptions.MlaPath.ABSORBED else PlanOptions.MlaPath.NAIVE,
                 chunking = Chunking.entries[g[MlaLayerGene.CHUNKS]], dataSeed = g[MlaLayerGene.DATA].toLong(),
+                cacheDtype = LayerTables.CACHE_STORAGE[g[MlaLayerGene.CACHE_DTYPE]],
             )
         }
     }

@@ -34,6 +34,8 @@ object LayerChecks {
             mla("layer/mla-absorbed", PlanOptions.MlaPath.ABSORBED),
             mlaSteps(),
             mlaPathsAgree(),
+            standardReducedCache(),
+            mlaReducedCache(),
         )
     }
 
@@ -104,9 +106,10 @@ object LayerChecks {
     }
 
     /** Runs every chunk through `step` and concatenates the outputs along the sequence axis. */
-    private fun steps(backend: AttentionBackend, plan: LayerPlan, a: Activations, batch: Int, hidden: Int): Tensor {
+    private fun steps(backend: AttentionBackend, plan: LayerPlan, a: Activations, batch: Int, hidden: Int, storage: DType? = null): Tensor {
         val len = a.x.size(1)
-        val cache = plan.newCache(batch, len)
+        val cache = if (storage == null) plan.newCache(batch, len) else plan.newCache(batch, len, storage)
+        if (storage != null && cache.dtype() != storage) throw ContractViolation("newCache(batch, maxLength, $storage) made a ${cache.dtype()} cache")
         val y = DoubleTensor.zeros(batch, len, hidden)
         var at = 0
         for (n in a.chunks) {
@@ -211,6 +214,185 @@ object LayerChecks {
                 val naive = if (backend.precision() == Precision.FLOAT32) Naive32.mlaLayer(c.config, c.weights, a.x, a.keyPaddingMask) else null
                 val (ratio, problem) = Agree.check("y", naivePath!!, absorbed!!, 2 * Accuracy.allowance(ref, naive, backend.precision(), scaleOf(c, ref)))
                 if (problem != null) CaseOutcome.Bad("naive vs absorbed path: $problem") else CaseOutcome.Ok(ratio)
+            }
+        }
+    }
+
+    // ---- reduced KV caches: the oracle is the float64 reference with a float64 cache, off by the storage rounding ----
+
+    /**
+     * The largest error storing one element of a row whose largest `|x|` is at most [m] in [dtype] can make
+     * ([org.attn4j.api.Quantization]): bfloat16 rounds to 8 significant bits (unit roundoff `2^-8`), float16 to 11
+     * (`2^-11`, plus half its smallest subnormal `2^-25`), int8 is off by at most half a step, `scale / 2` with
+     * `scale = max|row| / 127`. `2^-20 m` more covers the float32 rounding of what a float32 backend stores and of int8's scale.
+     */
+    private const val TWO_M8 = 1.0 / (1 shl 8)
+    private const val TWO_M11 = 1.0 / (1 shl 11)
+    private const val TWO_M20 = 1.0 / (1 shl 20)
+    private const val TWO_M25 = 1.0 / (1 shl 25)
+
+    internal fun storageError(dtype: DType, m: Double): Double = m * TWO_M20 + when (dtype) {
+        DType.BFLOAT16 -> m * TWO_M8
+        DType.FLOAT16 -> m * TWO_M11 + TWO_M25
+        DType.INT8 -> m / 254
+        else -> 0.0
+    }
+
+    /** The tolerance formula, as written into the TCK report (one note per storage type). */
+    private fun toleranceNote(dtype: DType): String = "$dtype cache: |y - ref64| <= rule + max_n sum_m |W_o[n,m]| * ((e^(2 ds) - 1) * max|v| + e_v), " +
+        "ds = scale * max_h sum |q_h| * e_k, e = " + when (dtype) {
+            DType.BFLOAT16 -> "2^-8 max|x|"
+            DType.FLOAT16 -> "2^-11 max|x| + 2^-25"
+            DType.INT8 -> "max|x| / 254 (half an int8 step)"
+            else -> "0"
+        } + " per element (+ 2^-20 max|x|)"
+
+    /**
+     * How far attention over stored K/V can move from attention over the exact ones, through the layer's output
+     * projection. With every key element off by at most [eK] and every value element by [eV], a score moves by at most
+     * `ds = scale * ||q||_1 * eK` ([qNorm1] bounds `||q||_1`; a softcap only shrinks it); then each softmax weight moves
+     * by a factor within `e^(+-2 ds)`, so the weights by at most `e^(2 ds) - 1` in sum, and the attention output by
+     * `(e^(2 ds) - 1) * (max|v| + eV) + eV`; `y` by [wO]'s largest absolute row sum times that.
+     */
+    private fun storageShift(scale: Double, qNorm1: Double, eK: Double, vMax: Double, eV: Double, wO: Tensor): Double {
+        val ds = scale * qNorm1 * eK
+        return maxRowAbsSum(wO) * (Math.expm1(2 * ds) * (vMax + eV) + eV)
+    }
+
+    /** `max|x|` of every key (or latent) and value in a float64 cache of [sequences] sequences: `(keys, values)`. */
+    private fun cacheMax(cache: org.attn4j.api.KvCache, sequences: Int): Pair<Double, Double> {
+        var k = 0.0
+        var v = 0.0
+        for (s in 0 until sequences) {
+            k = maxOf(k, Accuracy.maxAbs(cache.keys(s)))
+            if (cache.vHeadDim() > 0) v = maxOf(v, Accuracy.maxAbs(cache.values(s)))
+        }
+        return k to v
+    }
+
+    /** The float64 reference layer fed through a float64 cache in [a]'s chunks: `y` and the cache. */
+    private fun referenceSteps(config: LayerConfig, weights: LayerWeights, a: Activations, batch: Int, hidden: Int): Pair<Tensor, org.attn4j.api.KvCache> =
+        REFERENCE.planLayer(config, weights, PlanOptions(1, false, PlanOptions.MlaPath.NAIVE)).use { plan ->
+            val len = a.x.size(1)
+            val cache = plan.newCache(batch, len)
+            val y = DoubleTensor.zeros(batch, len, hidden)
+            var at = 0
+            for (n in a.chunks) {
+                Tensors.copyInto(plan.step(a.x.slice(1, at, n), cache), y.slice(1, at, n))
+                at += n
+            }
+            y to cache
+        }
+
+    /** Judges [stepped] against [ref]: the accuracy rule's allowance plus [shift]. */
+    private fun judgeShifted(what: String, stepped: Tensor, ref: Tensor, naive: Tensor?, precision: Precision, scale: Double, shift: Double, note: String): CaseOutcome {
+        val allowed = Accuracy.allowance(ref, naive, precision, scale) + shift
+        val (ratio, problem) = Agree.check("y", stepped, ref, allowed)
+        return if (problem != null) CaseOutcome.Bad("$what against the float64 reference with a float64 cache (allowed: accuracy rule + storage shift %.3g): $problem".format(shift))
+        else CaseOutcome.Ok(ratio, listOf(note))
+    }
+
+    private val REDUCED_CACHE = Domain.Values(intArrayOf(1, 2, 3))
+
+    /**
+     * MHA/MQA/GQA decoding through `LayerPlan.newCache(batch, maxLength, storage)` with a float16, bfloat16 or int8 cache
+     * equals the float64 reference with a float64 cache, up to the rounding the storage makes ([storageShift]).
+     */
+    private fun standardReducedCache(): TckCheck {
+        val name = "layer/reduced-kv-cache"
+        return TckCheck(name, "chunked decoding through a float16/bfloat16/int8 KV cache equals the float64 reference (float64 cache) within the storage rounding") { backend, config ->
+            val profile = mapOf(StandardLayerGene.CAUSAL to ON, StandardLayerGene.ALIGN to GenePool.only(0),
+                StandardLayerGene.Q_LEN to GenePool.indices(LayerTables.LENGTHS.size), StandardLayerGene.CACHE_DTYPE to REDUCED_CACHE)
+            PropertyRunner.run(name, StandardLayerCase.arb(profile), config, config.layerIterations) { c ->
+                StorageChecks.declined(backend, c.cacheDtype)?.let { return@run it }
+                val a = c.activations
+                val (stepped, declined) = try {
+                    withLayer(backend, c.config, c.weights, PlanOptions.MlaPath.NAIVE) { plan -> steps(backend, plan, a, c.batch, c.hidden, c.cacheDtype) }
+                } catch (e: ContractViolation) {
+                    return@run CaseOutcome.Bad(e.message!!)
+                }
+                if (declined != null) return@run declined
+                val (ref, cache) = referenceSteps(c.config, c.weights, a, c.batch, c.hidden)
+                val (kMax, vMax) = cacheMax(cache, c.batch)
+                // ||q||_1 per head <= sum over its features of max|x| * sum_i |W_q[f, i]| + |b_q[f]|.
+                val xMax = Accuracy.maxAbs(a.x)
+                val wq = c.weights.wq().toDoubleArray()
+                val bq = c.weights.bq()?.toDoubleArray()
+                var qNorm1 = 0.0
+                for (h in 0 until c.qHeads) {
+                    var acc = 0.0
+                    for (f in h * c.headDim until (h + 1) * c.headDim) {
+                        var row = 0.0
+                        for (i in 0 until c.hidden) row += abs(wq[f * c.hidden + i])
+                        acc += xMax * row + (bq?.get(f)?.let { abs(it) } ?: 0.0)
+                    }
+                    qNorm1 = maxOf(qNorm1, acc)
+                }
+                val shift = storageShift(c.config.attentionSpec().effectiveScale(), qNorm1, storageError(c.cacheDtype, kMax), vMax,
+                    storageError(c.cacheDtype, vMax), c.weights.wo())
+                val naive = if (backend.precision() == Precision.FLOAT32) Naive32.standardLayer(c.config, c.weights, a.x, null, null) else null
+                judgeShifted("y (steps ${a.chunks.contentToString()}, ${c.cacheDtype} cache)", stepped!!, ref, naive, backend.precision(),
+                    scaleOf(c, ref), shift, toleranceNote(c.cacheDtype))
+            }
+        }
+    }
+
+    /**
+     * MLA decoding through a float16, bfloat16 or int8 latent cache (both paths). Each latent row `[c_kv | k_pe]` is
+     * off by at most `e` per element; a head's score by `scale * (sum_m |q_m| sum_c |W_UK[m, c]| + sum_r |q_pe,r|) * e`
+     * and its values by `max_m sum_c |W_UV[m, c]| * e`, with `|q|` bounded from the weights (RoPE by `sqrt 2` per pair).
+     */
+    private fun mlaReducedCache(): TckCheck {
+        val name = "layer/mla-reduced-kv-cache"
+        return TckCheck(name, "MLA decoding through a float16/bfloat16/int8 latent cache equals the float64 reference (float64 cache) within the storage rounding") { backend, config ->
+            val profile = mapOf(MlaLayerGene.CAUSAL to GenePool.only(1), MlaLayerGene.ALIGN to GenePool.only(0), MlaLayerGene.KEY_PAD to GenePool.only(0),
+                MlaLayerGene.CACHE_DTYPE to REDUCED_CACHE)
+            PropertyRunner.run(name, MlaLayerCase.arb(profile), config, config.layerIterations) { c ->
+                StorageChecks.declined(backend, c.cacheDtype)?.let { return@run it }
+                val a = c.activations
+                val (stepped, declined) = try {
+                    withLayer(backend, c.config, c.weights, c.path) { plan -> steps(backend, plan, a, c.batch, c.hidden, c.cacheDtype) }
+                } catch (e: ContractViolation) {
+                    return@run CaseOutcome.Bad(e.message!!)
+                }
+                if (declined != null) return@run declined
+                val (ref, cache) = referenceSteps(c.config, c.weights, a, c.batch, c.hidden)
+                val latentMax = cacheMax(cache, c.batch).first
+                val e = storageError(c.cacheDtype, latentMax)
+                val w = c.weights
+                // Bound on each query feature before RoPE: plain projection, or RMSNorm'd q latent (|c_q| <= sqrt(r) max|gain|).
+                val (qw, qIn) = if (c.qLoraRank == 0) w.wQ() to Accuracy.maxAbs(a.x)
+                else w.wQB() to kotlin.math.sqrt(c.qLoraRank.toDouble()) * Accuracy.maxAbs(w.qANorm())
+                val qd = qw.toDoubleArray()
+                val qCols = qw.size(1)
+                fun qBound(f: Int): Double {
+                    var row = 0.0
+                    for (i in 0 until qCols) row += abs(qd[f * qCols + i])
+                    return qIn * row
+                }
+                val kvb = w.wKvB().toDoubleArray()
+                val r = c.kvLoraRank
+                fun rowAbs(row: Int): Double {
+                    var acc = 0.0
+                    for (i in 0 until r) acc += abs(kvb[row * r + i])
+                    return acc
+                }
+                val qk = c.nope + c.rope
+                var scoreWeight = 0.0
+                var uvRow = 0.0
+                for (h in 0 until c.heads) {
+                    var acc = 0.0
+                    for (m in 0 until c.nope) acc += qBound(h * qk + m) * rowAbs(h * (c.nope + c.vHeadDim) + m)
+                    var pe = 0.0
+                    for (m in c.nope until qk) pe = maxOf(pe, qBound(h * qk + m))
+                    acc += c.rope * kotlin.math.sqrt(2.0) * pe
+                    scoreWeight = maxOf(scoreWeight, acc)
+                    for (m in 0 until c.vHeadDim) uvRow = maxOf(uvRow, rowAbs(h * (c.nope + c.vHeadDim) + c.nope + m))
+                }
+                val shift = storageShift(c.config.attentionSpec().effectiveScale(), scoreWeight, e, uvRow * latentMax, uvRow * e, w.wO())
+                val naive = if (backend.precision() == Precision.FLOAT32) Naive32.mlaLayer(c.config, c.weights, a.x, null) else null
+                judgeShifted("y (steps ${a.chunks.contentToString()}, ${c.cacheDtype} latent cache, ${c.path} path)", stepped!!, ref, naive,
+                    backend.precision(), scaleOf(c, ref), shift, toleranceNote(c.cacheDtype))
             }
         }
     }

@@ -15,11 +15,14 @@ import org.attn4j.conformance.tck.broken.Bug
 class BrokenBackendsTest : FunSpec({
     val base = TckConfig.fromSystemProperties().copy(reportFile = null)
 
-    test("control: the bug-free float32 backend built like the broken ones passes every check (the hook checks skipped: it declines hooks)") {
+    test("control: the bug-free float32 backend built like the broken ones passes every check (hooks and reduced storage skipped: it declines them)") {
         val report = AttentionTck.run(BrokenBackend(Bug.NONE), base, record = false)
         report.failures.forEach { println(it.report(report.backend)) }
         report.failures.shouldBeEmpty()
-        report.skipped.map { it.check }.toSet() shouldBe setOf("kernel/score-mod", "kernel/mask-mod", "kernel/score-and-mask-mod")
+        // ... and the reduced-storage checks: it declares no reduced type (AttentionBackend.supportStorage's default).
+        report.skipped.map { it.check }.toSet() shouldBe setOf("kernel/score-mod", "kernel/mask-mod", "kernel/score-and-mask-mod",
+            "meta/reduced-storage-equals-float32", "kernel/decode-reduced-contiguous-cache", "kernel/decode-reduced-paged-cache",
+            "layer/reduced-kv-cache", "layer/mla-reduced-kv-cache")
     }
 
     for (bug in Bug.entries - Bug.NONE) {

@@ -1,6 +1,7 @@
 package org.attn4j.reference.cost;
 
 import org.attn4j.api.AttentionException;
+import org.attn4j.api.DType;
 
 /**
  * One model size to cost: the MHA baseline ({@code heads} heads of width {@code headDim}), MQA (one KV head),
@@ -17,9 +18,11 @@ import org.attn4j.api.AttentionException;
  * @param layers          layer count, for whole-model KV figures
  * @param contextLength   tokens per sequence, for whole-model KV figures
  * @param source          where these numbers come from (free text)
+ * @param kvDtype         the cache's storage type ({@code bytesPerElement} is then its size; {@link DType#INT8} adds a
+ *                        4-byte scale per token and KV head, {@link DType#bytesPerRow}), or {@code null}: bytes only
  */
 public record CostConfig(String name, int hidden, int heads, int headDim, int kvGroups, boolean bias, MlaDims mla,
-                         int bytesPerElement, int layers, long contextLength, String source) {
+                         int bytesPerElement, int layers, long contextLength, String source, DType kvDtype) {
     public CostConfig {
         AttentionException.require(name != null && !name.isBlank(), "name", "a non-blank label", name);
         AttentionException.require(hidden >= 1, "hidden", ">= 1", hidden);
@@ -30,6 +33,23 @@ public record CostConfig(String name, int hidden, int heads, int headDim, int kv
         AttentionException.require(layers >= 1, "layers", ">= 1", layers);
         AttentionException.require(contextLength >= 0, "contextLength", ">= 0", contextLength);
         if (source == null) source = "";
+        if (kvDtype != null) {
+            AttentionException.require(kvDtype.isReal(), "kvDtype", "FLOAT32, FLOAT64, FLOAT16, BFLOAT16 or INT8", kvDtype);
+            AttentionException.require(bytesPerElement == kvDtype.bytes(), "bytesPerElement", kvDtype.bytes() + " (the size of " + kvDtype + ")",
+                    bytesPerElement);
+        }
+    }
+
+    /** A configuration whose cache is counted in bytes only (no storage type named). */
+    public CostConfig(String name, int hidden, int heads, int headDim, int kvGroups, boolean bias, MlaDims mla,
+                      int bytesPerElement, int layers, long contextLength, String source) {
+        this(name, hidden, heads, headDim, kvGroups, bias, mla, bytesPerElement, layers, contextLength, source, null);
+    }
+
+    /** The same sizes with the cache stored as {@code dtype} (its bytes per element, and int8's scales). */
+    public CostConfig withKvDtype(DType dtype) {
+        AttentionException.require(dtype != null, "kvDtype", "a storage type", "null");
+        return new CostConfig(name, hidden, heads, headDim, kvGroups, bias, mla, dtype.bytes(), layers, contextLength, source, dtype);
     }
 
     /**
@@ -42,27 +62,28 @@ public record CostConfig(String name, int hidden, int heads, int headDim, int kv
     }
 
     public CostConfig withHeadDim(int headDim) {
-        return new CostConfig(name, hidden, heads, headDim, kvGroups, bias, mla, bytesPerElement, layers, contextLength, source);
+        return new CostConfig(name, hidden, heads, headDim, kvGroups, bias, mla, bytesPerElement, layers, contextLength, source, kvDtype);
     }
 
     public CostConfig withMla(MlaDims mla) {
-        return new CostConfig(name, hidden, heads, headDim, kvGroups, bias, mla, bytesPerElement, layers, contextLength, source);
+        return new CostConfig(name, hidden, heads, headDim, kvGroups, bias, mla, bytesPerElement, layers, contextLength, source, kvDtype);
     }
 
     public CostConfig withBias(boolean bias) {
-        return new CostConfig(name, hidden, heads, headDim, kvGroups, bias, mla, bytesPerElement, layers, contextLength, source);
+        return new CostConfig(name, hidden, heads, headDim, kvGroups, bias, mla, bytesPerElement, layers, contextLength, source, kvDtype);
     }
 
+    /** The same sizes counted at {@code bytesPerElement} bytes, with no storage type named (so no int8 scales). */
     public CostConfig withBytesPerElement(int bytesPerElement) {
         return new CostConfig(name, hidden, heads, headDim, kvGroups, bias, mla, bytesPerElement, layers, contextLength, source);
     }
 
     /** The same sizes costed over {@code layers} layers of {@code contextLength} tokens. */
     public CostConfig withModel(int layers, long contextLength) {
-        return new CostConfig(name, hidden, heads, headDim, kvGroups, bias, mla, bytesPerElement, layers, contextLength, source);
+        return new CostConfig(name, hidden, heads, headDim, kvGroups, bias, mla, bytesPerElement, layers, contextLength, source, kvDtype);
     }
 
     public CostConfig withSource(String source) {
-        return new CostConfig(name, hidden, heads, headDim, kvGroups, bias, mla, bytesPerElement, layers, contextLength, source);
+        return new CostConfig(name, hidden, heads, headDim, kvGroups, bias, mla, bytesPerElement, layers, contextLength, source, kvDtype);
     }
 }

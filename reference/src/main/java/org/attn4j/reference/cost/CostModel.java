@@ -1,6 +1,7 @@
 package org.attn4j.reference.cost;
 
 import org.attn4j.api.AttentionException;
+import org.attn4j.api.DType;
 import org.attn4j.api.LayerVariant;
 
 import java.util.ArrayList;
@@ -12,7 +13,9 @@ import java.util.Locale;
  * figure. Weights are counted in FORMAT.md's layout ({@code nn.Linear [out, in]}); symbols:
  * {@code d} hidden, {@code h} heads, {@code d_h} head width, {@code g} GQA KV heads, {@code c} kv_lora_rank,
  * {@code c_q} q_lora_rank, {@code n} qk_nope_head_dim, {@code r} qk_rope_head_dim, {@code v} v_head_dim,
- * {@code b} bytes per cached element.
+ * {@code b} bytes per cached element. With an {@link org.attn4j.api.DType#INT8} cache every cached row (one per token
+ * and KV head: K and V rows, or MLA's one latent row) also carries its 4-byte float32 scale
+ * ({@link org.attn4j.api.DType#bytesPerRow}): KV bytes = elements·b + rows·4.
  *
  * <pre>
  * MHA params = 4·d·(h·d_h)                 (+ 3·(h·d_h) + d biases)      KV/token/layer = 2·h·d_h
@@ -42,7 +45,7 @@ import java.util.Locale;
 public final class CostModel {
     /** What the formulas' symbols stand for. */
     public static final String LEGEND = "d = hidden, h = heads, d_h = head_dim, g = GQA kv heads, c = kv_lora_rank, "
-            + "c_q = q_lora_rank, n = qk_nope_head_dim, r = qk_rope_head_dim, v = v_head_dim, b = bytes per cached element";
+            + "c_q = q_lora_rank, n = qk_nope_head_dim, r = qk_rope_head_dim, v = v_head_dim, b = bytes per cached element (int8: + 4 B scale per cached row)";
 
     private CostModel() {
     }
@@ -100,7 +103,7 @@ public final class CostModel {
             self = variant == LayerVariant.MHA ? mha : count(config, variant);
             mhaParams = sum(mha.weights);
             params = sum(self.weights);
-            bytes = Math.multiplyExact(self.kvElements, config.bytesPerElement());
+            bytes = Math.addExact(Math.multiplyExact(self.kvElements, config.bytesPerElement()), scaleBytes(config, self.kvRows));
         } catch (ArithmeticException e) {
             throw AttentionException.invalid("config", "sizes whose parameter and KV-cache counts fit in a signed 64-bit integer "
                     + "(at most " + num(Long.MAX_VALUE) + ")", sizes(config) + " (" + label + " or its MHA baseline overflows)");
@@ -112,8 +115,12 @@ public final class CostModel {
             throw AttentionException.invalid("contextLength", "a context whose " + label + " KV-cache bytes (" + num(bytes)
                     + " B/token/layer · context · " + config.layers() + " layers) fit in a signed 64-bit integer", config.contextLength());
         }
-        String kvBytesFormula = label + " KV bytes/token/layer = (" + self.kvElementsSymbols + ")·b = " + num(self.kvElements)
-                + "·" + config.bytesPerElement() + " = " + num(bytes) + " B";
+        String scales = config.kvDtype() == DType.INT8
+                ? " + (" + self.kvRowsSymbols + ")·4 (int8: a float32 scale per token and KV head)" : "";
+        String scaleNumbers = config.kvDtype() == DType.INT8 ? " + " + num(self.kvRows) + "·4" : "";
+        String kvBytesFormula = label + " KV bytes/token/layer = (" + self.kvElementsSymbols + ")·b" + scales + " = " + num(self.kvElements)
+                + "·" + config.bytesPerElement() + scaleNumbers + " = " + num(bytes) + " B"
+                + (config.kvDtype() == null ? "" : " (" + config.kvDtype() + ")");
         String kvTotalFormula = label + " KV bytes = bytes/token/layer · context · layers = " + num(bytes) + "·"
                 + num(config.contextLength()) + "·" + config.layers() + " = " + num(total) + " B" + (total >= 1024 ? " (" + human(total) + ")" : "");
         return new VariantCost(variant, label, self.kvHeads, params, self.weights, (double) params / mhaParams,
@@ -135,7 +142,12 @@ public final class CostModel {
 
     /** A variant's weights, its KV width per token and the formulas' text, before totals. */
     private record Counted(List<WeightCount> weights, int kvHeads, long kvElements, String paramsSymbols,
-                           String paramsNumbers, String kvElementsSymbols, String kvElementsNumbers) {
+                           String paramsNumbers, String kvElementsSymbols, String kvElementsNumbers, long kvRows, String kvRowsSymbols) {
+    }
+
+    /** int8's scales: 4 bytes per cached row (per token and KV head); no other type has any. */
+    private static long scaleBytes(CostConfig c, long rows) {
+        return c.kvDtype() == DType.INT8 ? Math.multiplyExact(rows, (long) Float.BYTES) : 0;
     }
 
     private static Counted count(CostConfig c, LayerVariant variant) {
@@ -171,7 +183,8 @@ public final class CostModel {
             symbols += " + " + biasSymbols + " (biases)";
             numbers += " + " + biasNumbers;
         }
-        return new Counted(w, kvHeads, Math.multiplyExact(2L, kv), symbols, numbers, kvSymbols, kvNumbers);
+        return new Counted(w, kvHeads, Math.multiplyExact(2L, kv), symbols, numbers, kvSymbols, kvNumbers, 2L * kvHeads,
+                kvHeads == c.heads() ? "2·h" : kvHeads == 1 ? "2" : "2·g");
     }
 
     /** MLA as FORMAT.md lays it out (DeepSeek-V2/V3): no biases; RMSNorm gains are parameters too. */
@@ -204,7 +217,7 @@ public final class CostModel {
         symbols += " + d·(c+r) + c + c·h·(n+v) + (h·v)·d";
         numbers += " + " + d + "·(" + lat + "+" + m.qkRopeHeadDim() + ") + " + lat + " + " + lat + "·" + h + "·("
                 + m.qkNopeHeadDim() + "+" + m.vHeadDim() + ") + (" + h + "·" + m.vHeadDim() + ")·" + d;
-        return new Counted(w, 1, lat + m.qkRopeHeadDim(), symbols, numbers, "c + r", lat + " + " + m.qkRopeHeadDim());
+        return new Counted(w, 1, lat + m.qkRopeHeadDim(), symbols, numbers, "c + r", lat + " + " + m.qkRopeHeadDim(), 1, "1");
     }
 
     /** The sizes of {@code c}, for an error message. */

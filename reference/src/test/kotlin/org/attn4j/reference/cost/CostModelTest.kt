@@ -7,6 +7,7 @@ import io.kotest.matchers.doubles.plusOrMinus
 import io.kotest.matchers.shouldBe
 import io.kotest.matchers.string.shouldContain
 import org.attn4j.api.AttentionException
+import org.attn4j.api.DType
 import org.attn4j.api.LayerVariant
 import org.attn4j.api.MlaLayerConfig
 
@@ -95,6 +96,28 @@ class CostModelTest : StringSpec({
         CostModel.cost(c.withBytesPerElement(4), LayerVariant.MHA).kvBytesPerToken() shouldBe 2_048L
         CostModel.cost(c.withBytesPerElement(4).withModel(32, 4096), LayerVariant.GQA).kvBytesTotal() shouldBe
             256L * 4 * 4096 * 32
+    }
+
+    "the KV dtype sets the bytes per element, and int8 adds a 4-byte scale per token and KV head (DType.bytesPerRow)" {
+        val c = CostModel.deepSeekV2Config()   // 128 heads of 128, GQA 8 KV heads, MLA c 512 + r 64
+        CostModel.cost(c.withKvDtype(DType.FLOAT32), LayerVariant.MHA).kvBytesPerToken() shouldBe 2L * 128 * 128 * 4
+        CostModel.cost(c.withKvDtype(DType.BFLOAT16), LayerVariant.GQA).kvBytesPerToken() shouldBe 2L * 8 * 128 * 2
+        CostModel.cost(c.withKvDtype(DType.FLOAT16), LayerVariant.MLA).kvBytesPerToken() shouldBe 576L * 2
+        // int8: K and V rows of every KV head carry a scale; MLA's one latent row carries one.
+        CostModel.cost(c.withKvDtype(DType.INT8), LayerVariant.GQA).kvBytesPerToken() shouldBe 2L * 8 * DType.INT8.bytesPerRow(128)
+        CostModel.cost(c.withKvDtype(DType.INT8), LayerVariant.GQA).kvBytesPerToken() shouldBe 2L * 8 * 128 + 2 * 8 * 4
+        CostModel.cost(c.withKvDtype(DType.INT8), LayerVariant.MLA).kvBytesPerToken() shouldBe DType.INT8.bytesPerRow(576)
+        CostModel.cost(c.withKvDtype(DType.INT8), LayerVariant.MQA).kvBytesPerToken() shouldBe 2L * 128 + 2 * 4
+        CostModel.cost(c.withKvDtype(DType.INT8), LayerVariant.MLA).kvBytesFormula() shouldBe
+            "MLA KV bytes/token/layer = (c + r)·b + (1)·4 (int8: a float32 scale per token and KV head) = 576·1 + 1·4 = 580 B (INT8)"
+        // The KV ratio vs MHA stays a ratio of elements; the bytes show the scales.
+        CostModel.cost(c.withKvDtype(DType.INT8), LayerVariant.GQA).kvVsMha() shouldBe (8.0 / 128)
+        // withBytesPerElement names no type: bytes only, no scales.
+        c.withKvDtype(DType.INT8).withBytesPerElement(1).kvDtype() shouldBe null
+        shouldThrow<AttentionException> { c.withKvDtype(DType.BOOL) }.argument() shouldBe "kvDtype"
+        shouldThrow<AttentionException> {
+            CostConfig("x", 256, 8, 32, 4, false, null, 4, 1, 1, "", DType.BFLOAT16)
+        }.argument() shouldBe "bytesPerElement"
     }
 
     "every figure comes with its formula" {
