@@ -61,6 +61,15 @@ final class OrtAttentionPlan implements AttentionPlan {
         AttentionException.require(inputs != null, "inputs", "attention inputs", "null");
         AttentionSpec spec = problem.spec();
         AttentionProblem actual = inputs.validate(spec);
+        // ORT's CPU provider has no bfloat16 Attention and runs float16 ~21x slower than float32 (docs/PERFORMANCE.md),
+        // so this backend declines the reduced types (supportStorage's default) and refuses them here too, rather than
+        // widening them silently.
+        for (var input : java.util.Map.of("q", inputs.q(), "k", inputs.k(), "v", inputs.v()).entrySet()) {
+            if (input.getValue().dtype().isReduced()) {
+                throw AttentionException.invalid(input.getKey() + ".dtype", "FLOAT32 or FLOAT64 (backend '" + OrtBackend.NAME
+                        + "' declines reduced storage types)", input.getValue().dtype());
+            }
+        }
         // Sizes and optional inputs may differ from the planned ones; they must still be expressible in ONNX.
         List<String> reasons = OrtBackend.reasons(actual);
         if (!reasons.isEmpty()) Support.of(reasons).orThrow(OrtBackend.NAME, actual);
