@@ -94,7 +94,8 @@ final class OpenClAttentionPlan implements AttentionPlan {
         checkCache(spec, cache);
         int[] want = {cache.sequences(), spec.qHeads(), q.size(2), spec.headDim()};
         AttentionException.require(Arrays.equals(q.shape(), want), "q.shape", Arrays.toString(want), Arrays.toString(q.shape()));
-        AttentionException.require(q.dtype().isFloating(), "q.dtype", "FLOAT32 or FLOAT64", q.dtype());
+        // a reduced q (float16, bfloat16, int8) is widened to float32 as it is uploaded: exact for the 16-bit types
+        AttentionException.require(q.dtype().isReal(), "q.dtype", "FLOAT32, FLOAT64, FLOAT16, BFLOAT16 or INT8", q.dtype());
         Tensors.requireFinite("q", q);
         RealType real = DeviceInputs.pathFor(ctx.device(), cache.dtype(), q);
         if (real == RealType.FLOAT32) Float32Range.requireFits("q", q);
