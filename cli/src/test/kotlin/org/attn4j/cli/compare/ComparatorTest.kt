@@ -95,11 +95,18 @@ class ComparatorTest : StringSpec({
         (e.maxAbsError() > 1e-4) shouldBe true                   // ... but off the float values by the rounding
         e.maxAbsError() shouldBe (Comparator.storageRounding(int8, quick)!! plusOrMinus 1e-12)
         Comparator.storageRounding(gqa, quick) shouldBe null
-        // A backend that does not declare the type: not measured, not timed, with its reason.
+        // cpu reads int8 in place: measured, within its float32 tolerance of the stored values
         val cpu = Backends.byName("cpu")
-        Comparator.error(int8, cpu, quick).shouldBeInstanceOf<ErrorCheck.NotMeasured>().reason() shouldContain "INT8"
+        Comparator.error(int8, cpu, quick).shouldBeInstanceOf<ErrorCheck.Measured>().withinTolerance() shouldBe true
+        // A backend that does not declare the type (the SPI's default): not measured, not timed, with its reason.
+        val declining = object : org.attn4j.api.AttentionBackend by cpu {
+            override fun name() = "no-int8"
+            override fun supportStorage(dtype: org.attn4j.api.DType) = org.attn4j.api.Support.no("$dtype: not read by no-int8")
+        }
+        Comparator.error(int8, declining, quick).shouldBeInstanceOf<ErrorCheck.NotMeasured>().reason() shouldContain "INT8"
         val decode = Comparator.shapes(int8, quick).last()
-        Comparator.time(cpu, decode, quick.timing(), 1, org.attn4j.api.DType.INT8).shouldBeInstanceOf<Speed.NotTimed>()
+        Comparator.time(declining, decode, quick.timing(), 1, org.attn4j.api.DType.INT8).shouldBeInstanceOf<Speed.NotTimed>()
+        Comparator.time(cpu, decode, quick.timing(), 1, org.attn4j.api.DType.INT8).shouldBeInstanceOf<Speed.Timed>()
         Comparator.time(reference, decode, quick.timing(), 1, org.attn4j.api.DType.INT8).shouldBeInstanceOf<Speed.Timed>()
         // int8 decode reads 1 byte per element and a 4-byte scale per row: 4 KV heads x 50 tokens x 2 rows x (32 + 4)
         Comparator.decodeBytesRead(decode, org.attn4j.api.DType.INT8) shouldBe 4.0 * 50 * 2 * (32 + 4)
