@@ -502,7 +502,7 @@ internal class CaseReader(val dir: Path, val limits: GoldenLimits) {
         for (i in d.indices) {
             val x = d[i]
             fun bad(why: String): Nothing = throw GoldenFormatException(resolve("inputs", scaleKey, scaleFile),
-                "inputs.$scaleKey${indexText(i, s.shape())} = $x: $why (in $caseFile)")
+                "inputs.$scaleKey${Npy.indexOf(i, s.shape())} = $x: $why (in $caseFile)")
             if (!x.isFinite()) bad("expected a finite scale >= 0")
             if (x < 0) bad("expected a scale >= 0 (scale = max|x| / 127)")
             scales[i] = x.toFloat()
@@ -510,16 +510,6 @@ internal class CaseReader(val dir: Path, val limits: GoldenLimits) {
         }
         val bytes = raw.copy().data()
         return api("inputs.$key") { Int8Tensor.of(bytes, scales, *raw.shape()) }
-    }
-
-    private fun indexText(flat: Int, shape: IntArray): String {
-        val idx = IntArray(shape.size)
-        var rest = flat
-        for (a in shape.indices.reversed()) {
-            idx[a] = rest % shape[a]
-            rest /= shape[a]
-        }
-        return idx.contentToString()
     }
 
     fun bool(section: String, key: String, file: String): BoolTensor =

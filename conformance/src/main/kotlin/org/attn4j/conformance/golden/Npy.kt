@@ -304,7 +304,8 @@ object Npy {
         }
     }
 
-    private fun indexOf(flat: Int, shape: IntArray): String {
+    /** The row-major index of flat element [flat] of [shape], as `[i, j, ...]` (for error messages). */
+    internal fun indexOf(flat: Int, shape: IntArray): String {
         val idx = IntArray(shape.size)
         var rest = flat
         for (a in shape.indices.reversed()) {
