@@ -1,0 +1,48 @@
+#!/usr/bin/env python3
+"""Sums PIT's mutations.xml of every shard directory under the given directory: one line per class, then the total.
+
+Score = killed (incl. timed out and memory errors, as PIT counts them) / (all mutants - equivalent ones listed in
+kernels-cpu/mutation-survivors.md with the verdict `equivalent`)."""
+import collections, pathlib, re, sys
+import xml.etree.ElementTree as ET
+
+root = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else "kernels-cpu/target/pit-shards")
+survivors_md = pathlib.Path(__file__).resolve().parent.parent / "mutation-survivors.md"
+equivalent = set()
+if survivors_md.exists():
+    # a table row: | Class | method | line | mutator | verdict | reason |
+    for row in survivors_md.read_text().splitlines():
+        cells = [c.strip() for c in row.strip().strip("|").split("|")]
+        if len(cells) >= 5 and cells[4] == "equivalent":
+            equivalent.add((cells[0], cells[1], cells[2], cells[3]))
+
+KILLED = {"KILLED", "TIMED_OUT", "MEMORY_ERROR", "RUN_ERROR"}
+per_class = collections.defaultdict(collections.Counter)
+for xml in sorted(root.glob("*/mutations.xml")):
+    try:
+        mutations = ET.parse(xml).getroot()
+    except ET.ParseError:
+        print(f"{xml}: unfinished or empty, skipped", file=sys.stderr)
+        continue
+    for m in mutations:
+        cls = m.findtext("mutatedClass").rsplit(".", 1)[-1]
+        status = m.get("status")
+        key = (cls, m.findtext("mutatedMethod"), m.findtext("lineNumber"), m.findtext("mutator").rsplit(".", 1)[-1])
+        c = per_class[cls.split("$")[0]]
+        c["all"] += 1
+        c[status] += 1
+        if status not in KILLED and key in equivalent:
+            c["equivalent"] += 1
+
+total = collections.Counter()
+print(f"{'class':28} {'mutants':>7} {'killed':>6} {'t/o':>4} {'surv':>5} {'nocov':>5} {'equiv':>5} {'score':>7}")
+for cls, c in sorted(per_class.items()):
+    total.update(c)
+    killed = sum(c[s] for s in KILLED)
+    denom = c["all"] - c["equivalent"]
+    print(f"{cls:28} {c['all']:7} {killed:6} {c['TIMED_OUT']:4} {c['SURVIVED']:5} {c['NO_COVERAGE']:5} "
+          f"{c['equivalent']:5} {100.0 * killed / denom if denom else 0:6.1f}%")
+killed = sum(total[s] for s in KILLED)
+denom = total["all"] - total["equivalent"]
+print(f"{'TOTAL':28} {total['all']:7} {killed:6} {total['TIMED_OUT']:4} {total['SURVIVED']:5} {total['NO_COVERAGE']:5} "
+      f"{total['equivalent']:5} {100.0 * killed / denom if denom else 0:6.1f}%")
