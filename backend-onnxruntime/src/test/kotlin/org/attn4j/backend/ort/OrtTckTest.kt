@@ -85,6 +85,8 @@ class OrtTckTest : FunSpec({
                 "as decode-contiguous-cache: nonpad_kv_seqlen ignored (B=2 Lq=1 Lk=2)",
             "kernel/decode-cache-kinds" to
                 "as decode-contiguous-cache: decoding gathers the cache with kv_lens, and nonpad_kv_seqlen is ignored (B=2 Lq=1 Lk=4)",
+            "kernel/without-lse" to
+                "its decode half gathers the cache with kv_lens; nonpad_kv_seqlen is ignored, so padding keys are attended (B=2 Lq=1 Lk=2)",
             "kernel/boundary-lengths" to
                 "its kv_lens variants: nonpad_kv_seqlen ignored, a row with kv_lens = [0] attends every key (Lq=1 Lk=1, D=32)",
             "kernel/boundary-split-kv" to

@@ -2,6 +2,7 @@ package org.attn4j.conformance.tck
 
 import org.attn4j.api.Alignment
 import org.attn4j.api.AttentionBackend
+import org.attn4j.api.DType
 import org.attn4j.api.PathSizes
 import org.attn4j.api.Window
 
@@ -32,7 +33,7 @@ object BoundaryChecks {
     /** Larger named sizes are ignored: their cases would cost too much for a default run. */
     const val MAX_SIZE = 2048
 
-    val ALL: List<TckCheck> by lazy { listOf(lengths(), splitKv(), headDims(), decodeCaches()) }
+    val ALL: List<TckCheck> by lazy { listOf(lengths(), splitKv(), headDims(), decodeCaches(), reducedStorage()) }
 
     /** [backend]'s sizes, each empty list replaced by the default one, sizes above [MAX_SIZE] dropped. */
     fun sizesOf(backend: AttentionBackend): PathSizes {
@@ -51,11 +52,12 @@ object BoundaryChecks {
         causal: Boolean = false, topLeft: Boolean = false, window: Window = Window.NONE, softcap: Double = 0.0,
         bias: Broadcast? = null, mask: Broadcast? = null, maskFill: MaskFill = MaskFill.DENSE, alibi: Boolean = false,
         sinks: Boolean = false, kvLens: KvLensMode = KvLensMode.NONE, scoreMagnitude: Double = 1.0, layout: Layout = Layout.CONTIGUOUS,
+        kvDtype: DType = DType.FLOAT32,
     ) = KernelCase(
         batch = b, qHeads = hq, kvHeads = hkv, headDim = d, vHeadDim = dv, qLen = lq, kvLen = lk, scale = null, causal = causal,
         alignment = if (topLeft) Alignment.TOP_LEFT else Alignment.BOTTOM_RIGHT, window = window, softcap = softcap,
         bias = bias, biasAmplitude = 1.0, mask = mask, maskFill = maskFill, alibi = alibi, sinks = sinks, kvLens = kvLens,
-        scoreMagnitude = scoreMagnitude, valueMagnitude = 1.0, layout = layout, dataSeed = seed,
+        scoreMagnitude = scoreMagnitude, valueMagnitude = 1.0, layout = layout, dataSeed = seed, kvDtype = kvDtype,
     )
 
     /** Data seeds of a check's cases: from the run's seed and the check's name, one per case. */
@@ -191,6 +193,52 @@ object BoundaryChecks {
             val cases = cacheCases(sizesOf(backend), Seeds(config, name))
             PropertyRunner.runCases(name, cases, config, simpler = { c -> simpler(c.case).map { CacheCase(it, c.page) } }) {
                 KernelChecks.decodeCase(backend, it.case, it.page != null, it.page)
+            }
+        }
+    }
+
+    /** Reduced K/V storage types, one per case in turn. */
+    private val REDUCED = listOf(DType.FLOAT16, DType.BFLOAT16, DType.INT8)
+
+    /**
+     * float16, bfloat16 and int8 K/V at the path sizes: prefill over several KV tiles with a packed KV group (keys
+     * converted as they are packed), decode over a cache of that type above the split threshold and across pages.
+     * Judged against the float64 reference of the stored values, like `meta/reduced-storage-equals-float32`.
+     */
+    internal data class ReducedCase(val case: KernelCase, val decode: Boolean, val page: Int? = null) {
+        override fun toString(): String = "$case, " + when {
+            !decode -> "run()"
+            page != null -> "decode over a ${case.kvDtype} PagedKvCache page=$page"
+            else -> "decode over the backend's ${case.kvDtype} newKvCache"
+        }
+    }
+
+    internal fun reducedCases(p: PathSizes, s: Seeds): List<ReducedCase> {
+        val out = ArrayList<ReducedCase>()
+        var i = 0
+        fun next() = REDUCED[i++ % REDUCED.size]
+        for (t in p.kvTiles()) {
+            for (dt in REDUCED) out += ReducedCase(case(s.next(), lq = 9, lk = 3 * t + 1, hq = 4, hkv = 1, d = 64, causal = true, kvDtype = dt), decode = false)
+        }
+        for (t in p.splitKeys()) {
+            for (l in listOf(t + 1, 2 * t + 1)) {
+                out += ReducedCase(case(s.next(), lq = 1, lk = l, hq = 4, hkv = 1, d = 64, kvDtype = next()), decode = true)
+                out += ReducedCase(case(s.next(), lq = 1, lk = l, hq = 2, hkv = 1, d = 64, kvDtype = next()), decode = true, page = p.pageSizes().first())
+            }
+        }
+        for (page in p.pageSizes()) {
+            out += ReducedCase(case(s.next(), lq = 2, lk = 3 * page + 1, b = 2, hq = 2, hkv = 2, d = 32, causal = true, kvDtype = next()), decode = true, page = page + 1)
+        }
+        return out
+    }
+
+    private fun reducedStorage(): TckCheck {
+        val name = "${PREFIX}reduced-storage"
+        return TckCheck(name, "float16/bfloat16/int8 K/V at the path sizes: prefill over several KV tiles (packed keys), decode over reduced caches above the split threshold and across pages") { backend, config ->
+            PropertyRunner.runCases(name, reducedCases(sizesOf(backend), Seeds(config, name)), config,
+                simpler = { c -> simpler(c.case).map { c.copy(case = it) } }) {
+                StorageChecks.declined(backend, it.case.kvDtype)
+                    ?: if (it.decode) KernelChecks.decodeCase(backend, it.case, it.page != null, it.page) else KernelChecks.judge(backend, it.case)
             }
         }
     }

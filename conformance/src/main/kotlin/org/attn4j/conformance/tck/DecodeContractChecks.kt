@@ -52,6 +52,11 @@ object DecodeContractChecks {
             bad += "a cache with kv_heads + 1" to { plan.decode(q, other(c, kvHeads = c.kvHeads + 1)) }
             bad += "a cache with head_dim + 1" to { plan.decode(q, other(c, headDim = c.headDim + 1)) }
             bad += "a cache with v_head_dim + 1" to { plan.decode(q, other(c, vHeadDim = c.vHeadDim + 1)) }
+            // A keys-only (MLA latent) cache has no values; reading values out of its key rows needs v_head_dim <= head_dim.
+            if (c.vHeadDim > c.headDim) {
+                val keysOnly = other(c, vHeadDim = 0) // made here: a constructor's own exception must not count as the plan's
+                bad += "a keys-only cache while v_head_dim > head_dim" to { plan.decode(q, keysOnly) }
+            }
             for ((what, call) in bad) {
                 val problemText = try {
                     call()

@@ -11,6 +11,7 @@ import org.attn4j.api.IntTensor
 import org.attn4j.api.KvCache
 import org.attn4j.api.KvCacheSpec
 import org.attn4j.api.PagedKvCache
+import org.attn4j.api.PlanOptions
 import org.attn4j.api.Tensor
 import org.attn4j.conformance.tck.KernelGenes.GQA_PROPER
 import org.attn4j.conformance.tck.KernelGenes.GROUPED
@@ -82,6 +83,7 @@ object KernelChecks {
             planReuse(),
             sharedPlan(),
             rejectsBadInput(),
+            withoutLse(),
             RangeChecks.check(),
         )
     }
@@ -122,7 +124,8 @@ object KernelChecks {
     }
 
     /** [c] decoded over a cache: a [PagedKvCache] of [pageSize] tokens per page (random when null), or the backend's own. */
-    internal fun decodeCase(backend: AttentionBackend, c: KernelCase, paged: Boolean, pageSize: Int? = null): CaseOutcome {
+    internal fun decodeCase(backend: AttentionBackend, c: KernelCase, paged: Boolean, pageSize: Int? = null,
+                            options: PlanOptions = Runs.OPTIONS): CaseOutcome {
         val rnd = SplittableRandom(c.dataSeed xor 0x2545F4914F6CDD1DL)
         val lens = IntArray(c.batch) { rnd.nextInt(c.kvLen + 1) }
         lens[rnd.nextInt(c.batch)] = c.kvLen                     // the longest sequence sets the padded length
@@ -155,7 +158,7 @@ object KernelChecks {
             }
             first = false
         }
-        val out = backend.plan(problem, Runs.OPTIONS).use { it.decode(inputs.q(), cache) }
+        val out = backend.plan(problem, options).use { it.decode(inputs.q(), cache) }
         try {
             Runs.checkOutput(backend, out, intArrayOf(c.batch, c.qHeads, c.qLen, c.vHeadDim))
         } catch (e: ContractViolation) {
@@ -245,6 +248,15 @@ object KernelChecks {
                 val support = backend.support(c.problem)
                 if (!support.isSupported) return@run CaseOutcome.Declined(support.reasons())
                 backend.plan(c.problem, Runs.OPTIONS).use { plan ->
+                    val nullInputs = try {
+                        plan.run(null)
+                        "returned an output"
+                    } catch (e: AttentionException) {
+                        null
+                    } catch (e: Exception) {
+                        "threw ${PropertyRunner.describe(e)}"
+                    }
+                    if (nullInputs != null) return@run CaseOutcome.Bad("null inputs: expected an AttentionException, but it $nullInputs")
                     for ((what, inputs) in corruptions(c)) {
                         val problem = try {
                             plan.run(inputs)
@@ -258,6 +270,31 @@ object KernelChecks {
                     }
                 }
                 CaseOutcome.Ok()
+            }
+        }
+    }
+
+    /**
+     * A plan made with `PlanOptions.computeLse = false` (what a caller that needs no LSE asks for, and the path a
+     * backend may take to skip that work): `run` and `decode` must still give the reference's `out`; `lse` may be
+     * absent, and when present it is judged like any other.
+     */
+    private fun withoutLse(): TckCheck {
+        val name = "kernel/without-lse"
+        // decode takes no bias, mask, ALiBi or sinks: the options both calls accept
+        val profile = profile(maybe(0.5, KernelGene.CAUSAL), maybe(0.3, KernelGene.WINDOW, KernelGene.SOFTCAP, KernelGene.SCALE))
+        return TckCheck(name, "run() and decode() of a plan made with computeLse = false give the reference's out (lse null or right)") { backend, config ->
+            PropertyRunner.run(name, contractArb(backend, name, profile, config), config, maxOf(2, config.iterations / 4), resample = true) { c ->
+                val support = backend.support(c.problem)
+                if (!support.isSupported) return@run CaseOutcome.Declined(support.reasons())
+                val options = Runs.OPTIONS.withLse(false)
+                val ran = backend.plan(c.problem, options).use { runChecked(backend, it, c) }
+                if (ran !is CaseOutcome.Ok) return@run if (ran is CaseOutcome.Bad) CaseOutcome.Bad("run: ${ran.message}") else ran
+                when (val decoded = decodeCase(backend, c, paged = false, options = options)) {
+                    is CaseOutcome.Ok -> CaseOutcome.Ok(maxOf(ran.ratio, decoded.ratio))
+                    is CaseOutcome.Bad -> CaseOutcome.Bad("decode: ${decoded.message}")
+                    is CaseOutcome.Declined -> decoded
+                }
             }
         }
     }

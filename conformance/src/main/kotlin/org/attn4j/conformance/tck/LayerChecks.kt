@@ -1,6 +1,9 @@
 package org.attn4j.conformance.tck
 
 import org.attn4j.api.AttentionBackend
+import org.attn4j.api.ContiguousKvCache
+import org.attn4j.api.KvCache
+import org.attn4j.api.PagedKvCache
 import org.attn4j.api.DType
 import org.attn4j.api.DoubleTensor
 import org.attn4j.api.LayerConfig
@@ -33,6 +36,8 @@ object LayerChecks {
             mla("layer/mla-naive", PlanOptions.MlaPath.NAIVE),
             mla("layer/mla-absorbed", PlanOptions.MlaPath.ABSORBED),
             mlaSteps(),
+            standardCallerCaches(),
+            mlaCallerCaches(),
             mlaPathsAgree(),
             standardReducedCache(),
             mlaReducedCache(),
@@ -106,9 +111,14 @@ object LayerChecks {
     }
 
     /** Runs every chunk through `step` and concatenates the outputs along the sequence axis. */
-    private fun steps(backend: AttentionBackend, plan: LayerPlan, a: Activations, batch: Int, hidden: Int, storage: DType? = null): Tensor {
+    private fun steps(backend: AttentionBackend, plan: LayerPlan, a: Activations, batch: Int, hidden: Int, storage: DType? = null,
+                      callerCache: CallerCache? = null): Tensor {
         val len = a.x.size(1)
-        val cache = if (storage == null) plan.newCache(batch, len) else plan.newCache(batch, len, storage)
+        val cache = when {
+            callerCache != null -> callerCache.make(backend, plan.config(), batch, len)
+            storage == null -> plan.newCache(batch, len)
+            else -> plan.newCache(batch, len, storage)
+        }
         if (storage != null && cache.dtype() != storage) throw ContractViolation("newCache(batch, maxLength, $storage) made a ${cache.dtype()} cache")
         val y = DoubleTensor.zeros(batch, len, hidden)
         var at = 0
@@ -196,6 +206,70 @@ object LayerChecks {
                 val naive = if (backend.precision() == Precision.FLOAT32) Naive32.mlaLayer(c.config, c.weights, a.x, null) else null
                 val ref = reference(c.config, c.weights, a, PlanOptions.MlaPath.NAIVE)
                 judge("y (steps ${a.chunks.contentToString()})", stepped!!, ref, naive, backend.precision(), scaleOf(c, ref))
+            }
+        }
+    }
+
+    /**
+     * Caches a caller may hand to `LayerPlan.step` instead of `newCache`'s (a serving stack that owns its paged memory):
+     * any cache of the layer's [LayerConfig.cacheSpec] geometry is valid. float32 and float64 only, so the oracle needs
+     * no storage allowance.
+     */
+    internal enum class CallerCache(val label: String) {
+        CONTIGUOUS_F64("ContiguousKvCache float64"),
+        /** float32 for a float32 backend: float32 storage would round a float64 backend's keys (a reduced cache to it) */
+        PAGED_NATIVE("PagedKvCache of the backend's precision, pages of 1..5 tokens"),
+        PAGED_F64("PagedKvCache float64, pages of 1..5 tokens");
+
+        fun make(backend: AttentionBackend, config: LayerConfig, batch: Int, len: Int): KvCache {
+            val spec = config.cacheSpec(if (this == PAGED_NATIVE) backend.precision().dtype() else DType.FLOAT64, batch, len)
+            if (this == CONTIGUOUS_F64) return ContiguousKvCache(spec)
+            val pageSize = 1 + Math.floorMod(len * 31 + batch, 5)
+            val pages = batch * ((len + pageSize - 1) / pageSize) + 1
+            return PagedKvCache(spec.dtype(), batch, spec.kvHeads(), spec.headDim(), spec.vHeadDim(), pageSize, pages, maxOf(len, 1))
+        }
+
+        companion object {
+            fun of(seed: Long) = entries[Math.floorMod(seed, entries.size.toLong()).toInt()]
+        }
+    }
+
+    private fun standardCallerCaches(): TckCheck {
+        val name = "layer/kv-cache-steps-caller-caches"
+        return TckCheck(name, "MHA/MQA/GQA steps over caches the caller made: ${CallerCache.entries.joinToString(", ") { it.label }}") { backend, config ->
+            val profile = mapOf(StandardLayerGene.CAUSAL to ON, StandardLayerGene.ALIGN to GenePool.only(0), StandardLayerGene.Q_LEN to GenePool.indices(LayerTables.LENGTHS.size))
+            PropertyRunner.run(name, StandardLayerCase.arb(profile), config, config.layerIterations) { c ->
+                val a = c.activations
+                val kind = CallerCache.of(c.dataSeed)
+                val (stepped, declined) = try {
+                    withLayer(backend, c.config, c.weights, PlanOptions.MlaPath.NAIVE) { plan -> steps(backend, plan, a, c.batch, c.hidden, callerCache = kind) }
+                } catch (e: ContractViolation) {
+                    return@run CaseOutcome.Bad("${kind.label}: ${e.message}")
+                }
+                if (declined != null) return@run declined
+                val ref = reference(c.config, c.weights, a, PlanOptions.MlaPath.NAIVE)
+                val naive = if (backend.precision() == Precision.FLOAT32) Naive32.standardLayer(c.config, c.weights, a.x, null, null) else null
+                judge("y (steps ${a.chunks.contentToString()}, ${kind.label})", stepped!!, ref, naive, backend.precision(), scaleOf(c, ref))
+            }
+        }
+    }
+
+    private fun mlaCallerCaches(): TckCheck {
+        val name = "layer/mla-kv-cache-steps-caller-caches"
+        return TckCheck(name, "MLA steps (both paths) over latent caches the caller made: ${CallerCache.entries.joinToString(", ") { it.label }}") { backend, config ->
+            val profile = mapOf(MlaLayerGene.CAUSAL to GenePool.only(1), MlaLayerGene.ALIGN to GenePool.only(0), MlaLayerGene.KEY_PAD to GenePool.only(0))
+            PropertyRunner.run(name, MlaLayerCase.arb(profile), config, config.layerIterations) { c ->
+                val a = c.activations
+                val kind = CallerCache.of(c.dataSeed)
+                val (stepped, declined) = try {
+                    withLayer(backend, c.config, c.weights, c.path) { plan -> steps(backend, plan, a, c.batch, c.hidden, callerCache = kind) }
+                } catch (e: ContractViolation) {
+                    return@run CaseOutcome.Bad("${kind.label}: ${e.message}")
+                }
+                if (declined != null) return@run declined
+                val naive = if (backend.precision() == Precision.FLOAT32) Naive32.mlaLayer(c.config, c.weights, a.x, null) else null
+                val ref = reference(c.config, c.weights, a, PlanOptions.MlaPath.NAIVE)
+                judge("y (steps ${a.chunks.contentToString()}, ${kind.label}, ${c.path} path)", stepped!!, ref, naive, backend.precision(), scaleOf(c, ref))
             }
         }
     }
