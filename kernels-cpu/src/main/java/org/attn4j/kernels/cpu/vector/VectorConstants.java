@@ -9,12 +9,17 @@ import jdk.incubator.vector.VectorSpecies;
  * Kept in its own class, as Lucene's {@code PanamaVectorConstants}, so that {@link VectorCpuKernels}'s
  * suitability checks can report problems before the species is needed.
  *
- * <p>Test knob: {@code -Dattn4j.cpu.vectorBits=128|256|512} narrows the species (never beyond the
- * hardware's preferred width), to exercise other lane counts on a wide machine.
+ * <p>Test knob: {@code -Dattn4j.cpu.vectorBits=128|256|512} narrows the species, to exercise other lane counts on a
+ * wide machine. A width beyond the hardware's preferred one is ignored unless {@code -Dattn4j.cpu.vectorBits.emulate=true}
+ * also asks for it: the Vector API then runs that species in Java code, correct but many times slower, which lets
+ * tests and coverage reach the 16-lane paths on an AVX2 machine.
  */
 final class VectorConstants {
     /** System property narrowing the vector width for tests. */
     static final String BITS_PROPERTY = "attn4j.cpu.vectorBits";
+
+    /** System property allowing {@link #BITS_PROPERTY} beyond the hardware's width (emulated, slow). */
+    static final String EMULATE_PROPERTY = "attn4j.cpu.vectorBits.emulate";
 
     static final VectorSpecies<Float> FLOAT = pick();
 
@@ -27,12 +32,18 @@ final class VectorConstants {
         if (requested == null || requested.isBlank()) return preferred;
         try {
             int bits = Integer.parseInt(requested.trim());
-            if (bits >= 64 && bits <= preferred.vectorBitSize() && Integer.bitCount(bits) == 1) {
+            boolean allowed = bits <= preferred.vectorBitSize() || Boolean.getBoolean(EMULATE_PROPERTY);
+            if (bits >= 64 && bits <= 512 && allowed && Integer.bitCount(bits) == 1) {
                 return VectorSpecies.of(float.class, VectorShape.forBitSize(bits));
             }
         } catch (RuntimeException ignored) {
             // fall through: an unusable value keeps the preferred species (VectorCpuKernels logs the width)
         }
         return preferred;
+    }
+
+    /** Whether the species in use is wider than this machine's vectors (run in Java code by the Vector API). */
+    static boolean emulated() {
+        return FLOAT.vectorBitSize() > FloatVector.SPECIES_PREFERRED.vectorBitSize();
     }
 }

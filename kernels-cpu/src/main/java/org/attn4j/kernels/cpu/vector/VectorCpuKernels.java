@@ -70,7 +70,7 @@ public final class VectorCpuKernels implements CpuKernelSupport {
 
     @Override
     public String name() {
-        return "vector(" + F.vectorBitSize() + " bits, " + L + " float lanes)";
+        return "vector(" + F.vectorBitSize() + " bits, " + L + " float lanes" + (VectorConstants.emulated() ? ", emulated" : "") + ")";
     }
 
     @Override
