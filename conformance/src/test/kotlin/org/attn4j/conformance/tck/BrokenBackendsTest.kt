@@ -22,7 +22,7 @@ class BrokenBackendsTest : FunSpec({
         // ... and the reduced-storage checks: it declares no reduced type (AttentionBackend.supportStorage's default).
         report.skipped.map { it.check }.toSet() shouldBe setOf("kernel/score-mod", "kernel/mask-mod", "kernel/score-and-mask-mod",
             "meta/reduced-storage-equals-float32", "kernel/decode-reduced-contiguous-cache", "kernel/decode-reduced-paged-cache",
-            "layer/reduced-kv-cache", "layer/mla-reduced-kv-cache")
+            "layer/reduced-kv-cache", "layer/mla-reduced-kv-cache", "kernel/boundary-reduced-storage")
     }
 
     for (bug in Bug.entries - Bug.NONE) {

@@ -1,6 +1,7 @@
 package org.attn4j.conformance.tck.broken
 
 import org.attn4j.api.AttentionBackend
+import org.attn4j.api.AttentionException
 import org.attn4j.api.AttentionInputs
 import org.attn4j.api.AttentionOutput
 import org.attn4j.api.AttentionPlan
@@ -46,8 +47,9 @@ class BrokenBackend(private val bug: Bug) : AttentionBackend {
     override fun plan(problem: AttentionProblem, options: PlanOptions): AttentionPlan = object : AttentionPlan {
         override fun problem(): AttentionProblem = problem
 
-        override fun run(inputs: AttentionInputs): AttentionOutput {
-            inputs.validate(problem.spec())   // bad input -> AttentionException, as the API requires
+        override fun run(inputs: AttentionInputs?): AttentionOutput {
+            AttentionException.require(inputs != null, "inputs", "inputs", "null")
+            inputs!!.validate(problem.spec())   // bad input -> AttentionException, as the API requires
             // numeric range (kernel/input-range): this naive float32 kernel refuses, up front, inputs whose loose
             // float32 bounds (score, biased score, value sum) break, rather than return NaN or empty rows
             Float32Range.requireFits(inputs)
@@ -78,9 +80,17 @@ class BrokenBackend(private val bug: Bug) : AttentionBackend {
     /** The reference layer with outputs rounded to float32 (this backend's precision). */
     private open class Float32Layer(val ref: LayerPlan) : LayerPlan {
         override fun config(): LayerConfig = ref.config()
-        override fun forward(x: Tensor, kvX: Tensor?, keyPaddingMask: BoolTensor?): Tensor = FloatTensor.copyOf(ref.forward(x, kvX, keyPaddingMask))
+        // nullable as Java callers may pass null: the reference layer answers with an AttentionException
+        override fun forward(x: Tensor?, kvX: Tensor?, keyPaddingMask: BoolTensor?): Tensor = float32(ref.forward(x, kvX, keyPaddingMask))
         override fun newCache(batch: Int, maxLength: Int): KvCache = ref.newCache(batch, maxLength)
-        override fun step(x: Tensor, cache: KvCache): Tensor = FloatTensor.copyOf(ref.step(x, cache))
+        override fun step(x: Tensor?, cache: KvCache?): Tensor = float32(ref.step(x, cache))
+
+        /** A float32 backend cannot return a y beyond float32: an AttentionException, never +-inf. */
+        fun float32(y: Tensor): FloatTensor {
+            val f = FloatTensor.copyOf(y)
+            for (v in f.data()) AttentionException.require(v.isFinite(), "y", "within float32", v)
+            return f
+        }
     }
 
     /**
@@ -88,7 +98,10 @@ class BrokenBackend(private val bug: Bug) : AttentionBackend {
      * position earlier than they do, `d_i = i + Lk - n - 1`: with a causal mask each query misses its own key.
      */
     private class OffByOneStepLayer(val config: StandardLayerConfig, val w: StandardLayerWeights, ref: LayerPlan) : Float32Layer(ref) {
-        override fun step(x: Tensor, cache: KvCache): Tensor {
+        override fun step(x: Tensor?, cache: KvCache?): Tensor {
+            config.requireStep(x, cache) // bad arguments are rejected as the API requires; the bug is the offset only
+            x!!
+            cache!!
             val b = x.size(0)
             val n = x.size(1)
             fun heads(t: Tensor, h: Int) = ReferenceMath.splitHeads(t, h, config.headDim())
