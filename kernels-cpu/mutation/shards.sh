@@ -6,7 +6,8 @@
 #
 #   kernels-cpu/mutation/shards.sh [Class ...]      # default: every main class, the engine first, the vector kernels (the most mutants) last
 #
-# Environment: ITERATIONS (random cases per TCK check, default 10), TIMEOUT_CONSTANT (ms, default 8000).
+# Environment: ITERATIONS (random cases per TCK check, default 10), TIMEOUT_CONSTANT (ms, default 8000),
+# THREADS (PIT threads, default 2), MVN_FLAGS (extra Maven arguments, e.g. -o or -Dmaven.repo.local=...).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 classes=("$@")
@@ -17,11 +18,11 @@ fi
 out=kernels-cpu/target/pit-shards
 mkdir -p "$out"
 # one build of the module and what it depends on, then each shard runs against the installed jars
-mvn -B -q -pl kernels-cpu -am install -DskipTests
+mvn -B -q ${MVN_FLAGS:-} -pl kernels-cpu -am install -DskipTests
 for c in "${classes[@]}"; do
   start=$(date +%s)
   echo "== $c  $(date -u +%H:%M:%S)"
-  mvn -B -q -Pmutation -pl kernels-cpu verify -DskipTests -Dattn4j.mutation.skipUnit=true \
+  mvn -B -q ${MVN_FLAGS:-} -Pmutation -pl kernels-cpu verify -DskipTests -Dattn4j.mutation.skipUnit=true -Dattn4j.mutation.threads="${THREADS:-2}" \
       -Dattn4j.mutation.iterations="${ITERATIONS:-10}" -Dattn4j.mutation.timeoutConstant="${TIMEOUT_CONSTANT:-8000}" \
       "-Dattn4j.mutation.targetClasses=org.attn4j.kernels.cpu.${c}*" \
       "-Dattn4j.mutation.reports=\${project.build.directory}/pit-shards/${c}" > "$out/${c}.log" 2>&1 \
