@@ -2,22 +2,32 @@
 """Sums PIT's mutations.xml of every shard directory under the given directory: one line per class, then the total.
 
 Score = killed (incl. timed out and memory errors, as PIT counts them) / (all mutants - equivalent ones listed in
-kernels-cpu/mutation-survivors.md with the verdict `equivalent`)."""
+kernels-cpu/mutation-survivors.md with the verdict `equivalent`).
+
+  summary.py [DIR]             the table
+  summary.py --unlisted [DIR]  every surviving or uncovered mutant that mutation-survivors.md does not list yet, as a
+                               table row to fill in (verdict, reason); exit 1 if there is one"""
 import collections, pathlib, re, sys
 import xml.etree.ElementTree as ET
 
-root = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else "kernels-cpu/target/pit-shards")
+args = [a for a in sys.argv[1:] if a != "--unlisted"]
+unlisted_mode = "--unlisted" in sys.argv[1:]
+root = pathlib.Path(args[0] if args else "kernels-cpu/target/pit-shards")
 survivors_md = pathlib.Path(__file__).resolve().parent.parent / "mutation-survivors.md"
 equivalent = set()
+listed = set()
 if survivors_md.exists():
     # a table row: | Class | method | line | mutator | verdict | reason |
     for row in survivors_md.read_text().splitlines():
         cells = [c.strip() for c in row.strip().strip("|").split("|")]
-        if len(cells) >= 5 and cells[4] == "equivalent":
-            equivalent.add((cells[0], cells[1], cells[2], cells[3]))
+        if len(cells) >= 5:
+            listed.add((cells[0], cells[1], cells[2], cells[3]))
+            if cells[4] == "equivalent":
+                equivalent.add((cells[0], cells[1], cells[2], cells[3]))
 
 KILLED = {"KILLED", "TIMED_OUT", "MEMORY_ERROR", "RUN_ERROR"}
 per_class = collections.defaultdict(collections.Counter)
+unlisted = []
 for xml in sorted(root.glob("*/mutations.xml")):
     try:
         mutations = ET.parse(xml).getroot()
@@ -33,6 +43,13 @@ for xml in sorted(root.glob("*/mutations.xml")):
         c[status] += 1
         if status not in KILLED and key in equivalent:
             c["equivalent"] += 1
+        if status not in KILLED and key not in listed:
+            unlisted.append((key, status, m.findtext("description")))
+
+if unlisted_mode:
+    for (cls, method, line, mutator), status, description in unlisted:
+        print(f"| {cls} | {method} | {line} | {mutator} | ? | {status}: {description} |")
+    sys.exit(1 if unlisted else 0)
 
 total = collections.Counter()
 print(f"{'class':28} {'mutants':>7} {'killed':>6} {'t/o':>4} {'surv':>5} {'nocov':>5} {'equiv':>5} {'score':>7}")
