@@ -32,8 +32,14 @@ for xml in sorted(root.glob("*/mutations.xml")):
     try:
         mutations = ET.parse(xml).getroot()
     except ET.ParseError:
-        print(f"{xml}: unfinished or empty, skipped", file=sys.stderr)
-        continue
+        # PIT streams results: a shard that is still running (or was stopped) holds every finished mutant so far
+        text = xml.read_text()
+        end = text.rfind("</mutation>")
+        if end < 0:
+            print(f"{xml}: empty, skipped", file=sys.stderr)
+            continue
+        mutations = ET.fromstring(text[:end + len("</mutation>")] + "</mutations>")
+        print(f"{xml.parent.name}: unfinished, {len(mutations)} mutants so far", file=sys.stderr)
     for m in mutations:
         cls = m.findtext("mutatedClass").rsplit(".", 1)[-1]
         status = m.get("status")

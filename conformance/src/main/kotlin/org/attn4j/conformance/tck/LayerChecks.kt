@@ -237,7 +237,9 @@ object LayerChecks {
     private fun standardCallerCaches(): TckCheck {
         val name = "layer/kv-cache-steps-caller-caches"
         return TckCheck(name, "MHA/MQA/GQA steps over caches the caller made: ${CallerCache.entries.joinToString(", ") { it.label }}") { backend, config ->
-            val profile = mapOf(StandardLayerGene.CAUSAL to ON, StandardLayerGene.ALIGN to GenePool.only(0), StandardLayerGene.Q_LEN to GenePool.indices(LayerTables.LENGTHS.size))
+            // two or three sequences: a copied or paged cache's per-sequence offsets must matter
+            val profile = mapOf(StandardLayerGene.CAUSAL to ON, StandardLayerGene.ALIGN to GenePool.only(0), StandardLayerGene.Q_LEN to GenePool.indices(LayerTables.LENGTHS.size),
+                StandardLayerGene.BATCH to Domain.Values(intArrayOf(1, 2)))
             PropertyRunner.run(name, StandardLayerCase.arb(profile), config, config.layerIterations) { c ->
                 val a = c.activations
                 val kind = CallerCache.of(c.dataSeed)
@@ -257,7 +259,8 @@ object LayerChecks {
     private fun mlaCallerCaches(): TckCheck {
         val name = "layer/mla-kv-cache-steps-caller-caches"
         return TckCheck(name, "MLA steps (both paths) over latent caches the caller made: ${CallerCache.entries.joinToString(", ") { it.label }}") { backend, config ->
-            val profile = mapOf(MlaLayerGene.CAUSAL to GenePool.only(1), MlaLayerGene.ALIGN to GenePool.only(0), MlaLayerGene.KEY_PAD to GenePool.only(0))
+            val profile = mapOf(MlaLayerGene.CAUSAL to GenePool.only(1), MlaLayerGene.ALIGN to GenePool.only(0), MlaLayerGene.KEY_PAD to GenePool.only(0),
+                MlaLayerGene.BATCH to Domain.Values(intArrayOf(1, 2)))
             PropertyRunner.run(name, MlaLayerCase.arb(profile), config, config.layerIterations) { c ->
                 val a = c.activations
                 val kind = CallerCache.of(c.dataSeed)
