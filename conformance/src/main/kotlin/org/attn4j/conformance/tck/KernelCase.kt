@@ -84,7 +84,7 @@ enum class Layout {
     BLHD_VIEW,
     /** float64 tensors (float32-representable values) */
     FLOAT64,
-    /** float32 with an offset and padded rows: not contiguous */
+    /** float32 with an offset, padded rows and every other element of a row (last-axis stride 2): not contiguous */
     PADDED,
 }
 
@@ -230,11 +230,12 @@ data class KernelCase(
             blhd.permute(0, 2, 1, 3)
         }
         Layout.PADDED -> {
-            // Rows of D values padded to D + 3, the whole view starting at offset 5: strides are not C order.
+            // Rows of D values two apart (last-axis stride 2), padded to 2D + 3, the whole view starting at offset 5:
+            // strides are not C order and a row is not a run of floats.
             val s = t.shape()
-            val padded = s[3] + 3
+            val padded = 2 * s[3] + 3
             val storage = FloatArray(5 + Tensor.elementCount(s[0], s[1], s[2], padded)) { Float.NaN } // NaN padding: reading it shows
-            val strides = intArrayOf(s[1] * s[2] * padded, s[2] * padded, padded, 1)
+            val strides = intArrayOf(s[1] * s[2] * padded, s[2] * padded, padded, 2)
             val view = FloatTensor(storage, s, strides, 5)
             org.attn4j.api.Tensors.copyInto(t, view)
             view
