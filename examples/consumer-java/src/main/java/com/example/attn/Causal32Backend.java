@@ -33,6 +33,7 @@ public final class Causal32Backend extends AbstractAttentionBackend {
             @Override public AttentionProblem problem() { return problem; }
 
             @Override public AttentionOutput run(AttentionInputs in) {
+                AttentionException.require(in != null, "inputs", "attention inputs", "null"); // the TCK passes null too
                 AttentionProblem p = in.validate(spec);   // shapes, dtypes, finite values: AttentionException
                 supportOf(p).orThrow(name(), p);
                 Float32Range.requireFits(in);              // float64 inputs beyond float32's range
