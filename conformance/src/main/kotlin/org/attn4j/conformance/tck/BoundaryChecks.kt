@@ -97,11 +97,18 @@ object BoundaryChecks {
                 }
             }
         }
+        // Windows with a zero side (keys on one side of the diagonal only, or the diagonal alone), causal off so that
+        // the window alone bounds each row, over a tile boundary; top-left aligned every other time.
+        val n0 = p.kvTiles().first()
+        for ((i, w) in listOf(Window(0, -1), Window(-1, 0), Window(0, 0), Window(0, 2), Window(2, 0)).withIndex()) {
+            out += case(s.next(), lq = 9, lk = n0 + 1, hq = 4, hkv = 1, d = 64, window = w, topLeft = i % 2 == 1)
+            out += case(s.next(), lq = 5, lk = n0 + 2, hq = 2, hkv = 2, d = 32, window = w, topLeft = i % 2 == 0)
+        }
         return out
     }
 
     private fun lengths() = oracle("${PREFIX}lengths",
-        "Lk and Lq at every size the backend names (KV/query tiles, packing switch, lanes, pages): n-1, n, n+1, 3n+1") { p, s -> lengthCases(p, s) }
+        "Lk and Lq at every size the backend names (KV/query tiles, packing switch, lanes, pages): n-1, n, n+1, 3n+1; windows with a zero side") { p, s -> lengthCases(p, s) }
 
     /** Key lengths around and above a split threshold `t`: one split, two, several (at least three). */
     fun splitLengths(t: Int): List<Int> = listOf(t - 1, t, t + 1, 2 * t + 1, 4 * t + 3).filter { it >= 1 }
@@ -128,13 +135,18 @@ object BoundaryChecks {
                 out += case(s.next(), lq = 2, lk = l, hq = 1, hkv = 1, d = 64, causal = true, topLeft = true)
                 out += case(s.next(), lq = 1, lk = l, hq = 2, hkv = 1, d = 64, mask = Broadcast("K"), maskFill = MaskFill.SPARSE,
                     bias = Broadcast("HQK"), layout = Layout.BLHD_VIEW)
+                // More queries than one query tile with few work items: split-KV and several query tiles in one call
+                // (MHA, then a KV group of 4), so that the merge must find each tile's partials.
+                val qt = p.queryRows().max()
+                out += case(s.next(), lq = qt + 1, lk = l, hq = 1, hkv = 1, d = 32, causal = l % 2 == 1)
+                out += case(s.next(), lq = maxOf(2, qt / 4 + 1), lk = l, hq = 4, hkv = 1, d = 32, window = Window(t / 2 + 1, 2))
             }
         }
         return out
     }
 
     private fun splitKv() = oracle("${PREFIX}split-kv",
-        "decode above the split threshold (batch 1, few KV heads): split-KV with causal, windows, kv_lens, sinks, masks") { p, s -> splitCases(p, s) }
+        "decode above the split threshold (batch 1, few KV heads): split-KV with causal, windows, kv_lens, sinks, masks; a prefill of more than one query tile split too") { p, s -> splitCases(p, s) }
 
     /** Head dims at the vector widths ±1, 255 and 256 with long sequences, and the absorbed MLA decode shape. */
     internal fun headDimCases(p: PathSizes, s: Seeds): List<KernelCase> {
@@ -176,6 +188,9 @@ object BoundaryChecks {
                 out += CacheCase(case(s.next(), lq = 1, lk = 3 * page + 1, hq = 2, hkv = 1, d = 64), size)
                 out += CacheCase(case(s.next(), lq = 2, lk = 3 * page + 1, b = 2, hq = 2, hkv = 2, d = 32, causal = true), size)
             }
+            // A chunk of 9 queries of a KV group of 4 (a prefill, keys packed) over pages one token longer than the size:
+            // the packing steps across page and tile boundaries that do not line up.
+            out += CacheCase(case(s.next(), lq = 9, lk = 3 * page + 1, hq = 4, hkv = 1, d = 96, causal = true), page + 1)
         }
         for (t in p.splitKeys()) {
             for (l in listOf(t - 1, t + 1, 2 * t + 1)) {
@@ -220,6 +235,16 @@ object BoundaryChecks {
         for (t in p.kvTiles()) {
             for (dt in REDUCED) out += ReducedCase(case(s.next(), lq = 9, lk = 3 * t + 1, hq = 4, hkv = 1, d = 64, causal = true, kvDtype = dt), decode = false)
         }
+        // Views whose rows start off the row pitch or are Dv + 1 apart: int8 rows then straddle two scales.
+        for (dt in REDUCED) {
+            out += ReducedCase(case(s.next(), lq = 3, lk = p.kvTiles().first() + 1, hq = 2, hkv = 1, d = 64, dv = 48, kvDtype = dt,
+                layout = Layout.MISALIGNED), decode = false)
+        }
+        // Several queries with a window over a reduced cache: the rows of one block start at different keys of a tile.
+        val t0 = p.kvTiles().first()
+        for (dt in REDUCED) {
+            out += ReducedCase(case(s.next(), lq = 3, lk = 2 * t0 + 3, hq = 4, hkv = 1, d = 64, window = Window(t0 / 2 + 1, 0), kvDtype = dt), decode = true)
+        }
         for (t in p.splitKeys()) {
             for (l in listOf(t + 1, 2 * t + 1)) {
                 out += ReducedCase(case(s.next(), lq = 1, lk = l, hq = 4, hkv = 1, d = 64, kvDtype = next()), decode = true)
@@ -234,7 +259,7 @@ object BoundaryChecks {
 
     private fun reducedStorage(): TckCheck {
         val name = "${PREFIX}reduced-storage"
-        return TckCheck(name, "float16/bfloat16/int8 K/V at the path sizes: prefill over several KV tiles (packed keys), decode over reduced caches above the split threshold and across pages") { backend, config ->
+        return TckCheck(name, "float16/bfloat16/int8 K/V at the path sizes: prefill over several KV tiles (packed keys) and over misaligned views, decode over reduced caches above the split threshold, across pages and with a window over several queries") { backend, config ->
             PropertyRunner.runCases(name, reducedCases(sizesOf(backend), Seeds(config, name)), config,
                 simpler = { c -> simpler(c.case).map { c.copy(case = it) } }) {
                 StorageChecks.declined(backend, it.case.kvDtype)

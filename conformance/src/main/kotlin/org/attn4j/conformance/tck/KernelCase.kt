@@ -11,6 +11,7 @@ import org.attn4j.api.FloatTensor
 import org.attn4j.api.HalfTensor
 import org.attn4j.api.Int8Tensor
 import org.attn4j.api.IntTensor
+import org.attn4j.api.Quantization
 import org.attn4j.api.Tensor
 import org.attn4j.api.Window
 import java.util.SplittableRandom
@@ -76,7 +77,7 @@ enum class MaskFill(val density: Double, val deadRows: Double) {
 /** How `kv_lens` is given. */
 enum class KvLensMode { NONE, FULL, RANDOM, WITH_ZERO }
 
-/** How Q, K and V are laid out in memory (the values are the same). */
+/** How Q, K and V are laid out in memory (the values are the same, except for int8 [MISALIGNED] views). */
 enum class Layout {
     /** contiguous float32 `[B, H, L, D]` */
     CONTIGUOUS,
@@ -86,6 +87,12 @@ enum class Layout {
     FLOAT64,
     /** float32 with an offset, padded rows and every other element of a row (last-axis stride 2): not contiguous */
     PADDED,
+    /**
+     * views into a larger buffer of the stored type: Q and K start at an offset that is not a multiple of the row width,
+     * V's rows are `Dv + 1` apart. An int8 buffer keeps one scale per `width` elements, so such rows straddle two scale
+     * rows (whose scales differ): a backend that folds one scale per row must convert these views first.
+     */
+    MISALIGNED,
 }
 
 /**
@@ -126,8 +133,9 @@ data class KernelCase(
     val qDtype: DType = DType.FLOAT32,
 ) {
     init {
-        // A reduced tensor has no float64 form and no NaN to pad with: contiguous or the [B, L, H, D] view only.
-        require((!kvDtype.isReduced() && !qDtype.isReduced()) || layout == Layout.CONTIGUOUS || layout == Layout.BLHD_VIEW) {
+        // A reduced tensor has no float64 form and no NaN to pad with: contiguous, the [B, L, H, D] view or misaligned.
+        require((!kvDtype.isReduced() && !qDtype.isReduced()) || layout == Layout.CONTIGUOUS || layout == Layout.BLHD_VIEW ||
+            layout == Layout.MISALIGNED) {
             "reduced storage ($kvDtype k/v, $qDtype q) with layout $layout"
         }
     }
@@ -179,7 +187,7 @@ data class KernelCase(
         val q = uniform(rnd, intArrayOf(batch, qHeads, qLen, headDim), amp)
         val k = uniform(rnd, intArrayOf(batch, kvHeads, kvLen, headDim), amp)
         val v = uniform(rnd, intArrayOf(batch, kvHeads, kvLen, vHeadDim), valueMagnitude)
-        var inputs = AttentionInputs.of(layOut(stored(q, qDtype)), layOut(stored(k, kvDtype)), layOut(stored(v, kvDtype)))
+        var inputs = AttentionInputs.of(layOut(stored(q, qDtype)), layOut(stored(k, kvDtype)), layOut(stored(v, kvDtype), skew = true))
         if (bias != null) {
             val shape = bias.shape(batch, qHeads, qLen, kvLen)
             inputs = inputs.withBias(FloatTensor.of(uniformArray(rnd, Tensor.elementCount(*shape), biasAmplitude), *shape))
@@ -219,7 +227,7 @@ data class KernelCase(
         else -> error("not a storage type of q/k/v: $dtype")
     }
 
-    private fun layOut(t: Tensor): Tensor = when (layout) {
+    private fun layOut(t: Tensor, skew: Boolean = false): Tensor = when (layout) {
         Layout.CONTIGUOUS -> t
         Layout.FLOAT64 -> DoubleTensor.copyOf(t)
         Layout.BLHD_VIEW -> {
@@ -239,6 +247,42 @@ data class KernelCase(
             val view = FloatTensor(storage, s, strides, 5)
             org.attn4j.api.Tensors.copyInto(t, view)
             view
+        }
+        Layout.MISALIGNED -> misaligned(t, skew)
+    }
+
+    /**
+     * [t] (`[B, H, L, W]`, contiguous as [stored] made it) as a view into a buffer of its dtype: rows `W + 1` apart when
+     * [skew], else contiguous from offset 3 (1 when `W < 4`). Elements outside the view are NaN (int8: 127 with a
+     * scale), so reading them shows. An int8 element's value is its byte times the scale of the buffer row it falls in;
+     * the buffer rows' scales vary (t's row scale times 2/3, 1 or 4/3), so a view row mixes two scales.
+     */
+    private fun misaligned(t: Tensor, skew: Boolean): Tensor {
+        val s = t.shape()
+        val w = s[3]
+        val rowStride = if (skew) w + 1 else w
+        val offset = if (skew) 0 else if (w >= 4) 3 else 1
+        val strides = intArrayOf(s[1] * s[2] * rowStride, s[2] * rowStride, rowStride, 1)
+        val rows = s[0] * s[1] * s[2]
+        val pitch = maxOf(w, 1)
+        val bufferRows = (offset + rows * rowStride) / pitch + 2
+        val length = bufferRows * pitch
+        return when (t) {
+            is FloatTensor -> FloatTensor(FloatArray(length) { Float.NaN }, s, strides, offset).also { org.attn4j.api.Tensors.copyInto(t, it) }
+            is HalfTensor -> {
+                val nan = if (t.dtype() == DType.FLOAT16) Quantization.toFloat16(Float.NaN) else Quantization.toBFloat16(Float.NaN)
+                HalfTensor(t.dtype(), ShortArray(length) { nan }, s, strides, offset).also { org.attn4j.api.Tensors.copyInto(t, it) }
+            }
+            is Int8Tensor -> {
+                require(t.isContiguous && t.offset() == 0) { "misaligned: int8 input must be contiguous" }
+                val bytes = ByteArray(length) { 127 }
+                val src = t.data()
+                for (r in 0 until rows) System.arraycopy(src, r * w, bytes, offset + r * rowStride, w)
+                val scales = FloatArray(bufferRows) { j -> t.scales()[minOf(j, maxOf(rows - 1, 0))].takeIf { rows > 0 } ?: 1f }
+                for (j in scales.indices) scales[j] *= (2 + j % 3) / 3f
+                Int8Tensor(bytes, scales, pitch, s, strides, offset)
+            }
+            else -> error("misaligned: no view of ${t.dtype()}")
         }
     }
 

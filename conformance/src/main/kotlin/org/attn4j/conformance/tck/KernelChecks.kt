@@ -75,7 +75,7 @@ object KernelChecks {
                 profile(on(KernelGene.V_MAG, 1, 2), maybe(0.3, KernelGene.CAUSAL))),
             oracle("kernel/empty", "q_len or kv_len 0",
                 profile(mapOf(KernelGene.Q_LEN to OFTEN_EMPTY, KernelGene.KV_LEN to OFTEN_EMPTY), maybe(0.3, KernelGene.CAUSAL, KernelGene.SINKS, KernelGene.KV_LENS))),
-            oracle("kernel/layouts", "strided inputs: [B,L,H,D] views, padded rows with an offset and a last-axis stride of 2, float64 tensors",
+            oracle("kernel/layouts", "strided inputs: [B,L,H,D] views, padded rows with an offset and a last-axis stride of 2, rows off the row pitch, float64 tensors",
                 profile(force(KernelGene.LAYOUT), maybe(0.3, KernelGene.CAUSAL, KernelGene.MASK))),
             oracle("kernel/everything", "every option at once, each on with probability 0.3", KernelGenes.everything()),
             decode("kernel/decode-contiguous-cache", paged = false),

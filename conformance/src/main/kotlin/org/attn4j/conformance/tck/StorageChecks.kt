@@ -19,7 +19,7 @@ object StorageChecks {
     private val REDUCED: Map<KernelGene, Domain> = mapOf(
         KernelGene.KV_DTYPE to Domain.Values(intArrayOf(1, 2, 3)),
         KernelGene.Q_DTYPE to GenePool.indices(KernelGenes.Q_STORAGE.size),
-        KernelGene.LAYOUT to GenePool.only(Layout.CONTIGUOUS.ordinal, Layout.BLHD_VIEW.ordinal),
+        KernelGene.LAYOUT to GenePool.only(Layout.CONTIGUOUS.ordinal, Layout.BLHD_VIEW.ordinal, Layout.MISALIGNED.ordinal),
     )
 
     /** The backend's reasons for declining any of [dtypes] as storage, or null when it reads them all. */

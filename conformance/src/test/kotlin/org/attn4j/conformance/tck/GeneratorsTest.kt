@@ -60,6 +60,21 @@ class GeneratorsTest : FunSpec({
         missing.shouldBeEmpty()
     }
 
+    test("misaligned int8 views: K's rows start off the scale rows, V's rows are Dv + 1 apart, and the values are the bytes times their buffer row's scale") {
+        val c = BoundaryChecks.case(seed = 3, lq = 2, lk = 5, hq = 2, hkv = 1, d = 8, dv = 6, kvDtype = org.attn4j.api.DType.INT8,
+            layout = Layout.MISALIGNED)
+        val k = c.inputs.k() as org.attn4j.api.Int8Tensor
+        val v = c.inputs.v() as org.attn4j.api.Int8Tensor
+        (k.offset() % k.rowPitch() + 8 > k.rowPitch()) shouldBe true     // every K row spans two scale rows
+        (v.stride(2) % v.rowPitch() != 0) shouldBe true                   // V's row stride is not a multiple of the pitch
+        val scales = (0 until 5).map { k.scaleAtStorage(k.offset() + it * 8) } + (0 until 5).map { k.scaleAtStorage(k.offset() + it * 8 + 7) }
+        (scales.toSet().size > 1) shouldBe true                           // the scales differ, so one scale per row is wrong
+        for (j in 0 until 5) for (e in 0 until 8) {
+            val at = k.offset() + j * 8 + e
+            k.getDouble(0, 0, j, e) shouldBe k.data()[at] * k.scaleAtStorage(at).toDouble()
+        }
+    }
+
     test("Broadcast.ALL lists the 30 NumPy broadcast patterns of rank 1..4, each broadcastable to [B, H, Lq, Lk]") {
         Broadcast.ALL.map { it.axes }.toSet().size shouldBe 30
         for (b in Broadcast.ALL) {

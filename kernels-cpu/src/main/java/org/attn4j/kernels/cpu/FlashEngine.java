@@ -117,10 +117,6 @@ final class FlashEngine {
     /** Keys {@code [lo, hi)} are visible to a query (before the mask and the mask mod); empty when {@code lo == hi}. */
     private record Band(int lo, int hi) {
         static final Band EMPTY = new Band(0, 0);
-
-        boolean isEmpty() {
-            return lo >= hi;
-        }
     }
 
     /**

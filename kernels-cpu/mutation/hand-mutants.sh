@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Re-checks PIT survivors that a TCK change was meant to kill, one mutant at a time, without a full PIT run (a
+# FlashEngine shard takes ~2 h 40 min on 2 cores). Each mutant is PIT's own mutation, written as a sed edit of one
+# line of a kernels-cpu class; the script applies it in a scratch copy of the repository, runs CpuTckTest with the
+# named checks (the installed conformance jar: run `mvn -pl conformance -am install -DskipTests` first) and reports
+# KILLED (the TCK failed) or SURVIVED. A mutant whose line no longer matches is reported STALE, never as a result.
+#
+#   kernels-cpu/mutation/hand-mutants.sh [scratch-dir]      # default scratch: /tmp/attn4j-hand-mutants
+#
+# Environment: MVN_FLAGS (e.g. -o), ITERATIONS (random cases per TCK check, default 10, as in the PIT runs).
+set -uo pipefail
+repo="$(cd "$(dirname "$0")/../.." && pwd)"
+work="${1:-/tmp/attn4j-hand-mutants}"
+rm -rf "$work"
+git -C "$repo" worktree prune
+git -C "$repo" worktree add -q --detach "$work" HEAD
+trap 'git -C "$repo" worktree remove --force "$work"' EXIT
+dir=kernels-cpu/src/main/java/org/attn4j/kernels/cpu
+
+# class | id | PIT's line (at the commit PIT ran on; the script finds the line's text near it) | the line's text before | after | TCK checks (substrings)
+mutants=(
+  "FlashEngine|visible-windowRight-boundary|371|if (c.windowRight >= 0)|if (c.windowRight > 0)|kernel/boundary-lengths"
+  "FlashEngine|merge-head-div-to-mul|644|int head = item / lay.qTiles();|int head = item * lay.qTiles();|kernel/boundary-split-kv"
+  "FlashEngine|merge-i0-mul-to-div|652|int i0 = qTile * lay.queries();|int i0 = qTile / lay.queries();|kernel/boundary-split-kv"
+  "FlashEngine|merge-nq-sub-to-add|653|int nq = Math.min(lay.queries(), c.qLen - i0);|int nq = Math.min(lay.queries(), c.qLen + i0);|kernel/boundary-split-kv"
+  "FlashEngine|pack-tile-end-sub-to-add|349|n = Math.min(n, tile - j0 % tile);|n = Math.min(n, tile + j0 % tile);|kernel/boundary-decode-cache"
+  "FlashEngine|score-half-tiled-c0-add-to-sub|530|keys.kRow() + c0, c.kv.ktStride()|keys.kRow() - c0, c.kv.ktStride()|kernel/boundary-reduced-storage"
+  # int8 views whose rows straddle two scale rows must not be read in place (Layout.MISALIGNED)
+  "KvSource|readable-row-end-add-to-sub|343|t.offset() % pitch + w > pitch|t.offset() % pitch - w > pitch|kernel/layouts,boundary-reduced,meta/reduced-storage"
+  "KvSource|readable-row-end-negated|343|t.offset() % pitch + w > pitch|t.offset() % pitch + w <= pitch|kernel/layouts,boundary-reduced,meta/reduced-storage"
+  "KvSource|readable-stride-size-negated|345|t.size(a) > 1 && t.stride(a) % pitch != 0|t.size(a) <= 1 && t.stride(a) % pitch != 0|kernel/layouts,boundary-reduced,meta/reduced-storage"
+  "KvSource|readable-stride-rest-negated|345|t.stride(a) % pitch != 0|t.stride(a) % pitch == 0|kernel/layouts,boundary-reduced,meta/reduced-storage"
+)
+
+cd "$work"
+mvn -B -q ${MVN_FLAGS:-} -pl kernels-cpu test-compile > /dev/null || { echo "the unmutated module does not build"; exit 1; }
+run_tck() { # checks, log
+  mvn -B ${MVN_FLAGS:-} -pl kernels-cpu test -Dtest=CpuTckTest -Dsurefire.failIfNoSpecifiedTests=false \
+      -Dattn4j.tck.iterations="${ITERATIONS:-10}" -Dattn4j.tck.checks="$1" > "$2" 2>&1
+}
+# the unmutated code must pass every check used below, or a "kill" would mean nothing
+all=$(for m in "${mutants[@]}"; do IFS='|' read -r _ _ _ _ _ checks <<< "$m"; echo "$checks"; done | tr ',' '\n' | sort -u | paste -sd,)
+run_tck "$all" "$work/baseline.log" || { echo "the unmutated code fails $all: see $work/baseline.log"; exit 1; }
+echo "baseline  passes $all"
+status=0
+for m in "${mutants[@]}"; do
+  IFS='|' read -r cls id line before after checks <<< "$m"
+  src="$dir/$cls.java"
+  git checkout -q -- "$dir"
+  # the line now: the one holding the text, the nearest to PIT's line when several do (edits above it move it)
+  at=$(grep -nF -- "$before" "$src" | cut -d: -f1 | awk -v p="$line" '{d = $1 - p; if (d < 0) d = -d; if (best == "" || d < bd) {best = $1; bd = d}} END {print best}')
+  if [ -z "$at" ]; then
+    echo "STALE     $id (no line reads '$before' any more)"; status=1; continue
+  fi
+  line=$at
+  # sed needs the texts escaped; they hold no newlines
+  esc() { printf '%s' "$1" | sed -e 's/[]\/$*.^[&]/\\&/g'; }
+  sed -i "${line}s/$(esc "$before")/$(esc "$after")/" "$src"
+  sed -n "${line}p" "$src" | grep -qF -- "$after" || { echo "NOT APPLIED $id"; status=1; continue; }
+  log="$work/$id.log"
+  if run_tck "$checks" "$log"; then
+    echo "SURVIVED  $id ($checks)"; status=1
+  else
+    fails=$(grep -o '\[attn4j-tck\] cpu [^:]*: FAIL' "$log" | head -3 | tr '\n' ' ')
+    if [ -n "$fails" ]; then echo "KILLED    $id ($checks): $fails"
+    else echo "ERROR     $id: the build failed without a failing TCK check, see $log"; status=1; fi
+  fi
+done
+git checkout -q -- "$dir"
+exit $status
