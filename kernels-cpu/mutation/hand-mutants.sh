@@ -7,7 +7,8 @@
 #
 #   kernels-cpu/mutation/hand-mutants.sh [scratch-dir]      # default scratch: /tmp/attn4j-hand-mutants
 #
-# Environment: MVN_FLAGS (e.g. -o), ITERATIONS (random cases per TCK check, default 10, as in the PIT runs).
+# Environment: MVN_FLAGS (e.g. -o), ITERATIONS (random cases per TCK check, default 10, as in the PIT runs),
+# ONLY (a substring: only the mutants whose id contains it).
 set -uo pipefail
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
 work="${1:-/tmp/attn4j-hand-mutants}"
@@ -18,7 +19,7 @@ trap 'git -C "$repo" worktree remove --force "$work"' EXIT
 dir=kernels-cpu/src/main/java/org/attn4j/kernels/cpu
 
 # class | id | PIT's line (at the commit PIT ran on; the script finds the line's text near it) | the line's text before | after | TCK checks (substrings)
-mutants=(
+all_mutants=(
   "FlashEngine|visible-windowRight-boundary|371|if (c.windowRight >= 0)|if (c.windowRight > 0)|kernel/boundary-lengths"
   "FlashEngine|merge-head-div-to-mul|644|int head = item / lay.qTiles();|int head = item * lay.qTiles();|kernel/boundary-split-kv"
   "FlashEngine|merge-i0-mul-to-div|652|int i0 = qTile * lay.queries();|int i0 = qTile / lay.queries();|kernel/boundary-split-kv"
@@ -29,9 +30,14 @@ mutants=(
   "KvSource|readable-row-end-add-to-sub|343|t.offset() % pitch + w > pitch|t.offset() % pitch - w > pitch|kernel/layouts,boundary-reduced,meta/reduced-storage"
   "KvSource|readable-row-end-negated|343|t.offset() % pitch + w > pitch|t.offset() % pitch + w <= pitch|kernel/layouts,boundary-reduced,meta/reduced-storage"
   "KvSource|readable-stride-size-negated|345|t.size(a) > 1 && t.stride(a) % pitch != 0|t.size(a) <= 1 && t.stride(a) % pitch != 0|kernel/layouts,boundary-reduced,meta/reduced-storage"
+  "KvSource|readable-loop-negated|344|for (int a = 0; a < t.rank() - 1; a++)|for (int a = 0; a >= t.rank() - 1; a++)|kernel/layouts,boundary-reduced,meta/reduced-storage"
+  "KvSource|readable-row-end-true|343|if (t.offset() % pitch + w > pitch) return false;|if (t.offset() % pitch + w > pitch) return true;|kernel/layouts,boundary-reduced,meta/reduced-storage"
+  "KvSource|readable-stride-true|345|t.stride(a) % pitch != 0) return false;|t.stride(a) % pitch != 0) return true;|kernel/layouts,boundary-reduced,meta/reduced-storage"
   "KvSource|readable-stride-rest-negated|345|t.stride(a) % pitch != 0|t.stride(a) % pitch == 0|kernel/layouts,boundary-reduced,meta/reduced-storage"
 )
 
+mutants=()
+for m in "${all_mutants[@]}"; do [[ "$m" == *"${ONLY:-}"* ]] && mutants+=("$m"); done
 cd "$work"
 mvn -B -q ${MVN_FLAGS:-} -pl kernels-cpu test-compile > /dev/null || { echo "the unmutated module does not build"; exit 1; }
 run_tck() { # checks, log

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Sums PIT's mutations.xml of every shard directory under the given directory: one line per class, then the total.
 
-Score = killed (incl. timed out and memory errors, as PIT counts them) / (all mutants - equivalent ones listed in
-kernels-cpu/mutation-survivors.md with the verdict `equivalent`).
+Score = killed (incl. timed out and memory errors, as PIT counts them) / (all mutants - those listed in
+kernels-cpu/mutation-survivors.md as `equivalent` or `removed`). A second score also counts the survivors listed as
+`closed` (killed by a TCK change made after the shard ran, each re-checked by mutation/hand-mutants.sh) as killed.
 
   summary.py [DIR]             the table
   summary.py --unlisted [DIR]  every surviving or uncovered mutant that mutation-survivors.md does not list yet, as a
@@ -14,7 +15,8 @@ args = [a for a in sys.argv[1:] if a != "--unlisted"]
 unlisted_mode = "--unlisted" in sys.argv[1:]
 root = pathlib.Path(args[0] if args else "kernels-cpu/target/pit-shards")
 survivors_md = pathlib.Path(__file__).resolve().parent.parent / "mutation-survivors.md"
-equivalent = set()
+equivalent = set()   # equivalent or removed: out of the denominator
+closed = set()
 listed = set()
 if survivors_md.exists():
     # a table row: | Class | method | line | mutator | verdict | reason |
@@ -22,8 +24,10 @@ if survivors_md.exists():
         cells = [c.strip() for c in row.strip().strip("|").split("|")]
         if len(cells) >= 5:
             listed.add((cells[0], cells[1], cells[2], cells[3]))
-            if cells[4] == "equivalent":
+            if cells[4] in ("equivalent", "removed"):
                 equivalent.add((cells[0], cells[1], cells[2], cells[3]))
+            if cells[4] == "closed":
+                closed.add((cells[0], cells[1], cells[2], cells[3]))
 
 KILLED = {"KILLED", "TIMED_OUT", "MEMORY_ERROR", "RUN_ERROR"}
 per_class = collections.defaultdict(collections.Counter)
@@ -49,6 +53,8 @@ for xml in sorted(root.glob("*/mutations.xml")):
         c[status] += 1
         if status not in KILLED and key in equivalent:
             c["equivalent"] += 1
+        if status not in KILLED and key in closed:
+            c["closed"] += 1
         if status not in KILLED and key not in listed:
             unlisted.append((key, status, m.findtext("description")))
 
@@ -57,15 +63,17 @@ if unlisted_mode:
         print(f"| {cls} | {method} | {line} | {mutator} | ? | {status}: {description} |")
     sys.exit(1 if unlisted else 0)
 
-total = collections.Counter()
-print(f"{'class':28} {'mutants':>7} {'killed':>6} {'t/o':>4} {'surv':>5} {'nocov':>5} {'equiv':>5} {'score':>7}")
-for cls, c in sorted(per_class.items()):
-    total.update(c)
+def line(name, c):
     killed = sum(c[s] for s in KILLED)
     denom = c["all"] - c["equivalent"]
-    print(f"{cls:28} {c['all']:7} {killed:6} {c['TIMED_OUT']:4} {c['SURVIVED']:5} {c['NO_COVERAGE']:5} "
-          f"{c['equivalent']:5} {100.0 * killed / denom if denom else 0:6.1f}%")
-killed = sum(total[s] for s in KILLED)
-denom = total["all"] - total["equivalent"]
-print(f"{'TOTAL':28} {total['all']:7} {killed:6} {total['TIMED_OUT']:4} {total['SURVIVED']:5} {total['NO_COVERAGE']:5} "
-      f"{total['equivalent']:5} {100.0 * killed / denom if denom else 0:6.1f}%")
+    pct = lambda k: f"{100.0 * k / denom if denom else 0:6.1f}%"
+    print(f"{name:28} {c['all']:7} {killed:6} {c['TIMED_OUT']:4} {c['SURVIVED']:5} {c['NO_COVERAGE']:5} "
+          f"{c['equivalent']:5} {pct(killed)} {c['closed']:6} {pct(killed + c['closed'])}")
+
+total = collections.Counter()
+print(f"{'class':28} {'mutants':>7} {'killed':>6} {'t/o':>4} {'surv':>5} {'nocov':>5} {'equiv':>5} {'score':>7} "
+      f"{'closed':>6} {'+closed':>7}")
+for cls, c in sorted(per_class.items()):
+    total.update(c)
+    line(cls, c)
+line("TOTAL", total)

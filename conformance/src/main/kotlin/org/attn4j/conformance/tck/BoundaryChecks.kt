@@ -237,7 +237,8 @@ object BoundaryChecks {
         }
         // Views whose rows start off the row pitch or are Dv + 1 apart: int8 rows then straddle two scales.
         for (dt in REDUCED) {
-            out += ReducedCase(case(s.next(), lq = 3, lk = p.kvTiles().first() + 1, hq = 2, hkv = 1, d = 64, dv = 48, kvDtype = dt,
+            // (two sequences and two KV heads: no axis of size 1, so every stride must pass readableInPlace's check)
+            out += ReducedCase(case(s.next(), lq = 3, lk = p.kvTiles().first() + 1, b = 2, hq = 4, hkv = 2, d = 64, dv = 48, kvDtype = dt,
                 layout = Layout.MISALIGNED), decode = false)
         }
         // Several queries with a window over a reduced cache: the rows of one block start at different keys of a tile.
