@@ -125,8 +125,10 @@ public final class Int8Tensor extends Tensor {
     }
 
     /**
-     * A contiguous copy. Its rows are the last axis: each source row must lie inside one storage row (always true for a
-     * view that keeps the last axis as the row axis), so that the copy keeps every value exactly.
+     * A contiguous copy. Its rows are the last axis, one scale each, so each source row must take its values from one
+     * scale: true for a view that keeps the last axis as the row axis and starts on a storage row, not for one that
+     * starts inside a row or whose rows are not a multiple of the row pitch apart. A row whose elements have different
+     * scales cannot be copied exactly and throws an {@link AttentionException}.
      */
     @Override
     public Int8Tensor copy() {
