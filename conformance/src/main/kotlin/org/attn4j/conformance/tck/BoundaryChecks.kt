@@ -176,8 +176,9 @@ object BoundaryChecks {
         "head dims at the vector widths +-1, 255 and 256 with Lq, Lk >= 64, and absorbed MLA decode (576/512, one KV head)") { p, s -> headDimCases(p, s) }
 
     /** A decode case and its cache: the backend's own ([page] null) or a PagedKvCache of [page] tokens per page. */
-    internal data class CacheCase(val case: KernelCase, val page: Int?) {
-        override fun toString(): String = "$case, " + (page?.let { "PagedKvCache page=$it" } ?: "the backend's newKvCache")
+    internal data class CacheCase(val case: KernelCase, val page: Int?, val thenRun: Boolean = false) {
+        override fun toString(): String = "$case, " + (page?.let { "PagedKvCache page=$it" } ?: "the backend's newKvCache") +
+            (if (thenRun) ", then run() of the same inputs on the same plan" else "")
     }
 
     internal fun cacheCases(p: PathSizes, s: Seeds): List<CacheCase> {
@@ -192,6 +193,11 @@ object BoundaryChecks {
             // the packing steps across page and tile boundaries that do not line up.
             out += CacheCase(case(s.next(), lq = 9, lk = 3 * page + 1, hq = 4, hkv = 1, d = 96, causal = true), page + 1)
         }
+        // decode() over the backend's cache, then run() of the same inputs on the same plan: a chunk of 9 queries of a
+        // KV group of 4 is a prefill from dense K/V (packed keys, a longer KV tile for d <= 64) but not over a cache,
+        // so the plan's second call needs other scratch than its first at the same number of query rows.
+        val t0 = p.kvTiles().first()
+        for (d in listOf(64, 96)) out += CacheCase(case(s.next(), lq = 9, lk = 2 * t0 + 5, hq = 4, hkv = 1, d = d, causal = true), null, thenRun = true)
         for (t in p.splitKeys()) {
             for (l in listOf(t - 1, t + 1, 2 * t + 1)) {
                 out += CacheCase(case(s.next(), lq = 1, lk = l, hq = 4, hkv = 1, d = 128), null)
@@ -204,10 +210,10 @@ object BoundaryChecks {
 
     private fun decodeCaches(): TckCheck {
         val name = "${PREFIX}decode-cache"
-        return TckCheck(name, "AttentionPlan.decode over the backend's cache and PagedKvCache at page sizes +-1 and above the split threshold") { backend, config ->
+        return TckCheck(name, "AttentionPlan.decode over the backend's cache and PagedKvCache at page sizes +-1 and above the split threshold; decode then run() on one plan") { backend, config ->
             val cases = cacheCases(sizesOf(backend), Seeds(config, name))
-            PropertyRunner.runCases(name, cases, config, simpler = { c -> simpler(c.case).map { CacheCase(it, c.page) } }) {
-                KernelChecks.decodeCase(backend, it.case, it.page != null, it.page)
+            PropertyRunner.runCases(name, cases, config, simpler = { c -> simpler(c.case).map { CacheCase(it, c.page, c.thenRun) } }) {
+                KernelChecks.decodeCase(backend, it.case, it.page != null, it.page, thenRun = it.thenRun)
             }
         }
     }

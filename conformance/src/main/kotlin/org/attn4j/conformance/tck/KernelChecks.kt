@@ -3,6 +3,7 @@ package org.attn4j.conformance.tck
 import org.attn4j.api.AttentionBackend
 import org.attn4j.api.AttentionException
 import org.attn4j.api.AttentionInputs
+import org.attn4j.api.AttentionOutput
 import org.attn4j.api.AttentionPlan
 import org.attn4j.api.BoolTensor
 import org.attn4j.api.DoubleTensor
@@ -125,7 +126,7 @@ object KernelChecks {
 
     /** [c] decoded over a cache: a [PagedKvCache] of [pageSize] tokens per page (random when null), or the backend's own. */
     internal fun decodeCase(backend: AttentionBackend, c: KernelCase, paged: Boolean, pageSize: Int? = null,
-                            options: PlanOptions = Runs.OPTIONS): CaseOutcome {
+                            options: PlanOptions = Runs.OPTIONS, thenRun: Boolean = false): CaseOutcome {
         val rnd = SplittableRandom(c.dataSeed xor 0x2545F4914F6CDD1DL)
         val lens = IntArray(c.batch) { rnd.nextInt(c.kvLen + 1) }
         lens[rnd.nextInt(c.batch)] = c.kvLen                     // the longest sequence sets the padded length
@@ -158,13 +159,24 @@ object KernelChecks {
             }
             first = false
         }
-        val out = backend.plan(problem, options).use { it.decode(inputs.q(), cache) }
+        backend.plan(problem, options).use { plan ->
+            val decoded = judgeOutput(backend, c, inputs, plan.decode(inputs.q(), cache))
+            if (!thenRun || decoded !is CaseOutcome.Ok) return decoded
+            // The same plan then runs the same attention from dense K/V: a path of its own (a prefill, where a decode
+            // over the cache was not), which must not trip over anything the decode left in the plan.
+            val ran = judgeOutput(backend, c, inputs, plan.run(inputs))
+            if (ran is CaseOutcome.Bad) return CaseOutcome.Bad("run() after decode() on the same plan: ${ran.message}")
+            return if (ran is CaseOutcome.Ok) CaseOutcome.Ok(maxOf(decoded.ratio, ran.ratio)) else ran
+        }
+    }
+
+    private fun judgeOutput(backend: AttentionBackend, c: KernelCase, inputs: AttentionInputs, out: AttentionOutput): CaseOutcome {
         try {
             Runs.checkOutput(backend, out, intArrayOf(c.batch, c.qHeads, c.qLen, c.vHeadDim))
         } catch (e: ContractViolation) {
             return CaseOutcome.Bad(e.message!!)
         }
-        return Runs.precisionOf(backend, (out).out()).let { p -> Expected.of(c.spec, inputs, p).judge(out, p) }
+        return Runs.precisionOf(backend, out.out()).let { p -> Expected.of(c.spec, inputs, p).judge(out, p) }
     }
 
     /** A plan made for one problem runs inputs of other batch sizes and lengths (the planned sizes only guide tiling). */
