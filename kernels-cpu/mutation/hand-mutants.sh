@@ -3,7 +3,8 @@
 # FlashEngine shard takes ~2 h 40 min on 2 cores). Each mutant is PIT's own mutation, written as a sed edit of one
 # line of a kernels-cpu class; the script applies it in a scratch copy of the repository, runs CpuTckTest with the
 # named checks (the installed conformance jar: run `mvn -pl conformance -am install -DskipTests` first) and reports
-# KILLED (the TCK failed) or SURVIVED. A mutant whose line no longer matches is reported STALE, never as a result.
+# KILLED (a TCK check failed) or SURVIVED. A mutant whose line no longer matches is reported STALE, one whose edit did
+# not apply NOT APPLIED, a failed build without a failing check ERROR; each of those, and SURVIVED, exits non-zero.
 #
 #   kernels-cpu/mutation/hand-mutants.sh [scratch-dir]      # default scratch: /tmp/attn4j-hand-mutants
 #
@@ -18,6 +19,7 @@ git -C "$repo" worktree add -q --detach "$work" HEAD
 trap 'git -C "$repo" worktree remove --force "$work"' EXIT
 dir=kernels-cpu/src/main/java/org/attn4j/kernels/cpu
 
+READ=kernel/layouts,boundary-reduced,meta/reduced-storage   # the checks that build int8 views (Layout.MISALIGNED)
 # class | id | PIT's line (at the commit PIT ran on; the script finds the line's text near it) | the line's text before | after | TCK checks (substrings)
 all_mutants=(
   "FlashEngine|visible-windowRight-boundary|371|if (c.windowRight >= 0)|if (c.windowRight > 0)|kernel/boundary-lengths"
@@ -25,15 +27,17 @@ all_mutants=(
   "FlashEngine|merge-i0-mul-to-div|652|int i0 = qTile * lay.queries();|int i0 = qTile / lay.queries();|kernel/boundary-split-kv"
   "FlashEngine|merge-nq-sub-to-add|653|int nq = Math.min(lay.queries(), c.qLen - i0);|int nq = Math.min(lay.queries(), c.qLen + i0);|kernel/boundary-split-kv"
   "FlashEngine|pack-tile-end-sub-to-add|349|n = Math.min(n, tile - j0 % tile);|n = Math.min(n, tile + j0 % tile);|kernel/boundary-decode-cache"
+  # decode() over a tiled cache, then run() on the same plan: the prefill needs a longer score scratch at the same rows
+  "FlashEngine|scratch-fits-scores-negated|168|s.length >= scoreFloats|s.length < scoreFloats|kernel/boundary-decode-cache"
   "FlashEngine|score-half-tiled-c0-add-to-sub|530|keys.kRow() + c0, c.kv.ktStride()|keys.kRow() - c0, c.kv.ktStride()|kernel/boundary-reduced-storage"
   # int8 views whose rows straddle two scale rows must not be read in place (Layout.MISALIGNED)
-  "KvSource|readable-row-end-add-to-sub|343|t.offset() % pitch + w > pitch|t.offset() % pitch - w > pitch|kernel/layouts,boundary-reduced,meta/reduced-storage"
-  "KvSource|readable-row-end-negated|343|t.offset() % pitch + w > pitch|t.offset() % pitch + w <= pitch|kernel/layouts,boundary-reduced,meta/reduced-storage"
-  "KvSource|readable-stride-size-negated|345|t.size(a) > 1 && t.stride(a) % pitch != 0|t.size(a) <= 1 && t.stride(a) % pitch != 0|kernel/layouts,boundary-reduced,meta/reduced-storage"
-  "KvSource|readable-loop-negated|344|for (int a = 0; a < t.rank() - 1; a++)|for (int a = 0; a >= t.rank() - 1; a++)|kernel/layouts,boundary-reduced,meta/reduced-storage"
-  "KvSource|readable-row-end-true|343|if (t.offset() % pitch + w > pitch) return false;|if (t.offset() % pitch + w > pitch) return true;|kernel/layouts,boundary-reduced,meta/reduced-storage"
-  "KvSource|readable-stride-true|345|t.stride(a) % pitch != 0) return false;|t.stride(a) % pitch != 0) return true;|kernel/layouts,boundary-reduced,meta/reduced-storage"
-  "KvSource|readable-stride-rest-negated|345|t.stride(a) % pitch != 0|t.stride(a) % pitch == 0|kernel/layouts,boundary-reduced,meta/reduced-storage"
+  "KvSource|readable-row-end-add-to-sub|343|t.offset() % pitch + w > pitch|t.offset() % pitch - w > pitch|$READ"
+  "KvSource|readable-row-end-negated|343|t.offset() % pitch + w > pitch|t.offset() % pitch + w <= pitch|$READ"
+  "KvSource|readable-stride-size-negated|345|t.size(a) > 1 && t.stride(a) % pitch != 0|t.size(a) <= 1 && t.stride(a) % pitch != 0|$READ"
+  "KvSource|readable-loop-negated|344|for (int a = 0; a < t.rank() - 1; a++)|for (int a = 0; a >= t.rank() - 1; a++)|$READ"
+  "KvSource|readable-row-end-true|343|if (t.offset() % pitch + w > pitch) return false;|if (t.offset() % pitch + w > pitch) return true;|$READ"
+  "KvSource|readable-stride-true|345|t.stride(a) % pitch != 0) return false;|t.stride(a) % pitch != 0) return true;|$READ"
+  "KvSource|readable-stride-rest-negated|345|t.stride(a) % pitch != 0|t.stride(a) % pitch == 0|$READ"
 )
 
 mutants=()
@@ -48,6 +52,8 @@ run_tck() { # checks, log
 all=$(for m in "${mutants[@]}"; do IFS='|' read -r _ _ _ _ _ checks <<< "$m"; echo "$checks"; done | tr ',' '\n' | sort -u | paste -sd,)
 run_tck "$all" "$work/baseline.log" || { echo "the unmutated code fails $all: see $work/baseline.log"; exit 1; }
 echo "baseline  passes $all"
+# sed needs the texts escaped; they hold no newlines
+esc() { printf '%s' "$1" | sed -e 's/[]\/$*.^[&]/\\&/g'; }
 status=0
 for m in "${mutants[@]}"; do
   IFS='|' read -r cls id line before after checks <<< "$m"
@@ -59,8 +65,6 @@ for m in "${mutants[@]}"; do
     echo "STALE     $id (no line reads '$before' any more)"; status=1; continue
   fi
   line=$at
-  # sed needs the texts escaped; they hold no newlines
-  esc() { printf '%s' "$1" | sed -e 's/[]\/$*.^[&]/\\&/g'; }
   sed -i "${line}s/$(esc "$before")/$(esc "$after")/" "$src"
   sed -n "${line}p" "$src" | grep -qF -- "$after" || { echo "NOT APPLIED $id"; status=1; continue; }
   log="$work/$id.log"

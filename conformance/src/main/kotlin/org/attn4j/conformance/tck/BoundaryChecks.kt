@@ -119,6 +119,7 @@ object BoundaryChecks {
      */
     internal fun splitCases(p: PathSizes, s: Seeds): List<KernelCase> {
         val out = ArrayList<KernelCase>()
+        val qt = p.queryRows().max()
         for (t in p.splitKeys()) {
             for (l in splitLengths(t)) {
                 out += case(s.next(), lq = 1, lk = l, d = 64)
@@ -137,7 +138,6 @@ object BoundaryChecks {
                     bias = Broadcast("HQK"), layout = Layout.BLHD_VIEW)
                 // More queries than one query tile with few work items: split-KV and several query tiles in one call
                 // (MHA, then a KV group of 4), so that the merge must find each tile's partials.
-                val qt = p.queryRows().max()
                 out += case(s.next(), lq = qt + 1, lk = l, hq = 1, hkv = 1, d = 32, causal = l % 2 == 1)
                 out += case(s.next(), lq = maxOf(2, qt / 4 + 1), lk = l, hq = 4, hkv = 1, d = 32, window = Window(t / 2 + 1, 2))
             }
@@ -241,14 +241,14 @@ object BoundaryChecks {
         for (t in p.kvTiles()) {
             for (dt in REDUCED) out += ReducedCase(case(s.next(), lq = 9, lk = 3 * t + 1, hq = 4, hkv = 1, d = 64, causal = true, kvDtype = dt), decode = false)
         }
+        val t0 = p.kvTiles().first()
         // Views whose rows start off the row pitch or are Dv + 1 apart: int8 rows then straddle two scales.
         for (dt in REDUCED) {
             // (two sequences and two KV heads: no axis of size 1, so every stride must pass readableInPlace's check)
-            out += ReducedCase(case(s.next(), lq = 3, lk = p.kvTiles().first() + 1, b = 2, hq = 4, hkv = 2, d = 64, dv = 48, kvDtype = dt,
+            out += ReducedCase(case(s.next(), lq = 3, lk = t0 + 1, b = 2, hq = 4, hkv = 2, d = 64, dv = 48, kvDtype = dt,
                 layout = Layout.MISALIGNED), decode = false)
         }
         // Several queries with a window over a reduced cache: the rows of one block start at different keys of a tile.
-        val t0 = p.kvTiles().first()
         for (dt in REDUCED) {
             out += ReducedCase(case(s.next(), lq = 3, lk = 2 * t0 + 3, hq = 4, hkv = 1, d = 64, window = Window(t0 / 2 + 1, 0), kvDtype = dt), decode = true)
         }

@@ -278,7 +278,7 @@ data class KernelCase(
                 val bytes = ByteArray(length) { 127 }
                 val src = t.data()
                 for (r in 0 until rows) System.arraycopy(src, r * w, bytes, offset + r * rowStride, w)
-                val scales = FloatArray(bufferRows) { j -> t.scales()[minOf(j, maxOf(rows - 1, 0))].takeIf { rows > 0 } ?: 1f }
+                val scales = FloatArray(bufferRows) { j -> if (rows > 0) t.scales()[minOf(j, rows - 1)] else 1f }
                 for (j in scales.indices) scales[j] *= (2 + j % 3) / 3f
                 Int8Tensor(bytes, scales, pitch, s, strides, offset)
             }

@@ -166,7 +166,7 @@ object KernelChecks {
             // over the cache was not), which must not trip over anything the decode left in the plan.
             val ran = judgeOutput(backend, c, inputs, plan.run(inputs))
             if (ran is CaseOutcome.Bad) return CaseOutcome.Bad("run() after decode() on the same plan: ${ran.message}")
-            return if (ran is CaseOutcome.Ok) CaseOutcome.Ok(maxOf(decoded.ratio, ran.ratio)) else ran
+            return if (ran is CaseOutcome.Ok) CaseOutcome.Ok(maxOf(decoded.ratio, ran.ratio), decoded.notes + ran.notes) else ran
         }
     }
 
