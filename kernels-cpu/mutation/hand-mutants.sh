@@ -29,6 +29,10 @@ all_mutants=(
   "FlashEngine|pack-tile-end-sub-to-add|349|n = Math.min(n, tile - j0 % tile);|n = Math.min(n, tile + j0 % tile);|kernel/boundary-decode-cache"
   # decode() over a tiled cache, then run() on the same plan: the prefill needs a longer score scratch at the same rows
   "FlashEngine|scratch-fits-scores-negated|168|s.length >= scoreFloats|s.length < scoreFloats|kernel/boundary-decode-cache"
+  # the overflow scan after a call must look at every sequence, head and query (kernel/input-range's last probe)
+  "FlashEngine|finite-scan-batch-mul-to-div|223|b * c.outSB + h|b / c.outSB + h|kernel/input-range"
+  "FlashEngine|finite-scan-head-mul-to-div|223|h * c.outSH + i|h / c.outSH + i|kernel/input-range"
+  "FlashEngine|finite-scan-query-mul-to-div|223|i * c.outSL;|i / c.outSL;|kernel/input-range"
   "FlashEngine|score-half-tiled-c0-add-to-sub|530|keys.kRow() + c0, c.kv.ktStride()|keys.kRow() - c0, c.kv.ktStride()|kernel/boundary-reduced-storage"
   # int8 views whose rows straddle two scale rows must not be read in place (Layout.MISALIGNED)
   "KvSource|readable-row-end-add-to-sub|343|t.offset() % pitch + w > pitch|t.offset() % pitch - w > pitch|$READ"

@@ -31,7 +31,7 @@ object RangeChecks {
     internal class Probe(val name: String, val spec: AttentionSpec, val inputs: AttentionInputs, val decode: Boolean = false)
 
     fun check(): TckCheck = TckCheck(NAME, "extreme finite magnitudes (q=k=1e20, v=+-3e38, float64 1e200, 1e-30, mixed rows, " +
-        "softcap, bias, a cache of 3e38 values): the float64 reference's answer or an AttentionException, never NaN/Inf") { backend, config ->
+        "softcap, bias, a cache of 3e38 values, an overflow in the last row of a later sequence only): the float64 reference's answer or an AttentionException, never NaN/Inf") { backend, config ->
         val declined = LinkedHashMap<String, Int>()
         var cases = 0
         for (probe in probes()) {
@@ -91,7 +91,29 @@ object RangeChecks {
             Probe("bias -3e38 on scores -7e37 (sums -3.7e38)", spec, AttentionInputs.of(filled(5e18, 1, hq, lq, d), filled(-5e18, 1, 1, lk, d), v)
                 .withBias(FloatTensor.of(FloatArray(lk) { -3e38f }, lk))),
             Probe("decode over a cache of +-3e38 values", spec, AttentionInputs.of(q, k, plusMinus), decode = true),
+            lastRowOverflows(rnd, spec, hq, lq, lk, d),
         )
+    }
+
+    /**
+     * Two sequences; the second one's values are all 3e38, so the reference answers 3e38 wherever a row sees keys. Every
+     * row of sequence 1 but one has a single dominant key (a float32 sum stays at 3e38); the last query of the last head
+     * has equal scores, so its float32 sum of five 3e38 terms overflows. A backend that checks its result for overflow
+     * must look at every batch, head and query, not just the first.
+     */
+    private fun lastRowOverflows(rnd: SplittableRandom, spec: AttentionSpec, hq: Int, lq: Int, lk: Int, d: Int): Probe {
+        fun tensor4(b: Int, h: Int, l: Int, f: (Int, Int, Int, Int) -> Double): Tensor =
+            FloatTensor.of(FloatArray(b * h * l * d) { f(it / (h * l * d), it / (l * d) % h, it / d % l, it % d).toFloat() }, b, h, l, d)
+        val q = tensor4(2, hq, lq) { b, h, i, _ ->
+            when {
+                b == 0 -> rnd.nextDouble() * 2 - 1
+                h == hq - 1 && i == lq - 1 -> 0.0  // equal scores: the only row whose float32 sum overflows
+                else -> 10.0                      // key lk-1 wins by a score gap of about 28
+            }
+        }
+        val k = tensor4(2, 1, lk) { b, _, j, _ -> if (b == 0) rnd.nextDouble() * 2 - 1 else (j + 1).toDouble() }
+        val v = tensor4(2, 1, lk) { b, _, _, _ -> if (b == 0) rnd.nextDouble() * 2 - 1 else 3e38 }
+        return Probe("v = 3e38 in sequence 1 only, equal scores only in its last head's last query", spec, AttentionInputs.of(q, k, v))
     }
 
     /** Runs one probe; an AttentionException is a decline with its message. */
