@@ -48,6 +48,10 @@ for xml in sorted(root.glob("*/mutations.xml")):
         cls = m.findtext("mutatedClass").rsplit(".", 1)[-1]
         status = m.get("status")
         key = (cls, m.findtext("mutatedMethod"), m.findtext("lineNumber"), m.findtext("mutator").rsplit(".", 1)[-1])
+        # a row may name one of several mutants on a line by PIT's block (e.g. one conjunct of a condition)
+        by_block = key[:3] + (f"{key[3]}@block{m.findtext('blocks/block')}",)
+        if by_block in listed:
+            key = by_block
         c = per_class[cls.split("$")[0]]
         c["all"] += 1
         c[status] += 1
