@@ -231,6 +231,13 @@ object LayerChecks {
 
         companion object {
             fun of(seed: Long) = entries[Math.floorMod(seed, entries.size.toLong()).toInt()]
+
+            /**
+             * The drawn kind, and a float64 one when the drawn kind is not: every case then steps over a cache a
+             * float32 backend cannot read in place (a copy whose per-sequence offsets must be right), even in a short
+             * run such as the mutation profile's 4 layer cases per check.
+             */
+            fun kindsFor(seed: Long): List<CallerCache> = of(seed).let { if (it == PAGED_NATIVE) listOf(it, CONTIGUOUS_F64) else listOf(it) }
         }
     }
 
@@ -242,16 +249,21 @@ object LayerChecks {
                 StandardLayerGene.BATCH to Domain.Values(intArrayOf(1, 2)))
             PropertyRunner.run(name, StandardLayerCase.arb(profile), config, config.layerIterations) { c ->
                 val a = c.activations
-                val kind = CallerCache.of(c.dataSeed)
-                val (stepped, declined) = try {
-                    withLayer(backend, c.config, c.weights, PlanOptions.MlaPath.NAIVE) { plan -> steps(backend, plan, a, c.batch, c.hidden, callerCache = kind) }
-                } catch (e: ContractViolation) {
-                    return@run CaseOutcome.Bad("${kind.label}: ${e.message}")
-                }
-                if (declined != null) return@run declined
                 val ref = reference(c.config, c.weights, a, PlanOptions.MlaPath.NAIVE)
                 val naive = if (backend.precision() == Precision.FLOAT32) Naive32.standardLayer(c.config, c.weights, a.x, null, null) else null
-                judge("y (steps ${a.chunks.contentToString()}, ${kind.label})", stepped!!, ref, naive, backend.precision(), scaleOf(c, ref))
+                var outcome: CaseOutcome = CaseOutcome.Ok()
+                for (kind in CallerCache.kindsFor(c.dataSeed)) {
+                    val (stepped, declined) = try {
+                        withLayer(backend, c.config, c.weights, PlanOptions.MlaPath.NAIVE) { plan -> steps(backend, plan, a, c.batch, c.hidden, callerCache = kind) }
+                    } catch (e: ContractViolation) {
+                        return@run CaseOutcome.Bad("${kind.label}: ${e.message}")
+                    }
+                    if (declined != null) return@run declined
+                    val judged = judge("y (steps ${a.chunks.contentToString()}, ${kind.label})", stepped!!, ref, naive, backend.precision(), scaleOf(c, ref))
+                    if (judged !is CaseOutcome.Ok) return@run judged
+                    if (judged.ratio >= (outcome as CaseOutcome.Ok).ratio) outcome = judged // the worst kind's ratio
+                }
+                outcome
             }
         }
     }
@@ -263,16 +275,21 @@ object LayerChecks {
                 MlaLayerGene.BATCH to Domain.Values(intArrayOf(1, 2)))
             PropertyRunner.run(name, MlaLayerCase.arb(profile), config, config.layerIterations) { c ->
                 val a = c.activations
-                val kind = CallerCache.of(c.dataSeed)
-                val (stepped, declined) = try {
-                    withLayer(backend, c.config, c.weights, c.path) { plan -> steps(backend, plan, a, c.batch, c.hidden, callerCache = kind) }
-                } catch (e: ContractViolation) {
-                    return@run CaseOutcome.Bad("${kind.label}: ${e.message}")
-                }
-                if (declined != null) return@run declined
                 val naive = if (backend.precision() == Precision.FLOAT32) Naive32.mlaLayer(c.config, c.weights, a.x, null) else null
                 val ref = reference(c.config, c.weights, a, PlanOptions.MlaPath.NAIVE)
-                judge("y (steps ${a.chunks.contentToString()}, ${kind.label}, ${c.path} path)", stepped!!, ref, naive, backend.precision(), scaleOf(c, ref))
+                var outcome: CaseOutcome = CaseOutcome.Ok()
+                for (kind in CallerCache.kindsFor(c.dataSeed)) {
+                    val (stepped, declined) = try {
+                        withLayer(backend, c.config, c.weights, c.path) { plan -> steps(backend, plan, a, c.batch, c.hidden, callerCache = kind) }
+                    } catch (e: ContractViolation) {
+                        return@run CaseOutcome.Bad("${kind.label}: ${e.message}")
+                    }
+                    if (declined != null) return@run declined
+                    val judged = judge("y (steps ${a.chunks.contentToString()}, ${kind.label}, ${c.path} path)", stepped!!, ref, naive, backend.precision(), scaleOf(c, ref))
+                    if (judged !is CaseOutcome.Ok) return@run judged
+                    if (judged.ratio >= (outcome as CaseOutcome.Ok).ratio) outcome = judged // the worst kind's ratio
+                }
+                outcome
             }
         }
     }

@@ -139,7 +139,7 @@ object RangeChecks {
     }
 
     /** FORMAT.md's element-wise rule; null when every element meets it. */
-    private fun compare(name: String, actual: Tensor, ref: Tensor): CaseOutcome.Bad? {
+    internal fun compare(name: String, actual: Tensor, ref: Tensor): CaseOutcome.Bad? {
         if (!actual.shape().contentEquals(ref.shape())) {
             return CaseOutcome.Bad("$name.shape: expected ${ref.shape().contentToString()}, got ${actual.shape().contentToString()}")
         }

@@ -91,13 +91,12 @@ abstract sealed class KvSource permits KvSource.Strided, KvSource.Paged, KvSourc
         }
 
         /**
-         * Row {@code from .. from + w - 1} as float32 into {@code dst[dstOff + e * dstStride]}: prefill's key packing
-         * (keys transposed once per call) converts reduced keys as it transposes them.
+         * Row {@code from .. from + w - 1} of a reduced store (float16, bfloat16 or int8; float32 keys are copied by
+         * the caller directly) as float32 into {@code dst[dstOff + e * dstStride]}: prefill's key packing (keys
+         * transposed once per call) converts reduced keys as it transposes them.
          */
         void widenRow(int from, int w, float[] dst, int dstOff, int dstStride) {
-            if (f != null) {
-                for (int e = 0; e < w; e++) dst[dstOff + e * dstStride] = f[from + e];
-            } else if (b != null) {
+            if (b != null) {
                 float sc = scales[from / pitch];
                 for (int e = 0; e < w; e++) dst[dstOff + e * dstStride] = b[from + e] * sc;
             } else if (dtype == DType.BFLOAT16) {
@@ -161,11 +160,6 @@ abstract sealed class KvSource permits KvSource.Strided, KvSource.Paged, KvSourc
                 default -> 2;
             };
         }
-    }
-
-    /** Whether the keys (or values) are held in a reduced type. */
-    final boolean reduced() {
-        return ks.f == null || vs.f == null;
     }
 
     final int length(int b) {
