@@ -6,7 +6,11 @@ import org.attn4j.api.AttentionException
 import org.attn4j.api.DType
 import org.attn4j.api.DoubleTensor
 import org.attn4j.api.FloatTensor
+import org.attn4j.api.LayerConfig
 import org.attn4j.api.LayerVariant
+import org.attn4j.api.LayerWeights
+import org.attn4j.api.MlaLayerConfig
+import org.attn4j.api.MlaLayerWeights
 import org.attn4j.api.PlanOptions
 import org.attn4j.api.StandardLayerConfig
 import org.attn4j.api.StandardLayerWeights
@@ -26,6 +30,10 @@ import java.util.OptionalDouble
  * number (4), whatever the scores. With `wq = -1e35` the float32 scores are `-9.6e40 * scale`, below the float32
  * range: a float32 kernel sees every score as `-inf`, a row that looks empty although it sees keys, and has to tell
  * that apart from a truly empty row by the magnitudes of its inputs — the keys as stored in the cache.
+ *
+ * The same probes run on an MLA layer, over both [PlanOptions.MlaPath]s: every latent is `32768` (exact in every
+ * storage type), so the absorbed path scores `q W_UK` against the latents as stored — its overflow diagnosis reads the
+ * float16/bfloat16/int8 latent cache itself — and the naive path against the decompressed keys.
  */
 object LayerRangeChecks {
     const val NAME = "layer/input-range"
@@ -41,17 +49,35 @@ object LayerRangeChecks {
     private val CONFIG = StandardLayerConfig(LayerVariant.MQA, HIDDEN, 2, 1, HEAD_DIM, false, true, Alignment.BOTTOM_RIGHT,
         Window.NONE, 0.0, OptionalDouble.empty())
 
-    /** One probe: queries `x · wq` with every `wq` element [wq]; `forward` when [steps] is false, else `step` over `newCache(storage)`. */
-    internal class Probe(val name: String, val wq: Double, val steps: Boolean, val storage: DType? = null)
+    /**
+     * MLA, 2 heads, latent rank 4, nope 4, rope 2, v 4, causal. Queries `q_nope = 4 wq`, absorbed `q W_UK = 16 wq`, latents
+     * 32768, decompressed keys 131072: scores `-2.1e21 * scale` at `wq = -1e15`, `-2.1e41 * scale` at `wq = -1e35`.
+     */
+    private val MLA = MlaLayerConfig(HIDDEN, 2, 0, 4, HEAD_DIM, 2, HEAD_DIM, 10000.0, false, 1e-6, 0, true,
+        Alignment.BOTTOM_RIGHT, 0.0, OptionalDouble.empty())
 
-    internal fun probes(): List<Probe> = listOf(
-        Probe("scores -9.6e20 * scale (finite in float32), forward", -1e15, steps = false),
-        Probe("scores -9.6e40 * scale after finite projections, forward", -1e35, steps = false),
-        Probe("scores -9.6e40 * scale, step over newCache", -1e35, steps = true),
-        Probe("scores -9.6e40 * scale, step over a float16 newCache", -1e35, steps = true, storage = DType.FLOAT16),
-        Probe("scores -9.6e40 * scale, step over a bfloat16 newCache", -1e35, steps = true, storage = DType.BFLOAT16),
-        Probe("scores -9.6e40 * scale, step over an int8 newCache", -1e35, steps = true, storage = DType.INT8),
-    )
+    /**
+     * One probe: queries `x · wq` with every `wq` element [wq]; `forward` when [steps] is false, else `step` over
+     * `newCache(storage)`; the standard layer when [mlaPath] is null, else the MLA layer planned with that path.
+     */
+    internal class Probe(val name: String, val wq: Double, val steps: Boolean, val storage: DType? = null,
+                         val mlaPath: PlanOptions.MlaPath? = null)
+
+    private fun probesOf(layer: String, mlaPath: PlanOptions.MlaPath?): List<Probe> {
+        val s = if (mlaPath == null) "9.6e20" else "2.1e21"
+        val big = if (mlaPath == null) "9.6e40" else "2.1e41"
+        return listOf(
+            Probe("$layer: scores -$s * scale (finite in float32), forward", -1e15, steps = false, mlaPath = mlaPath),
+            Probe("$layer: scores -$big * scale after finite projections, forward", -1e35, steps = false, mlaPath = mlaPath),
+            Probe("$layer: scores -$big * scale, step over newCache", -1e35, steps = true, mlaPath = mlaPath),
+            Probe("$layer: scores -$big * scale, step over a float16 newCache", -1e35, steps = true, storage = DType.FLOAT16, mlaPath = mlaPath),
+            Probe("$layer: scores -$big * scale, step over a bfloat16 newCache", -1e35, steps = true, storage = DType.BFLOAT16, mlaPath = mlaPath),
+            Probe("$layer: scores -$big * scale, step over an int8 newCache", -1e35, steps = true, storage = DType.INT8, mlaPath = mlaPath),
+        )
+    }
+
+    internal fun probes(): List<Probe> = probesOf("MQA", null) +
+        probesOf("MLA absorbed", PlanOptions.MlaPath.ABSORBED) + probesOf("MLA naive", PlanOptions.MlaPath.NAIVE)
 
     /**
      * `x = 1`; `k = x · wk = 6e4` (exact in float16 and int8), `v = x · wv = [2, -2, 2, -2]` (exact in every storage
@@ -66,33 +92,69 @@ object LayerRangeChecks {
             w(kv, HIDDEN) { e, _ -> if (e % 2 == 0) 0.5 else -0.5 }, null, w(HIDDEN, q) { _, j -> if (j % 2 == 0) 0.25 else -0.25 }, null)
     }
 
+    /**
+     * `x = 1`: the raw latent `x · w_kv_a` is 4 everywhere, RMS-normed to 1 and scaled by `kv_a_norm = 32768`; `k_pe` and
+     * `q_pe` are 0 (their weight rows are 0), so every key is alike. `W_UK = 1`; `W_UV = +-2^-16` gives `v = [2, -2, 2, -2]`
+     * per head and `w_o` of `+-0.25` gives `y = 4`.
+     */
+    private fun mlaWeights(wq: Double): MlaLayerWeights {
+        val qk = MLA.qkHeadDim()
+        val lat = MLA.kvLoraRank()
+        val perHead = MLA.qkNopeHeadDim() + MLA.vHeadDim()
+        fun w(rows: Int, cols: Int, f: (Int, Int) -> Double) =
+            FloatTensor.of(FloatArray(rows * cols) { f(it / cols, it % cols).toFloat() }, rows, cols)
+        val wQ = w(MLA.qHeads() * qk, HIDDEN) { r, _ -> if (r % qk < MLA.qkNopeHeadDim()) wq else 0.0 }
+        val wKvA = w(lat + MLA.qkRopeHeadDim(), HIDDEN) { r, _ -> if (r < lat) 1.0 else 0.0 }
+        val kvANorm = FloatTensor.of(FloatArray(lat) { 32768f }, lat)
+        val wKvB = w(MLA.qHeads() * perHead, lat) { r, _ ->
+            val m = r % perHead
+            if (m < MLA.qkNopeHeadDim()) 1.0 else if ((m - MLA.qkNopeHeadDim()) % 2 == 0) 1.0 / 65536 else -1.0 / 65536
+        }
+        val wO = w(HIDDEN, MLA.qHeads() * MLA.vHeadDim()) { _, j -> if (j % 2 == 0) 0.25 else -0.25 }
+        return MlaLayerWeights(wQ, null, null, null, wKvA, kvANorm, wKvB, wO)
+    }
+
     fun check(): TckCheck = TckCheck(NAME, "a layer whose projections are finite but whose scores pass the float32 range " +
-        "(wq = -1e35, every key alike), forward and step over float32, float16, bfloat16 and int8 caches, and a finite control: " +
+        "(wq = -1e35, every key alike), forward and step over float32, float16, bfloat16 and int8 caches, and a finite control, " +
+        "on an MQA layer and on an MLA layer over both paths: " +
         "the float64 reference's y or an AttentionException, never a row of zeros, NaN or Inf") { backend, config ->
         val declined = LinkedHashMap<String, Int>()
-        var cases = 0
+        var cases = 0   // probes tried, for the failure report
+        var run = 0     // probes the backend answered (a refusal is a decline, not a case run)
         for (probe in probes()) {
             cases++
             when (val o = PropertyRunner.guarded(config.caseTimeout) { judge(backend, probe) }) {
-                is CaseOutcome.Ok -> {}
-                is CaseOutcome.Declined -> o.reasons.forEach { declined.merge("${probe.name}: $it".take(300), 1, Int::plus) }
+                is CaseOutcome.Ok -> run++
+                // one count per declined probe, its reasons joined
+                is CaseOutcome.Declined -> declined.merge("${probe.name}: ${o.reasons.joinToString("; ")}".take(300), 1, Int::plus)
                 is CaseOutcome.Bad -> return@TckCheck CheckResult.Failed(NAME, config.seed, config.seedFor(NAME), probe.name,
                     probe.name, 0, o.message, cases)
             }
         }
-        if (declined.values.sum() == cases) CheckResult.Skipped(NAME, declined)
-        else CheckResult.Passed(NAME, cases, declined, 0.0, emptySet())
+        if (run == 0) CheckResult.Skipped(NAME, declined)
+        else CheckResult.Passed(NAME, run, declined, 0.0, emptySet())
+    }
+
+    private fun input(): FloatTensor = FloatTensor.of(FloatArray(BATCH * LEN * HIDDEN) { 1f }, BATCH, LEN, HIDDEN)
+
+    /** The float64 reference's `y` for [probe] (by construction 4 everywhere). */
+    internal fun reference(probe: Probe): Tensor {
+        val config: LayerConfig = if (probe.mlaPath == null) CONFIG else MLA
+        val w: LayerWeights = if (probe.mlaPath == null) weights(probe.wq) else mlaWeights(probe.wq)
+        return REFERENCE.planLayer(config, w, PlanOptions(1, false, PlanOptions.MlaPath.NAIVE)).use { it.forward(input(), null, null) }
     }
 
     /** Runs one probe; an AttentionException (from planning, the cache or the call) is a decline with its message. */
     internal fun judge(backend: AttentionBackend, probe: Probe): CaseOutcome {
-        val support = backend.supportLayer(CONFIG)
+        val config: LayerConfig = if (probe.mlaPath == null) CONFIG else MLA
+        val support = backend.supportLayer(config)
         if (!support.isSupported) return CaseOutcome.Declined(support.reasons())
-        val w = weights(probe.wq)
-        val x = FloatTensor.of(FloatArray(BATCH * LEN * HIDDEN) { 1f }, BATCH, LEN, HIDDEN)
-        val ref = REFERENCE.planLayer(CONFIG, w, PlanOptions(1, false, PlanOptions.MlaPath.NAIVE)).use { it.forward(x, null, null) }
+        val w: LayerWeights = if (probe.mlaPath == null) weights(probe.wq) else mlaWeights(probe.wq)
+        val x = input()
+        val ref = reference(probe)
+        val options = if (probe.mlaPath == null) Runs.OPTIONS else Runs.OPTIONS.withMlaPath(probe.mlaPath)
         val y: Tensor = try {
-            backend.planLayer(CONFIG, w, Runs.OPTIONS).use { plan ->
+            backend.planLayer(config, w, options).use { plan ->
                 if (!probe.steps) plan.forward(x, null, null)
                 else {
                     val cache = if (probe.storage == null) plan.newCache(BATCH, LEN) else plan.newCache(BATCH, LEN, probe.storage)
