@@ -35,6 +35,19 @@ all_mutants=(
   "FlashEngine|finite-scan-query-mul-to-div|223|i * c.outSL;|i / c.outSL;|kernel/input-range"
   "FlashEngine|score-half-tiled-c0-add-to-sub|530|keys.kRow() + c0, c.kv.ktStride()|keys.kRow() - c0, c.kv.ktStride()|kernel/boundary-reduced-storage"
   # the float32 copy of a float64 latent cache: per-sequence strides (caller caches of two or three sequences)
+  # the overflow diagnosis over the stored latents (MLA absorbed path over float32, float16, bfloat16 and int8 caches)
+  "KvSource|store-length-negated|83|return f != null ? f.length|return f == null ? f.length|layer/input-range"
+  "KvSource|store-length-zero|83|return f != null ? f.length : h != null ? h.length : b.length;|return 0;|layer/input-range"
+  "KvSource|store-at-f-negated|88|if (f != null) return f[i];|if (f == null) return f[i];|layer/input-range"
+  "KvSource|store-at-int8-mul-to-div|89|return b[i] * scales[i / pitch];|return b[i] / scales[i / pitch];|layer/input-range"
+  "KvSource|store-at-int8-zero|89|if (b != null) return b[i] * scales[i / pitch];|if (b != null) return 0.0f;|layer/input-range"
+  "KvSource|store-at-half-shift|90|Float.intBitsToFloat(h[i] << 16)|Float.intBitsToFloat(h[i] >> 16)|layer/input-range"
+  "KvSource|maxabs-f-negated|125|if (f != null) return Float32Range.maxAbs(f, 0, f.length);|if (f == null) return Float32Range.maxAbs(f, 0, f.length);|layer/input-range"
+  "KvSource|maxabs-f-zero|125|if (f != null) return Float32Range.maxAbs(f, 0, f.length);|if (f != null) return 0.0;|layer/input-range"
+  "KvSource|maxabs-loop-boundary|128|for (int i = 0; i < n; i++) m = Math.max|for (int i = 0; i <= n; i++) m = Math.max|layer/input-range"
+  "KvSource|maxabs-loop-negated|128|for (int i = 0; i < n; i++) m = Math.max|for (int i = 0; i >= n; i++) m = Math.max|layer/input-range"
+  "KvSource|maxabs-loop-decrement|128|for (int i = 0; i < n; i++) m = Math.max|for (int i = 0; i < n; i--) m = Math.max|layer/input-range"
+  "KvSource|maxabs-return-zero|129|            return m;|            return 0.0;|layer/input-range"
   "KvSource|copy-latent-k-stride|420|new Strided(k, 0, h * len * d, len * d, d, k|new Strided(k, 0, h / len * d, len * d, d, k|caller-caches"
   "KvSource|copy-latent-v-stride|420|d, k, 0, h * len * d, len * d, d, lengths)|d, k, 0, h / len * d, len * d, d, lengths)|caller-caches"
   # int8 views whose rows straddle two scale rows must not be read in place (Layout.MISALIGNED)
