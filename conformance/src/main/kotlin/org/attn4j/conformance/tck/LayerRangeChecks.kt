@@ -58,10 +58,12 @@ object LayerRangeChecks {
 
     /**
      * One probe: queries `x · wq` with every `wq` element [wq]; `forward` when [steps] is false, else `step` over
-     * `newCache(storage)`; the standard layer when [mlaPath] is null, else the MLA layer planned with that path.
+     * `newCache(storage)` (one token, then the rest; all tokens in one chunk when [oneChunk], so that the cache is
+     * full when attention runs: no row of it unwritten); the standard layer when [mlaPath] is null, else the MLA layer
+     * planned with that path.
      */
     internal class Probe(val name: String, val wq: Double, val steps: Boolean, val storage: DType? = null,
-                         val mlaPath: PlanOptions.MlaPath? = null)
+                         val mlaPath: PlanOptions.MlaPath? = null, val oneChunk: Boolean = false)
 
     private fun probesOf(layer: String, mlaPath: PlanOptions.MlaPath?): List<Probe> {
         val s = if (mlaPath == null) "9.6e20" else "2.1e21"
@@ -73,6 +75,10 @@ object LayerRangeChecks {
             Probe("$layer: scores -$big * scale, step over a float16 newCache", -1e35, steps = true, storage = DType.FLOAT16, mlaPath = mlaPath),
             Probe("$layer: scores -$big * scale, step over a bfloat16 newCache", -1e35, steps = true, storage = DType.BFLOAT16, mlaPath = mlaPath),
             Probe("$layer: scores -$big * scale, step over an int8 newCache", -1e35, steps = true, storage = DType.INT8, mlaPath = mlaPath),
+            // an int8 row never written has scale 0: a diagnosis that divides by the scale instead of multiplying
+            // reads 0/0 = NaN there and refuses anyway; a cache written to its end leaves it no such row
+            Probe("$layer: scores -$big * scale, one chunk filling an int8 newCache", -1e35, steps = true, storage = DType.INT8,
+                mlaPath = mlaPath, oneChunk = true),
         )
     }
 
@@ -159,9 +165,12 @@ object LayerRangeChecks {
                 else {
                     val cache = if (probe.storage == null) plan.newCache(BATCH, LEN) else plan.newCache(BATCH, LEN, probe.storage)
                     val out = DoubleTensor.zeros(BATCH, LEN, HIDDEN)
-                    // one token, then the other two: a decode step and a chunk
-                    Tensors.copyInto(plan.step(x.slice(1, 0, 1), cache), out.slice(1, 0, 1))
-                    Tensors.copyInto(plan.step(x.slice(1, 1, LEN - 1), cache), out.slice(1, 1, LEN - 1))
+                    if (probe.oneChunk) Tensors.copyInto(plan.step(x, cache), out)
+                    else {
+                        // one token, then the other two: a decode step and a chunk
+                        Tensors.copyInto(plan.step(x.slice(1, 0, 1), cache), out.slice(1, 0, 1))
+                        Tensors.copyInto(plan.step(x.slice(1, 1, LEN - 1), cache), out.slice(1, 1, LEN - 1))
+                    }
                     out
                 }
             }
