@@ -34,6 +34,11 @@ all_mutants=(
   "FlashEngine|finite-scan-head-mul-to-div|223|h * c.outSH + i|h / c.outSH + i|kernel/input-range"
   "FlashEngine|finite-scan-query-mul-to-div|223|i * c.outSL;|i / c.outSL;|kernel/input-range"
   "FlashEngine|score-half-tiled-c0-add-to-sub|530|keys.kRow() + c0, c.kv.ktStride()|keys.kRow() - c0, c.kv.ktStride()|kernel/boundary-reduced-storage"
+  # what AttentionBackend promises before any attention: backend/entry-points
+  "CpuBackend|backend-name-empty|62|        return NAME;|        return \"\";|backend/entry-points"
+  "CpuBackend|storage-null-require-removed|102|AttentionException.require(dtype != null, \"dtype\", \"a dtype\", \"null\");|;|backend/entry-points"
+  "CpuBackend|storage-non-input-null|104|return super.supportStorage(dtype);|return null;|backend/entry-points"
+  "CpuBackend|cache-null-require-removed|114|AttentionException.require(spec != null, \"spec\", \"a KV-cache spec\", \"null\");|;|backend/entry-points"
   # the float32 copy of a float64 latent cache: per-sequence strides (caller caches of two or three sequences)
   # the overflow diagnosis over the stored latents (MLA absorbed path over float32, float16, bfloat16 and int8 caches)
   "KvSource|store-length-negated|83|return f != null ? f.length|return f == null ? f.length|layer/input-range"
