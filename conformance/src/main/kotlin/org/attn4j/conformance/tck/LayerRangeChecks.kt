@@ -63,7 +63,7 @@ object LayerRangeChecks {
      * planned with that path.
      */
     internal class Probe(val name: String, val wq: Double, val steps: Boolean, val storage: DType? = null,
-                         val mlaPath: PlanOptions.MlaPath? = null, val oneChunk: Boolean = false)
+                         val mlaPath: PlanOptions.MlaPath? = null, val oneChunk: Boolean = false, val wo: Double = 0.25)
 
     private fun probesOf(layer: String, mlaPath: PlanOptions.MlaPath?): List<Probe> {
         val s = if (mlaPath == null) "9.6e20" else "2.1e21"
@@ -79,6 +79,8 @@ object LayerRangeChecks {
             // reads 0/0 = NaN there and refuses anyway; a cache written to its end leaves it no such row
             Probe("$layer: scores -$big * scale, one chunk filling an int8 newCache", -1e35, steps = true, storage = DType.INT8,
                 mlaPath = mlaPath, oneChunk = true),
+            // finite scores and attention, but y = w_o · v = 4e38 passes the float32 range only in the output projection
+            Probe("$layer: finite attention, y = 4e38 (w_o = +-2.5e37), forward", -1e15, steps = false, mlaPath = mlaPath, wo = 2.5e37),
         )
     }
 
@@ -89,13 +91,13 @@ object LayerRangeChecks {
      * `x = 1`; `k = x · wk = 6e4` (exact in float16 and int8), `v = x · wv = [2, -2, 2, -2]` (exact in every storage
      * type), `wo` of `+-0.25` so that `y = 4`, not the 0 of an empty row.
      */
-    private fun weights(wq: Double): StandardLayerWeights {
+    private fun weights(wq: Double, wo: Double): StandardLayerWeights {
         val q = CONFIG.qHeads() * HEAD_DIM
         val kv = CONFIG.kvHeads() * HEAD_DIM
         fun w(rows: Int, cols: Int, f: (Int, Int) -> Double) =
             FloatTensor.of(FloatArray(rows * cols) { f(it / cols, it % cols).toFloat() }, rows, cols)
         return StandardLayerWeights(w(q, HIDDEN) { _, _ -> wq }, null, w(kv, HIDDEN) { _, _ -> 1.5e4 }, null,
-            w(kv, HIDDEN) { e, _ -> if (e % 2 == 0) 0.5 else -0.5 }, null, w(HIDDEN, q) { _, j -> if (j % 2 == 0) 0.25 else -0.25 }, null)
+            w(kv, HIDDEN) { e, _ -> if (e % 2 == 0) 0.5 else -0.5 }, null, w(HIDDEN, q) { _, j -> if (j % 2 == 0) wo else -wo }, null)
     }
 
     /**
@@ -103,7 +105,7 @@ object LayerRangeChecks {
      * `q_pe` are 0 (their weight rows are 0), so every key is alike. `W_UK = 1`; `W_UV = +-2^-16` gives `v = [2, -2, 2, -2]`
      * per head and `w_o` of `+-0.25` gives `y = 4`.
      */
-    private fun mlaWeights(wq: Double): MlaLayerWeights {
+    private fun mlaWeights(wq: Double, wo: Double): MlaLayerWeights {
         val qk = MLA.qkHeadDim()
         val lat = MLA.kvLoraRank()
         val perHead = MLA.qkNopeHeadDim() + MLA.vHeadDim()
@@ -116,7 +118,7 @@ object LayerRangeChecks {
             val m = r % perHead
             if (m < MLA.qkNopeHeadDim()) 1.0 else if ((m - MLA.qkNopeHeadDim()) % 2 == 0) 1.0 / 65536 else -1.0 / 65536
         }
-        val wO = w(HIDDEN, MLA.qHeads() * MLA.vHeadDim()) { _, j -> if (j % 2 == 0) 0.25 else -0.25 }
+        val wO = w(HIDDEN, MLA.qHeads() * MLA.vHeadDim()) { _, j -> if (j % 2 == 0) wo else -wo }
         return MlaLayerWeights(wQ, null, null, null, wKvA, kvANorm, wKvB, wO)
     }
 
@@ -143,10 +145,10 @@ object LayerRangeChecks {
 
     private fun input(): FloatTensor = FloatTensor.of(FloatArray(BATCH * LEN * HIDDEN) { 1f }, BATCH, LEN, HIDDEN)
 
-    /** The float64 reference's `y` for [probe] (by construction 4 everywhere). */
+    /** The float64 reference's `y` for [probe] (by construction `16 * wo` everywhere: 4 at the default `wo = 0.25`). */
     internal fun reference(probe: Probe): Tensor {
         val config: LayerConfig = if (probe.mlaPath == null) CONFIG else MLA
-        val w: LayerWeights = if (probe.mlaPath == null) weights(probe.wq) else mlaWeights(probe.wq)
+        val w: LayerWeights = if (probe.mlaPath == null) weights(probe.wq, probe.wo) else mlaWeights(probe.wq, probe.wo)
         return REFERENCE.planLayer(config, w, PlanOptions(1, false, PlanOptions.MlaPath.NAIVE)).use { it.forward(input(), null, null) }
     }
 
@@ -155,7 +157,7 @@ object LayerRangeChecks {
         val config: LayerConfig = if (probe.mlaPath == null) CONFIG else MLA
         val support = backend.supportLayer(config)
         if (!support.isSupported) return CaseOutcome.Declined(support.reasons())
-        val w: LayerWeights = if (probe.mlaPath == null) weights(probe.wq) else mlaWeights(probe.wq)
+        val w: LayerWeights = if (probe.mlaPath == null) weights(probe.wq, probe.wo) else mlaWeights(probe.wq, probe.wo)
         val x = input()
         val ref = reference(probe)
         val options = if (probe.mlaPath == null) Runs.OPTIONS else Runs.OPTIONS.withMlaPath(probe.mlaPath)
