@@ -17,6 +17,8 @@ public interface AttentionPlan extends AutoCloseable {
     /**
      * Attends {@code q} over everything a KV cache holds, bottom-right aligned per sequence (the queries are
      * the last tokens). {@code q} is {@code [B, qHeads, qLen, headDim]} with {@code B == cache.sequences()}.
+     * A keys-only (MLA latent, {@code vHeadDim == 0}) cache is read in MLA's absorbed form: the values are the first
+     * {@code spec.vHeadDim} columns of each key row ({@code spec.vHeadDim <= headDim}).
      * The default gathers the cache into dense K/V with {@code kv_lens}; backends override it to read pages in place.
      */
     default AttentionOutput decode(Tensor q, KvCache cache) {
@@ -24,6 +26,11 @@ public interface AttentionPlan extends AutoCloseable {
         AttentionSpec spec = problem().spec();
         if ((spec.causal() || spec.hasWindow()) && spec.alignment() != Alignment.BOTTOM_RIGHT) {
             throw AttentionException.invalid("spec.alignment", "BOTTOM_RIGHT for KV-cache decoding", spec.alignment());
+        }
+        if (cache.vHeadDim() == 0) {
+            AttentionException.require(spec.vHeadDim() <= spec.headDim(), "spec.vHeadDim",
+                    "<= headDim=" + spec.headDim() + " to read values from a keys-only (latent) cache", spec.vHeadDim());
+            return run(cache.gatherKeysOnly(q, spec.vHeadDim()));
         }
         return run(cache.gather(q));
     }

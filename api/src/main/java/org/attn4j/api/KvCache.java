@@ -98,6 +98,26 @@ public interface KvCache {
     }
 
     /**
+     * Dense inputs for attending {@code q} over this keys-only (MLA latent, {@code vHeadDim == 0}) cache: keys padded to
+     * the longest sequence, and as values the first {@code valueColumns} columns of each key row (MLA's absorbed form).
+     */
+    default AttentionInputs gatherKeysOnly(Tensor q, int valueColumns) {
+        AttentionException.require(q != null && q.rank() == 4, "q.rank", 4, q == null ? "null" : q.rank());
+        AttentionException.require(q.size(0) == sequences(), "q.shape[0]", "the cache's " + sequences() + " sequences", q.size(0));
+        AttentionException.require(vHeadDim() == 0, "cache.vHeadDim", "0 (a keys-only cache)", vHeadDim());
+        AttentionException.require(valueColumns >= 1 && valueColumns <= headDim(), "valueColumns",
+                "in [1, headDim=" + headDim() + "] to read values from the key rows", valueColumns);
+        int len = maxCurrentLength();
+        int[] lens = new int[sequences()];
+        Tensor k = Tensors.zeros(dtype(), sequences(), kvHeads(), len, headDim());
+        for (int s = 0; s < sequences(); s++) {
+            lens[s] = length(s);
+            Tensors.copyInto(keys(s), k.select(0, s).slice(1, 0, lens[s]));
+        }
+        return AttentionInputs.of(q, k, k.slice(3, 0, valueColumns)).withKvLens(lens);
+    }
+
+    /**
      * Dense inputs for attending {@code q} over this cache: K/V (in the cache's dtype) padded to the longest sequence, with
      * {@code kv_lens} set to each sequence's length.
      */

@@ -83,6 +83,8 @@ class OrtTckTest : FunSpec({
                 "decoding gathers the cache with kv_lens; nonpad_kv_seqlen is ignored, so padding keys are attended (B=2 Lq=1 Lk=2)",
             "kernel/decode-paged-cache" to
                 "as decode-contiguous-cache: nonpad_kv_seqlen ignored (B=2 Lq=1 Lk=2)",
+            "kernel/decode-keys-only-cache" to
+                "as decode-contiguous-cache: the default decode gathers the keys-only cache with kv_lens, and nonpad_kv_seqlen is ignored (B=2 Lq=1 Lk=2)",
             "kernel/decode-cache-kinds" to
                 "as decode-contiguous-cache: decoding gathers the cache with kv_lens, and nonpad_kv_seqlen is ignored (B=2 Lq=1 Lk=4)",
             "kernel/without-lse" to

@@ -3,6 +3,7 @@ package org.attn4j.conformance.tck
 import org.attn4j.api.Alignment
 import org.attn4j.api.AttentionBackend
 import org.attn4j.api.AttentionException
+import org.attn4j.api.AttentionProblem
 import org.attn4j.api.ContiguousKvCache
 import org.attn4j.api.DType
 import org.attn4j.api.DoubleTensor
@@ -52,11 +53,6 @@ object DecodeContractChecks {
             bad += "a cache with kv_heads + 1" to { plan.decode(q, other(c, kvHeads = c.kvHeads + 1)) }
             bad += "a cache with head_dim + 1" to { plan.decode(q, other(c, headDim = c.headDim + 1)) }
             bad += "a cache with v_head_dim + 1" to { plan.decode(q, other(c, vHeadDim = c.vHeadDim + 1)) }
-            // A keys-only (MLA latent) cache has no values; reading values out of its key rows needs v_head_dim <= head_dim.
-            if (c.vHeadDim > c.headDim) {
-                val keysOnly = other(c, vHeadDim = 0) // made here: a constructor's own exception must not count as the plan's
-                bad += "a keys-only cache while v_head_dim > head_dim" to { plan.decode(q, keysOnly) }
-            }
             for ((what, call) in bad) {
                 val problemText = try {
                     call()
@@ -70,21 +66,31 @@ object DecodeContractChecks {
                 if (snapshot(cache) != before) return CaseOutcome.Bad("decode with $what changed the cache")
             }
         }
-        if (c.spec.causal() || c.spec.hasWindow()) {
-            val topLeft = c.spec.toBuilder().alignment(Alignment.TOP_LEFT).build()
-            val tlProblem = c.inputs.validate(topLeft)
-            if (backend.support(tlProblem).isSupported) {
-                val outcome = try {
-                    backend.plan(tlProblem, Runs.OPTIONS).use { it.decode(q, cache) }
-                    "returned an output (decode is bottom-right aligned: the queries are the last tokens)"
-                } catch (e: AttentionException) {
-                    null
-                } catch (e: Exception) {
-                    "threw ${PropertyRunner.describe(e)}"
-                }
-                if (outcome != null) return CaseOutcome.Bad("decode with a TOP_LEFT plan: expected an AttentionException, but it $outcome")
+        // Every case, not only the causal or windowed draws (a run of 10 cases per check drew 2 here): a TOP_LEFT plan
+        // with a visibility rule, and a keys-only cache under a plan whose values are wider than its keys.
+        val topLeft = c.spec.toBuilder().causal(c.spec.causal() || !c.spec.hasWindow()).alignment(Alignment.TOP_LEFT).build()
+        val wide = c.spec.toBuilder().vHeadDim(c.headDim + 1).build()
+        val keysOnly = other(c, vHeadDim = 0) // made here: a constructor's own exception must not count as the plan's
+        keysOnly.append(c.inputs.k(), null)
+        val keysOnlyBefore = snapshot(keysOnly)
+        val planned = listOf(
+            Triple("a TOP_LEFT plan (decode is bottom-right aligned: the queries are the last tokens)", c.inputs.validate(topLeft), cache),
+            Triple("a keys-only cache while v_head_dim > head_dim (values are read from the key rows)",
+                AttentionProblem.of(wide, c.batch, c.qLen, c.kvLen), keysOnly),
+        )
+        for ((what, p, target) in planned) {
+            if (!backend.support(p).isSupported) continue
+            val outcome = try {
+                backend.plan(p, Runs.OPTIONS).use { it.decode(q, target) }
+                "returned an output"
+            } catch (e: AttentionException) {
+                null
+            } catch (e: Exception) {
+                "threw ${PropertyRunner.describe(e)}"
             }
+            if (outcome != null) return CaseOutcome.Bad("decode with $what: expected an AttentionException, but it $outcome")
         }
+        if (snapshot(cache) != before || snapshot(keysOnly) != keysOnlyBefore) return CaseOutcome.Bad("a refused decode changed the cache")
         return CaseOutcome.Ok()
     }
 
@@ -94,7 +100,8 @@ object DecodeContractChecks {
 
     /** Lengths and every stored value, to tell whether a call wrote to the cache. */
     private fun snapshot(cache: KvCache): List<Any> = (0 until cache.sequences()).flatMap { s ->
-        listOf(cache.length(s), cache.keys(s).toDoubleArray().toList(), cache.values(s).toDoubleArray().toList())
+        listOf(cache.length(s), cache.keys(s).toDoubleArray().toList(),
+            if (cache.vHeadDim() == 0) emptyList() else cache.values(s).toDoubleArray().toList())
     }
 
     private fun poisoned(t: Tensor): Tensor {

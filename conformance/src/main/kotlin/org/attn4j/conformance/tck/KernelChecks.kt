@@ -81,6 +81,7 @@ object KernelChecks {
             oracle("kernel/everything", "every option at once, each on with probability 0.3", KernelGenes.everything()),
             decode("kernel/decode-contiguous-cache", paged = false),
             decode("kernel/decode-paged-cache", paged = true),
+            decodeKeysOnly(),
             planReuse(),
             sharedPlan(),
             rejectsBadInput(),
@@ -121,6 +122,43 @@ object KernelChecks {
         val what = if (paged) "a PagedKvCache (page sizes 1..16, pages of all sequences interleaved)" else "the backend's own newKvCache"
         return TckCheck(name, "AttentionPlan.decode over $what, sequences of different lengths, equals the reference with kv_lens") { backend, config ->
             PropertyRunner.run(name, KernelGenes.arb(profile, config.maxCost), config, config.iterations) { decodeCase(backend, it, paged) }
+        }
+    }
+
+    /**
+     * A keys-only (MLA latent, `vHeadDim == 0`) cache decoded by a plan whose values are the first `vHeadDim` columns of
+     * each key row (MLA's absorbed form). The API does not require it: an [AttentionException] from `decode` on such a
+     * cache is a decline with its message.
+     */
+    private fun decodeKeysOnly(): TckCheck {
+        val name = "kernel/decode-keys-only-cache"
+        val profile = profile(maybe(0.5, KernelGene.CAUSAL), maybe(0.3, KernelGene.WINDOW, KernelGene.SOFTCAP, KernelGene.SCALE))
+        return TckCheck(name, "AttentionPlan.decode over a keys-only (MLA latent) cache, values read from the key rows: equals the reference with v = k[..., :v_head_dim] and kv_lens") { backend, config ->
+            PropertyRunner.run(name, KernelGenes.arb(profile, config.maxCost), config, config.iterations) { keysOnlyCase(backend, it) }
+        }
+    }
+
+    internal fun keysOnlyCase(backend: AttentionBackend, drawn: KernelCase): CaseOutcome {
+        val c = if (drawn.vHeadDim > drawn.headDim) drawn.copy(vHeadDim = drawn.headDim) else drawn
+        val rnd = SplittableRandom(c.dataSeed xor 0x3C6EF372FE94F82BL)
+        val lens = IntArray(c.batch) { rnd.nextInt(c.kvLen + 1) }
+        lens[rnd.nextInt(c.batch)] = c.kvLen
+        val base = c.inputs
+        val k = base.k()
+        val inputs = AttentionInputs(base.q(), k, k.slice(3, 0, c.vHeadDim), base.bias(), base.mask(), base.alibiSlopes(),
+            base.sinks(), IntTensor.of(lens, c.batch), base.scoreMod(), base.maskMod())
+        val problem = inputs.validate(c.spec)
+        val support = backend.support(problem)
+        if (!support.isSupported) return CaseOutcome.Declined(support.reasons())
+        val cache = backend.newKvCache(KvCacheSpec(backend.precision().dtype(), c.batch, c.kvHeads, maxOf(1, c.kvLen), c.headDim, 0))
+        for (b in 0 until c.batch) cache.append(b, k.select(0, b).slice(1, 0, lens[b]), null)
+        backend.plan(problem, Runs.OPTIONS).use { plan ->
+            val out = try {
+                plan.decode(inputs.q(), cache)
+            } catch (e: AttentionException) {
+                return CaseOutcome.Declined(listOf("decode over a keys-only cache: ${e.message}"))
+            }
+            return judgeOutput(backend, c, inputs, out)
         }
     }
 

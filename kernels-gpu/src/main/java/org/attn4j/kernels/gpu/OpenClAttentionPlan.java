@@ -85,11 +85,14 @@ final class OpenClAttentionPlan implements AttentionPlan {
 
     /**
      * Attends {@code q [B, qHeads, qLen, headDim]} over a KV cache, bottom-right aligned per sequence. Paged caches
-     * are read page by page through their block tables; contiguous caches from their slab.
+     * are read page by page through their block tables; contiguous caches from their slab. A keys-only (MLA latent)
+     * cache has no value slab for the device kernel: it is gathered, its values read from the key rows (the API's
+     * default decode).
      */
     @Override
     public AttentionOutput decode(Tensor q, KvCache cache) {
         AttentionException.require(cache != null, "cache", "a KV cache", "null");
+        if (cache.vHeadDim() == 0) return AttentionPlan.super.decode(q, cache);
         AttentionException.require(q != null && q.rank() == 4, "q.rank", 4, q == null ? "null" : q.rank());
         checkCache(spec, cache);
         int[] want = {cache.sequences(), spec.qHeads(), q.size(2), spec.headDim()};
