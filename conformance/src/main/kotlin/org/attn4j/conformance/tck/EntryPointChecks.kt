@@ -2,6 +2,8 @@ package org.attn4j.conformance.tck
 
 import org.attn4j.api.AttentionBackend
 import org.attn4j.api.AttentionException
+import org.attn4j.api.AttentionProblem
+import org.attn4j.api.AttentionSpec
 import org.attn4j.api.DType
 import org.attn4j.api.KvCacheSpec
 
@@ -9,7 +11,7 @@ import org.attn4j.api.KvCacheSpec
  * `backend/entry-points`: what `AttentionBackend` promises before any attention is computed. A short non-blank name;
  * `supportStorage` answers every [DType] (float32 and float64 supported, a decline with its reason) and `null` is an
  * [AttentionException]; `newKvCache(null)` is an [AttentionException], not a NullPointerException; a cache made for
- * a supported storage type holds that type. Fixed probes, no random cases; mandatory (nothing to decline).
+ * a supported storage type holds that type; `plan(p).problem()` is `p`. Fixed probes, no random cases; mandatory (nothing to decline).
  */
 object EntryPointChecks {
     const val NAME = "backend/entry-points"
@@ -29,6 +31,11 @@ object EntryPointChecks {
         Probe("name()") { b -> b.name().let { if (it.isNullOrBlank()) "name() is '${it}': a backend needs a short non-blank name" else null } },
         Probe("supportStorage(null)") { b -> rejects("supportStorage(null)") { b.supportStorage(null) } },
         Probe("newKvCache(null)") { b -> rejects("newKvCache(null as KvCacheSpec)") { b.newKvCache(null as KvCacheSpec?) } },
+        Probe("plan(p).problem() is p") { b ->
+            val p = AttentionProblem.of(AttentionSpec.builder(2, 1, 4).causal().build(), 1, 2, 3)
+            if (!b.support(p).isSupported) null
+            else b.plan(p, Runs.OPTIONS).use { plan -> if (plan.problem() != p) "plan(p).problem() is ${plan.problem()}, not p = $p" else null }
+        },
     ) + DType.entries.map { t ->
         Probe("supportStorage($t)") { b ->
             val s = b.supportStorage(t)

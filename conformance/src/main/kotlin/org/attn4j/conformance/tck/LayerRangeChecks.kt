@@ -167,17 +167,32 @@ object LayerRangeChecks {
                 else {
                     val cache = if (probe.storage == null) plan.newCache(BATCH, LEN) else plan.newCache(BATCH, LEN, probe.storage)
                     val out = DoubleTensor.zeros(BATCH, LEN, HIDDEN)
-                    if (probe.oneChunk) Tensors.copyInto(plan.step(x, cache), out)
+                    // a refused step leaves the cache as it found it (AttentionBackend): its lengths are checked
+                    fun step(from: Int, n: Int) {
+                        val before = cache.lengths()
+                        try {
+                            Tensors.copyInto(plan.step(x.slice(1, from, n), cache), out.slice(1, from, n))
+                        } catch (e: AttentionException) {
+                            if (!cache.lengths().contentEquals(before)) {
+                                throw ContractViolation("a refused step left the cache at lengths ${cache.lengths().toList()}, " +
+                                    "not ${before.toList()} (${e.message})")
+                            }
+                            throw e
+                        }
+                    }
+                    if (probe.oneChunk) step(0, LEN)
                     else {
                         // one token, then the other two: a decode step and a chunk
-                        Tensors.copyInto(plan.step(x.slice(1, 0, 1), cache), out.slice(1, 0, 1))
-                        Tensors.copyInto(plan.step(x.slice(1, 1, LEN - 1), cache), out.slice(1, 1, LEN - 1))
+                        step(0, 1)
+                        step(1, LEN - 1)
                     }
                     out
                 }
             }
         } catch (e: AttentionException) {
             return CaseOutcome.Declined(listOf("AttentionException: ${e.message}"))
+        } catch (e: ContractViolation) {
+            return CaseOutcome.Bad(e.message!!)
         }
         return RangeChecks.compare("y", y, ref) ?: CaseOutcome.Ok()
     }
