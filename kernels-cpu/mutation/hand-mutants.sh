@@ -43,11 +43,16 @@ all_mutants=(
   "CpuStandardLayerPlan|layer-y-finite-removed|137|Linear.requireFinite(\"y = attention·wo + bo (x or wo beyond the float32-safe range)\", y);|;|layer/input-range"
   "CpuMlaLayerPlan|mla-naive-y-finite-removed|266|Linear.requireFinite(\"y = attention·w_o (x or w_o beyond the float32-safe range)\", y);|;|layer/input-range"
   "CpuMlaLayerPlan|mla-absorbed-y-finite-removed|317|Linear.requireFinite(\"y = attention·w_o (x or w_o beyond the float32-safe range)\", y);|;|layer/input-range"
-  "CpuMlaLayerPlan|mla-absorbed-diagnosis-null|311|() -> FlashEngine.magnitudesOf(c, \"x (absorbed queries)\", \"x (latents)\", \"x (latents)\")|() -> (Float32Range.Magnitudes) null|layer/input-range"
+  "CpuMlaLayerPlan|mla-absorbed-diagnosis-null|311|() -> FlashEngine.magnitudesOf(c, \"x (absorbed queries)\", \"x (latents)\", \"x (latents)\")|() -> (org.attn4j.api.Float32Range.Magnitudes) null|layer/input-range"
   # decode's own argument checks and the keys-only (latent) cache read (kernel/decode-*)
   "CpuAttentionPlan|decode-top-left-causal-negated|96|if ((spec.causal() |if ((!spec.causal() |kernel/decode-rejects-bad-input"
   "CpuAttentionPlan|decode-keys-only-width-removed|107|AttentionException.require(spec.vHeadDim() <= spec.headDim(), \"spec.vHeadDim\",|AttentionException.require(spec.vHeadDim() == spec.vHeadDim(), \"spec.vHeadDim\",|kernel/decode-rejects-bad-input"
   "CpuAttentionPlan|decode-latent-false|114|        return latent;|        return false;|kernel/decode-keys-only-cache"
+  # a refused layer step rolls its cache back (layer/input-range checks the lengths); a plan knows its problem
+  "CpuStandardLayerPlan|restore-lengths-removed|127|cache.restoreLengths(before);|;|layer/input-range"
+  "CpuMlaLayerPlan|mla-naive-restore-lengths-removed|165|cache.restoreLengths(before);|;|layer/input-range"
+  "CpuMlaLayerPlan|mla-absorbed-restore-lengths-removed|180|cache.restoreLengths(before);|;|layer/input-range"
+  "CpuAttentionPlan|plan-problem-null|36|        return problem;|        return null;|backend/entry-points"
   # the float32 copy of a float64 latent cache: per-sequence strides (caller caches of two or three sequences)
   # the overflow diagnosis over the stored latents (MLA absorbed path over float32, float16, bfloat16 and int8 caches)
   "KvSource|store-length-negated|83|return f != null ? f.length|return f == null ? f.length|layer/input-range"
