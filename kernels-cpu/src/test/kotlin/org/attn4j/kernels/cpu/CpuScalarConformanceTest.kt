@@ -29,9 +29,10 @@ private class Renamed(private val backend: AttentionBackend, private val label: 
 
     // Kotlin's `by` does not forward the interface's Java default methods: without these the wrapper would answer
     // the defaults (no path sizes, reduced storage declined) instead of the cpu backend's own answers.
-    override fun supportStorage(dtype: DType): Support = backend.supportStorage(dtype)
+    // Nullable parameters: the wrapped backend answers null with its AttentionException (backend/entry-points).
+    override fun supportStorage(dtype: DType?): Support = backend.supportStorage(dtype)
     override fun pathSizes(): PathSizes = backend.pathSizes()
-    override fun newKvCache(spec: KvCacheSpec): KvCache = backend.newKvCache(spec)
+    override fun newKvCache(spec: KvCacheSpec?): KvCache = backend.newKvCache(spec)
     override fun newKvCache(sequences: Int, kvHeads: Int, maxLength: Int, headDim: Int, vHeadDim: Int): KvCache =
         backend.newKvCache(sequences, kvHeads, maxLength, headDim, vHeadDim)
     override fun precisionFor(inputs: DType): Precision = backend.precisionFor(inputs)
