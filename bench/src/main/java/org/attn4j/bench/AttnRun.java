@@ -23,9 +23,9 @@ import org.attn4j.api.Tensor;
  *       {@code plan.decode(q, cache)}, which reads the cache and never appends (the cache does not grow);</li>
  *   <li>MLA absorbed decode: MQA over a keys-only latent cache ({@code kvHeads 1}, {@code headDim c + rope},
  *       {@code vHeadDim 0}, as {@code docs/kv-layout.md} describes) with {@code plan.decode(q_absorbed, cache)}; the
- *       values are the first {@code c} latent columns. A backend whose decode does not read latent caches (the api's
- *       default decode gathers K and V) runs {@code plan.run(q, latent, latent[..., :c])} instead, the values being a
- *       view of the same storage.</li>
+ *       values are the first {@code c} latent columns (the api's default decode reads such a cache by gathering its
+ *       keys). A backend whose decode refuses latent caches runs {@code plan.run(q, latent, latent[..., :c])} instead,
+ *       the values being a view of the same storage.</li>
  * </ul>
  * The output tensor of the last run is kept, so a benchmark can consume it.
  */
