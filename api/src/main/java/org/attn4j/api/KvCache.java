@@ -102,19 +102,12 @@ public interface KvCache {
      * the longest sequence, and as values the first {@code valueColumns} columns of each key row (MLA's absorbed form).
      */
     default AttentionInputs gatherKeysOnly(Tensor q, int valueColumns) {
-        AttentionException.require(q != null && q.rank() == 4, "q.rank", 4, q == null ? "null" : q.rank());
-        AttentionException.require(q.size(0) == sequences(), "q.shape[0]", "the cache's " + sequences() + " sequences", q.size(0));
+        requireQueries(q);
         AttentionException.require(vHeadDim() == 0, "cache.vHeadDim", "0 (a keys-only cache)", vHeadDim());
         AttentionException.require(valueColumns >= 1 && valueColumns <= headDim(), "valueColumns",
                 "in [1, headDim=" + headDim() + "] to read values from the key rows", valueColumns);
-        int len = maxCurrentLength();
-        int[] lens = new int[sequences()];
-        Tensor k = Tensors.zeros(dtype(), sequences(), kvHeads(), len, headDim());
-        for (int s = 0; s < sequences(); s++) {
-            lens[s] = length(s);
-            Tensors.copyInto(keys(s), k.select(0, s).slice(1, 0, lens[s]));
-        }
-        return AttentionInputs.of(q, k, k.slice(3, 0, valueColumns)).withKvLens(lens);
+        Tensor k = padded(headDim(), this::keys);
+        return AttentionInputs.of(q, k, k.slice(3, 0, valueColumns)).withKvLens(lengths());
     }
 
     /**
@@ -122,19 +115,23 @@ public interface KvCache {
      * {@code kv_lens} set to each sequence's length.
      */
     default AttentionInputs gather(Tensor q) {
+        requireQueries(q);
+        AttentionException.require(vHeadDim() > 0, "cache.vHeadDim", "> 0 for attention over K and V", vHeadDim());
+        return AttentionInputs.of(q, padded(headDim(), this::keys), padded(vHeadDim(), this::values)).withKvLens(lengths());
+    }
+
+    private void requireQueries(Tensor q) {
         AttentionException.require(q != null && q.rank() == 4, "q.rank", 4, q == null ? "null" : q.rank());
         AttentionException.require(q.size(0) == sequences(), "q.shape[0]", "the cache's " + sequences() + " sequences", q.size(0));
-        AttentionException.require(vHeadDim() > 0, "cache.vHeadDim", "> 0 for attention over K and V", vHeadDim());
-        int len = maxCurrentLength();
-        int[] lens = new int[sequences()];
-        // in the cache's own type, so that the values stay exact (an int8 row keeps its scale)
-        Tensor k = Tensors.zeros(dtype(), sequences(), kvHeads(), len, headDim());
-        Tensor v = Tensors.zeros(dtype(), sequences(), kvHeads(), len, vHeadDim());
-        for (int s = 0; s < sequences(); s++) {
-            lens[s] = length(s);
-            Tensors.copyInto(keys(s), k.select(0, s).slice(1, 0, lens[s]));
-            Tensors.copyInto(values(s), v.select(0, s).slice(1, 0, lens[s]));
-        }
-        return AttentionInputs.of(q, k, v).withKvLens(lens);
+    }
+
+    /**
+     * {@code [sequences, kvHeads, longest, width]} of {@code rows(s)} per sequence, zero-padded, in the cache's own type
+     * so that the values stay exact (an int8 row keeps its scale).
+     */
+    private Tensor padded(int width, java.util.function.IntFunction<Tensor> rows) {
+        Tensor t = Tensors.zeros(dtype(), sequences(), kvHeads(), maxCurrentLength(), width);
+        for (int s = 0; s < sequences(); s++) Tensors.copyInto(rows.apply(s), t.select(0, s).slice(1, 0, length(s)));
+        return t;
     }
 }

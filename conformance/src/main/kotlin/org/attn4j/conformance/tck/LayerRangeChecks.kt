@@ -63,7 +63,11 @@ object LayerRangeChecks {
      * planned with that path.
      */
     internal class Probe(val name: String, val wq: Double, val steps: Boolean, val storage: DType? = null,
-                         val mlaPath: PlanOptions.MlaPath? = null, val oneChunk: Boolean = false, val wo: Double = 0.25)
+                         val mlaPath: PlanOptions.MlaPath? = null, val oneChunk: Boolean = false, val wo: Double = 0.25) {
+        val config: LayerConfig get() = if (mlaPath == null) CONFIG else MLA
+        val options: PlanOptions get() = if (mlaPath == null) Runs.OPTIONS else Runs.OPTIONS.withMlaPath(mlaPath)
+        fun weights(): LayerWeights = if (mlaPath == null) standardWeights(wq, wo) else mlaWeights(wq, wo)
+    }
 
     private fun probesOf(layer: String, mlaPath: PlanOptions.MlaPath?): List<Probe> {
         val s = if (mlaPath == null) "9.6e20" else "2.1e21"
@@ -91,11 +95,13 @@ object LayerRangeChecks {
      * `x = 1`; `k = x · wk = 6e4` (exact in float16 and int8), `v = x · wv = [2, -2, 2, -2]` (exact in every storage
      * type), `wo` of `+-0.25` so that `y = 4`, not the 0 of an empty row.
      */
-    private fun weights(wq: Double, wo: Double): StandardLayerWeights {
+    /** A float32 `[rows, cols]` weight whose element `(r, c)` is `f(r, c)`. */
+    private fun w(rows: Int, cols: Int, f: (Int, Int) -> Double) =
+        FloatTensor.of(FloatArray(rows * cols) { f(it / cols, it % cols).toFloat() }, rows, cols)
+
+    private fun standardWeights(wq: Double, wo: Double): StandardLayerWeights {
         val q = CONFIG.qHeads() * HEAD_DIM
         val kv = CONFIG.kvHeads() * HEAD_DIM
-        fun w(rows: Int, cols: Int, f: (Int, Int) -> Double) =
-            FloatTensor.of(FloatArray(rows * cols) { f(it / cols, it % cols).toFloat() }, rows, cols)
         return StandardLayerWeights(w(q, HIDDEN) { _, _ -> wq }, null, w(kv, HIDDEN) { _, _ -> 1.5e4 }, null,
             w(kv, HIDDEN) { e, _ -> if (e % 2 == 0) 0.5 else -0.5 }, null, w(HIDDEN, q) { _, j -> if (j % 2 == 0) wo else -wo }, null)
     }
@@ -109,8 +115,6 @@ object LayerRangeChecks {
         val qk = MLA.qkHeadDim()
         val lat = MLA.kvLoraRank()
         val perHead = MLA.qkNopeHeadDim() + MLA.vHeadDim()
-        fun w(rows: Int, cols: Int, f: (Int, Int) -> Double) =
-            FloatTensor.of(FloatArray(rows * cols) { f(it / cols, it % cols).toFloat() }, rows, cols)
         val wQ = w(MLA.qHeads() * qk, HIDDEN) { r, _ -> if (r % qk < MLA.qkNopeHeadDim()) wq else 0.0 }
         val wKvA = w(lat + MLA.qkRopeHeadDim(), HIDDEN) { r, _ -> if (r < lat) 1.0 else 0.0 }
         val kvANorm = FloatTensor.of(FloatArray(lat) { 32768f }, lat)
@@ -126,43 +130,25 @@ object LayerRangeChecks {
         "(wq = -1e35, every key alike), forward and step over float32, float16, bfloat16 and int8 caches, and a finite control, " +
         "on an MQA layer and on an MLA layer over both paths: " +
         "the float64 reference's y or an AttentionException, never a row of zeros, NaN or Inf") { backend, config ->
-        val declined = LinkedHashMap<String, Int>()
-        var cases = 0   // probes tried, for the failure report
-        var run = 0     // probes the backend answered (a refusal is a decline, not a case run)
-        for (probe in probes()) {
-            cases++
-            when (val o = PropertyRunner.guarded(config.caseTimeout) { judge(backend, probe) }) {
-                is CaseOutcome.Ok -> run++
-                // one count per declined probe, its reasons joined
-                is CaseOutcome.Declined -> declined.merge("${probe.name}: ${o.reasons.joinToString("; ")}".take(300), 1, Int::plus)
-                is CaseOutcome.Bad -> return@TckCheck CheckResult.Failed(NAME, config.seed, config.seedFor(NAME), probe.name,
-                    probe.name, 0, o.message, cases)
-            }
-        }
-        if (run == 0) CheckResult.Skipped(NAME, declined)
-        else CheckResult.Passed(NAME, run, declined, 0.0, emptySet())
+        RangeChecks.runProbes(NAME, config, probes().map { probe -> probe.name to { judge(backend, probe) } })
     }
 
     private fun input(): FloatTensor = FloatTensor.of(FloatArray(BATCH * LEN * HIDDEN) { 1f }, BATCH, LEN, HIDDEN)
 
     /** The float64 reference's `y` for [probe] (by construction `16 * wo` everywhere: 4 at the default `wo = 0.25`). */
     internal fun reference(probe: Probe): Tensor {
-        val config: LayerConfig = if (probe.mlaPath == null) CONFIG else MLA
-        val w: LayerWeights = if (probe.mlaPath == null) weights(probe.wq, probe.wo) else mlaWeights(probe.wq, probe.wo)
-        return REFERENCE.planLayer(config, w, PlanOptions(1, false, PlanOptions.MlaPath.NAIVE)).use { it.forward(input(), null, null) }
+        return REFERENCE.planLayer(probe.config, probe.weights(), PlanOptions(1, false, PlanOptions.MlaPath.NAIVE))
+            .use { it.forward(input(), null, null) }
     }
 
     /** Runs one probe; an AttentionException (from planning, the cache or the call) is a decline with its message. */
     internal fun judge(backend: AttentionBackend, probe: Probe): CaseOutcome {
-        val config: LayerConfig = if (probe.mlaPath == null) CONFIG else MLA
-        val support = backend.supportLayer(config)
+        val support = backend.supportLayer(probe.config)
         if (!support.isSupported) return CaseOutcome.Declined(support.reasons())
-        val w: LayerWeights = if (probe.mlaPath == null) weights(probe.wq, probe.wo) else mlaWeights(probe.wq, probe.wo)
         val x = input()
         val ref = reference(probe)
-        val options = if (probe.mlaPath == null) Runs.OPTIONS else Runs.OPTIONS.withMlaPath(probe.mlaPath)
         val y: Tensor = try {
-            backend.planLayer(config, w, options).use { plan ->
+            backend.planLayer(probe.config, probe.weights(), probe.options).use { plan ->
                 if (!probe.steps) plan.forward(x, null, null)
                 else {
                     val cache = if (probe.storage == null) plan.newCache(BATCH, LEN) else plan.newCache(BATCH, LEN, probe.storage)

@@ -32,21 +32,25 @@ object RangeChecks {
 
     fun check(): TckCheck = TckCheck(NAME, "extreme finite magnitudes (q=k=1e20, v=+-3e38, float64 1e200, 1e-30, mixed rows, " +
         "softcap, bias, a cache of 3e38 values, an overflow in the last row of a later sequence only): the float64 reference's answer or an AttentionException, never NaN/Inf") { backend, config ->
+        runProbes(NAME, config, probes().map { probe -> probe.name to { judge(backend, probe) } })
+    }
+
+    /**
+     * Runs fixed probes in order, each under the case timeout: the first bad one fails the check; a refused probe is a
+     * decline (counted once, its reasons joined), not a case run; no probe answered is a skip.
+     */
+    internal fun runProbes(name: String, config: TckConfig, probes: List<Pair<String, () -> CaseOutcome>>): CheckResult {
         val declined = LinkedHashMap<String, Int>()
-        var cases = 0   // probes tried, for the failure report
-        var run = 0     // probes the backend answered (a refusal is a decline, not a case run)
-        for (probe in probes()) {
-            cases++
-            when (val o = PropertyRunner.guarded(config.caseTimeout) { judge(backend, probe) }) {
+        var run = 0
+        for ((i, probe) in probes.withIndex()) {
+            val (what, judge) = probe
+            when (val o = PropertyRunner.guarded(config.caseTimeout, judge)) {
                 is CaseOutcome.Ok -> run++
-                // one count per declined probe, its reasons joined
-                is CaseOutcome.Declined -> declined.merge("${probe.name}: ${o.reasons.joinToString("; ")}".take(300), 1, Int::plus)
-                is CaseOutcome.Bad -> return@TckCheck CheckResult.Failed(NAME, config.seed, config.seedFor(NAME), probe.name,
-                    probe.name, 0, o.message, cases)
+                is CaseOutcome.Declined -> declined.merge("$what: ${o.reasons.joinToString("; ")}".take(300), 1, Int::plus)
+                is CaseOutcome.Bad -> return CheckResult.Failed(name, config.seed, config.seedFor(name), what, what, 0, o.message, i + 1)
             }
         }
-        if (run == 0) CheckResult.Skipped(NAME, declined)
-        else CheckResult.Passed(NAME, run, declined, 0.0, emptySet())
+        return if (run == 0) CheckResult.Skipped(name, declined) else CheckResult.Passed(name, run, declined, 0.0, emptySet())
     }
 
     private fun filled(value: Double, vararg shape: Int): Tensor =
