@@ -48,6 +48,8 @@ all_mutants=(
   "CpuAttentionPlan|decode-top-left-causal-negated|96|if ((spec.causal() |if ((!spec.causal() |kernel/decode-rejects-bad-input"
   "CpuAttentionPlan|decode-keys-only-width-removed|107|AttentionException.require(spec.vHeadDim() <= spec.headDim(), \"spec.vHeadDim\",|AttentionException.require(spec.vHeadDim() == spec.vHeadDim(), \"spec.vHeadDim\",|kernel/decode-rejects-bad-input"
   "CpuAttentionPlan|decode-latent-false|114|        return latent;|        return false;|kernel/decode-keys-only-cache"
+  # decode's lse follows PlanOptions.computeLse, as run's does (a decode without one fails when run returns one)
+  "CpuAttentionPlan|decode-lse-negated|85|FloatTensor lse = options.computeLse() ? FloatTensor.zeros(b, spec.qHeads(), lq) : null;|FloatTensor lse = !options.computeLse() ? FloatTensor.zeros(b, spec.qHeads(), lq) : null;|kernel/decode-contiguous-cache"
   # a refused layer step rolls its cache back (layer/input-range checks the lengths); a plan knows its problem
   "CpuStandardLayerPlan|restore-lengths-removed|127|cache.restoreLengths(before);|;|layer/input-range"
   "CpuMlaLayerPlan|mla-naive-restore-lengths-removed|165|cache.restoreLengths(before);|;|layer/input-range"

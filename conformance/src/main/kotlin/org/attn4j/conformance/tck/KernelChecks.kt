@@ -198,7 +198,13 @@ object KernelChecks {
             first = false
         }
         backend.plan(problem, options).use { plan ->
-            val decoded = judgeOutput(backend, c, inputs, plan.decode(inputs.q(), cache))
+            val out = plan.decode(inputs.q(), cache)
+            // A backend may compute no lse at all (the TCK notes it), but one that returns an lse from run() must
+            // return one from decode() on the same plan: PlanOptions.computeLse asks it of every output.
+            if (options.computeLse() && out.lse() == null && plan.run(inputs).lse() != null) {
+                return CaseOutcome.Bad("decode() returned no lse although PlanOptions.computeLse = true and run() on the same plan returns one")
+            }
+            val decoded = judgeOutput(backend, c, inputs, out)
             if (!thenRun || decoded !is CaseOutcome.Ok) return decoded
             // The same plan then runs the same attention from dense K/V: a path of its own (a prefill, where a decode
             // over the cache was not), which must not trip over anything the decode left in the plan.
