@@ -54,7 +54,7 @@ object DecodeContractChecks {
             bad += "a cache with head_dim + 1" to { plan.decode(q, other(c, headDim = c.headDim + 1)) }
             bad += "a cache with v_head_dim + 1" to { plan.decode(q, other(c, vHeadDim = c.vHeadDim + 1)) }
             for ((what, call) in bad) {
-                val problemText = notRefused(call)
+                val problemText = Runs.notRefused(call)
                 if (problemText != null) return CaseOutcome.Bad("decode with $what: expected an AttentionException, but it $problemText")
                 if (snapshot(cache) != before) return CaseOutcome.Bad("decode with $what changed the cache")
             }
@@ -73,21 +73,11 @@ object DecodeContractChecks {
         )
         for ((what, p, target) in planned) {
             if (!backend.support(p).isSupported) continue
-            val outcome = notRefused { backend.plan(p, Runs.OPTIONS).use { it.decode(q, target) } }
+            val outcome = Runs.notRefused { backend.plan(p, Runs.OPTIONS).use { it.decode(q, target) } }
             if (outcome != null) return CaseOutcome.Bad("decode with $what: expected an AttentionException, but it $outcome")
         }
         if (snapshot(cache) != before || snapshot(keysOnly) != keysOnlyBefore) return CaseOutcome.Bad("a refused decode changed the cache")
         return CaseOutcome.Ok()
-    }
-
-    /** Null when [call] throws an [AttentionException]; otherwise what it did instead. */
-    private fun notRefused(call: () -> Any?): String? = try {
-        call()
-        "returned an output"
-    } catch (e: AttentionException) {
-        null
-    } catch (e: Exception) {
-        "threw ${PropertyRunner.describe(e)}"
     }
 
     /** An empty float32 cache of [c]'s batch with one dimension changed. */

@@ -304,24 +304,10 @@ object KernelChecks {
                 val support = backend.support(c.problem)
                 if (!support.isSupported) return@run CaseOutcome.Declined(support.reasons())
                 backend.plan(c.problem, Runs.OPTIONS).use { plan ->
-                    val nullInputs = try {
-                        plan.run(null)
-                        "returned an output"
-                    } catch (e: AttentionException) {
-                        null
-                    } catch (e: Exception) {
-                        "threw ${PropertyRunner.describe(e)}"
-                    }
+                    val nullInputs = Runs.notRefused { plan.run(null) }
                     if (nullInputs != null) return@run CaseOutcome.Bad("null inputs: expected an AttentionException, but it $nullInputs")
                     for ((what, inputs) in corruptions(c)) {
-                        val problem = try {
-                            plan.run(inputs)
-                            "returned an output"
-                        } catch (e: AttentionException) {
-                            null
-                        } catch (e: Exception) {
-                            "threw ${PropertyRunner.describe(e)}"
-                        }
+                        val problem = Runs.notRefused { plan.run(inputs) }
                         if (problem != null) return@run CaseOutcome.Bad("$what: expected an AttentionException, but it $problem")
                     }
                 }

@@ -55,16 +55,6 @@ object LayerContractChecks {
         }
     }
 
-    /** The outcome of a call that must throw: null when it threw an [AttentionException], else what it did. */
-    private fun mustThrow(call: () -> Any?): String? = try {
-        call()
-        "returned an output"
-    } catch (e: AttentionException) {
-        null
-    } catch (e: Exception) {
-        "threw ${PropertyRunner.describe(e)}"
-    }
-
     private fun case(backend: AttentionBackend, config: LayerConfig, weights: LayerWeights, path: PlanOptions.MlaPath, batch: Int, len: Int,
                      hidden: Int, x: Tensor, badMemories: List<Pair<String, Tensor>>,
                      badCaches: List<Pair<String, (Int, Int) -> KvCache>>): CaseOutcome {
@@ -79,7 +69,7 @@ object LayerContractChecks {
             forward += "a key padding mask of shape [B, L + 1]" to { plan.forward(x, null, BoolTensor.of(BooleanArray(batch * (len + 1)) { true }, batch, len + 1)) }
             for ((what, memory) in badMemories) forward += what to { plan.forward(x, memory, null) }
             for ((what, call) in forward) {
-                mustThrow(call)?.let { return CaseOutcome.Bad("forward with $what: expected an AttentionException, but it $it") }
+                Runs.notRefused(call)?.let { return CaseOutcome.Bad("forward with $what: expected an AttentionException, but it $it") }
             }
             // A float32 backend cannot hold x·W for x = 1e38: an AttentionException, or (a wider backend) a finite y.
             if (len > 0) {
@@ -107,12 +97,12 @@ object LayerContractChecks {
             step += "NaN in x" to { plan.step(poisoned(FloatTensor.zeros(batch, 1, hidden)), cache) }
             step += "null cache" to { plan.step(FloatTensor.zeros(batch, 1, hidden), null) }
             for ((what, call) in step) {
-                mustThrow(call)?.let { return CaseOutcome.Bad("step with $what: expected an AttentionException, but it $it") }
+                Runs.notRefused(call)?.let { return CaseOutcome.Bad("step with $what: expected an AttentionException, but it $it") }
                 if (snapshot(cache) != before) return CaseOutcome.Bad("step with $what changed the cache")
             }
             for ((what, make) in badCaches) {
                 val other = make(batch, len + 1) // made here: a constructor's own exception must not count as the plan's
-                mustThrow { plan.step(FloatTensor.zeros(batch, 1, hidden), other) }
+                Runs.notRefused { plan.step(FloatTensor.zeros(batch, 1, hidden), other) }
                     ?.let { return CaseOutcome.Bad("step with $what: expected an AttentionException, but it $it") }
                 if (other.lengths().any { it != 0 }) return CaseOutcome.Bad("step with $what appended to that cache")
             }

@@ -1,6 +1,7 @@
 package org.attn4j.conformance.tck
 
 import org.attn4j.api.AttentionBackend
+import org.attn4j.api.AttentionException
 import org.attn4j.api.Precision
 import org.attn4j.api.DType
 import org.attn4j.api.AttentionInputs
@@ -83,6 +84,16 @@ internal object Runs {
      */
     fun precisionOf(backend: AttentionBackend, out: Tensor): Precision =
         if (backend.precisionFor(DType.FLOAT64) == Precision.FLOAT64 && out.dtype() == DType.FLOAT64) Precision.FLOAT64 else backend.precision()
+
+    /** A call that must be refused: null when it threw an [AttentionException], else what it did instead. */
+    fun notRefused(call: () -> Any?): String? = try {
+        call()
+        "returned an output"
+    } catch (e: AttentionException) {
+        null
+    } catch (e: Exception) {
+        "threw ${PropertyRunner.describe(e)}"
+    }
 
     /** A note for checks that compare LSE when a backend returns none. */
     const val NO_LSE = "lse not compared: the backend returned no lse although PlanOptions.computeLse = true"
