@@ -81,6 +81,9 @@ all_mutants=(
   "KvSource|readable-loop-negated|344|for (int a = 0; a < t.rank() - 1; a++)|for (int a = 0; a >= t.rank() - 1; a++)|$READ"
   "KvSource|readable-row-end-true|343|if (t.offset() % pitch + w > pitch) return false;|if (t.offset() % pitch + w > pitch) return true;|$READ"
   "KvSource|readable-stride-true|345|t.stride(a) % pitch != 0) return false;|t.stride(a) % pitch != 0) return true;|$READ"
+  # a bias broadcast over the keys (key stride 0) on full tiles, and a per-key bias read every other float (PADDED)
+  "vector/VectorCpuKernels|addStrided-stride0-negated|889|} else if (srcStride == 0 && n >= L) {|} else if (srcStride != 0 && n >= L) {|kernel/boundary-lengths"
+  "vector/VectorCpuKernels|addStrided-broadcast-bound-sub-to-add|891|for (; c <= n - L; c += L) FloatVector.fromArray(F, a, off + c).add(x)|for (; c <= n + L; c += L) FloatVector.fromArray(F, a, off + c).add(x)|kernel/boundary-lengths"
   "KvSource|readable-stride-rest-negated|345|t.stride(a) % pitch != 0|t.stride(a) % pitch == 0|$READ"
 )
 

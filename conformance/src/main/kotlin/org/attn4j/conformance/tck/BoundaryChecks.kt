@@ -86,6 +86,10 @@ object BoundaryChecks {
                     window = if (odd) Window.NONE else Window(maxOf(1, n / 2), 3), causal = odd, topLeft = odd)
                 // Few query rows: keys read in place; two sequences, kv_lens every other time.
                 out += case(s.next(), lq = 3, lk = l, b = 2, hq = 2, hkv = 2, d = 32, kvLens = if (odd) KvLensMode.RANDOM else KvLensMode.NONE)
+                // A bias broadcast over the keys (key stride 0) on full tiles, then a per-key one read every other float;
+                // sinks, so that a bias constant along a row is not a shift that softmax cancels.
+                out += case(s.next(), lq = 6, lk = l, hq = 2, hkv = 1, d = 32, sinks = true, bias = Broadcast("HQ1"))
+                out += case(s.next(), lq = 6, lk = l, hq = 2, hkv = 1, d = 32, bias = Broadcast("BHQK"), layout = Layout.PADDED)
                 // Lq at the boundary: one query tile more or less (MHA), over two KV tiles.
                 out += case(s.next(), lq = l, lk = 70, hq = 1, hkv = 1, d = 64, causal = true, topLeft = odd)
             }

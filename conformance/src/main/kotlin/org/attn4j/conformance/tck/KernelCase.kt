@@ -85,7 +85,10 @@ enum class Layout {
     BLHD_VIEW,
     /** float64 tensors (float32-representable values) */
     FLOAT64,
-    /** float32 with an offset, padded rows and every other element of a row (last-axis stride 2): not contiguous */
+    /**
+     * float32 with an offset, padded rows and every other element of a row (last-axis stride 2): not contiguous.
+     * The bias is laid out the same way (every other element of its last axis, from an offset).
+     */
     PADDED,
     /**
      * views into a larger buffer of the stored type: Q and K start at an offset that is not a multiple of the row width,
@@ -190,7 +193,8 @@ data class KernelCase(
         var inputs = AttentionInputs.of(layOut(stored(q, qDtype)), layOut(stored(k, kvDtype)), layOut(stored(v, kvDtype), skew = true))
         if (bias != null) {
             val shape = bias.shape(batch, qHeads, qLen, kvLen)
-            inputs = inputs.withBias(FloatTensor.of(uniformArray(rnd, Tensor.elementCount(*shape), biasAmplitude), *shape))
+            val b = FloatTensor.of(uniformArray(rnd, Tensor.elementCount(*shape), biasAmplitude), *shape)
+            inputs = inputs.withBias(if (layout == Layout.PADDED) everyOther(b) else b)
         }
         if (mask != null) inputs = inputs.withMask(maskTensor(rnd, mask.shape(batch, qHeads, qLen, kvLen), maskFill))
         if (alibi) {
@@ -249,6 +253,23 @@ data class KernelCase(
             view
         }
         Layout.MISALIGNED -> misaligned(t, skew)
+    }
+
+    /**
+     * [t] (any rank) as a view of every other element of a NaN-filled buffer, from offset 3: last-axis stride 2, so
+     * a backend that reads a bias row as a run of floats reads NaN.
+     */
+    private fun everyOther(t: FloatTensor): FloatTensor {
+        val shape = t.shape()
+        val strides = IntArray(shape.size)
+        var stride = 2
+        for (axis in shape.indices.reversed()) {
+            strides[axis] = stride
+            stride *= shape[axis]
+        }
+        val view = FloatTensor(FloatArray(3 + stride) { Float.NaN }, shape, strides, 3)
+        org.attn4j.api.Tensors.copyInto(t, view)
+        return view
     }
 
     /**
