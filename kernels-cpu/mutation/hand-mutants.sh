@@ -84,6 +84,9 @@ all_mutants=(
   # a bias broadcast over the keys (key stride 0) on full tiles, and a per-key bias read every other float (PADDED)
   "vector/VectorCpuKernels|addStrided-stride0-negated|889|} else if (srcStride == 0 && n >= L) {|} else if (srcStride != 0 && n >= L) {|kernel/boundary-lengths"
   "vector/VectorCpuKernels|addStrided-broadcast-bound-sub-to-add|891|for (; c <= n - L; c += L) FloatVector.fromArray(F, a, off + c).add(x)|for (; c <= n + L; c += L) FloatVector.fromArray(F, a, off + c).add(x)|kernel/boundary-lengths"
+  # head dims no multiple of the lanes over float16/bfloat16 keys: the scalar tails of dot4F16 (key pair) and dot4Bf16 (lone key)
+  "vector/VectorCpuKernels|dot4F16-pair-tail-mul-to-div|479|t0 += q[q0 + e] * kk;|t0 += q[q0 + e] / kk;|kernel/boundary-reduced-storage"
+  "vector/VectorCpuKernels|dot4Bf16-lone-tail-mul-to-div|404|t0 += q[q0 + e] * kk;|t0 += q[q0 + e] / kk;|kernel/boundary-reduced-storage"
   "KvSource|readable-stride-rest-negated|345|t.stride(a) % pitch != 0|t.stride(a) % pitch == 0|$READ"
 )
 
