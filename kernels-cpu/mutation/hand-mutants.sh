@@ -87,6 +87,7 @@ all_mutants=(
   # head dims no multiple of the lanes over float16/bfloat16 keys: the scalar tails of dot4F16 (key pair) and dot4Bf16 (lone key)
   "vector/VectorCpuKernels|dot4F16-pair-tail-mul-to-div|479|t0 += q[q0 + e] * kk;|t0 += q[q0 + e] / kk;|kernel/boundary-reduced-storage"
   "vector/VectorCpuKernels|dot4Bf16-lone-tail-mul-to-div|404|t0 += q[q0 + e] * kk;|t0 += q[q0 + e] / kk;|kernel/boundary-reduced-storage"
+  "vector/VectorCpuKernels|dot4Bf16-lone-loop-negated|391|for (; e <= d - L; e += L) {|for (; e > d - L; e += L) {|kernel/boundary-reduced-storage"
   "KvSource|readable-stride-rest-negated|345|t.stride(a) % pitch != 0|t.stride(a) % pitch == 0|$READ"
 )
 

@@ -265,12 +265,13 @@ object BoundaryChecks {
         for (page in p.pageSizes()) {
             out += ReducedCase(case(s.next(), lq = 2, lk = 3 * page + 1, b = 2, hq = 2, hkv = 2, d = 32, causal = true, kvDtype = next()), decode = true, page = page + 1)
         }
-        // Head dims that are no multiple of the vector width, odd key counts: the scalar tails of the converting dot
-        // products (in a key pair and in the last, unpaired key), in 4-row blocks and a lone row, read and decoded.
+        // Head dims that are no multiple of the vector width (and one below it), odd key counts: the scalar tails of the
+        // converting dot products (in a key pair and in the last, unpaired key), in 4-row blocks and a lone row.
         for (lanes in p.lanes().filter { it > 1 }.take(1)) {
             for (dt in REDUCED) {
                 out += ReducedCase(case(s.next(), lq = 5, lk = t0 + 3, hq = 2, hkv = 1, d = 2 * lanes + 3, kvDtype = dt), decode = false)
                 out += ReducedCase(case(s.next(), lq = 1, lk = 2 * t0 + 1, hq = 4, hkv = 1, d = lanes + 1, dv = lanes - 1, kvDtype = dt), decode = true)
+                out += ReducedCase(case(s.next(), lq = 4, lk = t0 + 1, hq = 1, hkv = 1, d = lanes - 3, kvDtype = dt), decode = false)
             }
         }
         return out
