@@ -88,6 +88,9 @@ all_mutants=(
   "vector/VectorCpuKernels|dot4F16-pair-tail-mul-to-div|479|t0 += q[q0 + e] * kk;|t0 += q[q0 + e] / kk;|kernel/boundary-reduced-storage"
   "vector/VectorCpuKernels|dot4Bf16-lone-tail-mul-to-div|404|t0 += q[q0 + e] * kk;|t0 += q[q0 + e] / kk;|kernel/boundary-reduced-storage"
   "vector/VectorCpuKernels|dot4Bf16-lone-loop-negated|391|for (; e <= d - L; e += L) {|for (; e > d - L; e += L) {|kernel/boundary-reduced-storage"
+  # packed keys scored for a last block of 2 or 3 rows over a double tile (two steps of 4 vectors of columns)
+  "vector/VectorCpuKernels|transposed2-kb-add-to-sub|783|int kb = ktOff + c;|int kb = ktOff - c;|kernel/boundary-lengths"
+  "vector/VectorCpuKernels|transposed2-store-add-to-sub|804|a10.mul(scale).intoArray(s, s1 + c);|a10.mul(scale).intoArray(s, s1 - c);|kernel/boundary-lengths"
   "KvSource|readable-stride-rest-negated|345|t.stride(a) % pitch != 0|t.stride(a) % pitch == 0|$READ"
 )
 

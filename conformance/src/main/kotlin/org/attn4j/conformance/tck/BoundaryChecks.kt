@@ -90,6 +90,8 @@ object BoundaryChecks {
                 // sinks, so that a bias constant along a row is not a shift that softmax cancels.
                 out += case(s.next(), lq = 6, lk = l, hq = 2, hkv = 1, d = 32, sinks = true, bias = Broadcast("HQ1"))
                 out += case(s.next(), lq = 6, lk = l, hq = 2, hkv = 1, d = 32, bias = Broadcast("BHQK"), layout = Layout.PADDED)
+                // Packed keys (d <= 64: a double tile) scored for a last row block of 2 or 3 queries (MHA).
+                out += case(s.next(), lq = if (odd) 35 else 34, lk = l, hq = 2, hkv = 2, d = 64)
                 // Lq at the boundary: one query tile more or less (MHA), over two KV tiles.
                 out += case(s.next(), lq = l, lk = 70, hq = 1, hkv = 1, d = 64, causal = true, topLeft = odd)
             }
