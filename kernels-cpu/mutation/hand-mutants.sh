@@ -91,6 +91,10 @@ all_mutants=(
   # packed keys scored for a last block of 2 or 3 rows over a double tile (two steps of 4 vectors of columns)
   "vector/VectorCpuKernels|transposed2-kb-add-to-sub|783|int kb = ktOff + c;|int kb = ktOff - c;|kernel/boundary-lengths"
   "vector/VectorCpuKernels|transposed2-store-add-to-sub|804|a10.mul(scale).intoArray(s, s1 + c);|a10.mul(scale).intoArray(s, s1 - c);|kernel/boundary-lengths"
+  # the converting dot products' last block of 2 or 3 rows (rows 1 and 2 are stored; row 0's store is overwritten by row 3's)
+  "vector/VectorCpuKernels|dotScoresF16-rest-t1-mul-to-div|1626|t1 += q[q1 + e] * kk;|t1 += q[q1 + e] / kk;|kernel/boundary-reduced-storage"
+  "vector/VectorCpuKernels|dotScoresF16-rest-t2-mul-to-div|1627|t2 += q[q2 + e] * kk;|t2 += q[q2 + e] / kk;|kernel/boundary-reduced-storage"
+  "vector/VectorCpuKernels|dotScoresI8-rest-scale-step-mul-to-div|1752|float f = scale * scales[scale0 + c * scaleStep];|float f = scale * scales[scale0 + c / scaleStep];|kernel/boundary-reduced-storage"
   "KvSource|readable-stride-rest-negated|345|t.stride(a) % pitch != 0|t.stride(a) % pitch == 0|$READ"
 )
 
