@@ -95,6 +95,9 @@ all_mutants=(
   "vector/VectorCpuKernels|dotScoresF16-rest-t1-mul-to-div|1626|t1 += q[q1 + e] * kk;|t1 += q[q1 + e] / kk;|kernel/boundary-reduced-storage"
   "vector/VectorCpuKernels|dotScoresF16-rest-t2-mul-to-div|1627|t2 += q[q2 + e] * kk;|t2 += q[q2 + e] / kk;|kernel/boundary-reduced-storage"
   "vector/VectorCpuKernels|dotScoresI8-rest-scale-step-mul-to-div|1752|float f = scale * scales[scale0 + c * scaleStep];|float f = scale * scales[scale0 + c / scaleStep];|kernel/boundary-reduced-storage"
+  # decode of a KV group of 3 over a float16 tiled cache, last tile 3L + 2 keys: transposedScoresF16's third row, one-vector step
+  "vector/VectorCpuKernels|transposedScoresF16-q3-boundary|1938|int q3 = m > 3 ? q0 + 3 * qStride : q0;|int q3 = m >= 3 ? q0 + 3 * qStride : q0;|kernel/boundary-reduced-storage"
+  "vector/VectorCpuKernels|transposedScoresF16-one-vector-kb-add-to-sub|1973|int kb = ktOff + c;|int kb = ktOff - c;|kernel/boundary-reduced-storage"
   "KvSource|readable-stride-rest-negated|345|t.stride(a) % pitch != 0|t.stride(a) % pitch == 0|$READ"
 )
 

@@ -274,6 +274,9 @@ object BoundaryChecks {
                 out += ReducedCase(case(s.next(), lq = 5, lk = t0 + 3, hq = 2, hkv = 1, d = 2 * lanes + 3, kvDtype = dt), decode = false)
                 out += ReducedCase(case(s.next(), lq = 1, lk = 2 * t0 + 1, hq = 4, hkv = 1, d = lanes + 1, dv = lanes - 1, kvDtype = dt), decode = true)
                 out += ReducedCase(case(s.next(), lq = 4, lk = t0 + 1, hq = 1, hkv = 1, d = lanes - 3, kvDtype = dt), decode = false)
+                // Decode of a KV group of 3 (a block of 3 rows) over the backend's cache, the last tile ending 3L + 2
+                // keys in: two-vector, one-vector and scalar steps of the transposed converting scores.
+                out += ReducedCase(case(s.next(), lq = 1, lk = t0 + 3 * lanes + 2, hq = 3, hkv = 1, d = lanes + 5, kvDtype = dt), decode = true)
                 // A last block of 2, then 3 query rows (MHA), KV heads interleaved ([B, L, H, D] views: an int8 key row's
                 // scale is every Hkv-th one).
                 for (lq in listOf(6, 7)) {
