@@ -269,7 +269,7 @@ object BoundaryChecks {
         }
         // Head dims that are no multiple of the vector width (and one below it), odd key counts: the scalar tails of the
         // converting dot products (in a key pair and in the last, unpaired key), in 4-row blocks and a lone row.
-        for (lanes in p.lanes().filter { it > 1 }.take(1)) {
+        p.lanes().firstOrNull { it >= 4 }?.let { lanes ->
             for (dt in REDUCED) {
                 out += ReducedCase(case(s.next(), lq = 5, lk = t0 + 3, hq = 2, hkv = 1, d = 2 * lanes + 3, kvDtype = dt), decode = false)
                 out += ReducedCase(case(s.next(), lq = 1, lk = 2 * t0 + 1, hq = 4, hkv = 1, d = lanes + 1, dv = lanes - 1, kvDtype = dt), decode = true)

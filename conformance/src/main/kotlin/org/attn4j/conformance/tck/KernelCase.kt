@@ -194,7 +194,7 @@ data class KernelCase(
         if (bias != null) {
             val shape = bias.shape(batch, qHeads, qLen, kvLen)
             val b = FloatTensor.of(uniformArray(rnd, Tensor.elementCount(*shape), biasAmplitude), *shape)
-            inputs = inputs.withBias(if (layout == Layout.PADDED) everyOther(b) else b)
+            inputs = inputs.withBias(if (layout == Layout.PADDED) everyOther(b, rowPadding = 0, offset = 3) else b)
         }
         if (mask != null) inputs = inputs.withMask(maskTensor(rnd, mask.shape(batch, qHeads, qLen, kvLen), maskFill))
         if (alibi) {
@@ -241,33 +241,26 @@ data class KernelCase(
             org.attn4j.api.Tensors.copyInto(t, blhd.permute(0, 2, 1, 3))
             blhd.permute(0, 2, 1, 3)
         }
-        Layout.PADDED -> {
-            // Rows of D values two apart (last-axis stride 2), padded to 2D + 3, the whole view starting at offset 5:
-            // strides are not C order and a row is not a run of floats.
-            val s = t.shape()
-            val padded = 2 * s[3] + 3
-            val storage = FloatArray(5 + Tensor.elementCount(s[0], s[1], s[2], padded)) { Float.NaN } // NaN padding: reading it shows
-            val strides = intArrayOf(s[1] * s[2] * padded, s[2] * padded, padded, 2)
-            val view = FloatTensor(storage, s, strides, 5)
-            org.attn4j.api.Tensors.copyInto(t, view)
-            view
-        }
+        // Rows of D values two apart, padded to 2D + 3, from offset 5: strides are not C order and a row is not a run of floats.
+        Layout.PADDED -> everyOther(t, rowPadding = 3, offset = 5)
         Layout.MISALIGNED -> misaligned(t, skew)
     }
 
     /**
-     * [t] (any rank) as a view of every other element of a NaN-filled buffer, from offset 3: last-axis stride 2, so
-     * a backend that reads a bias row as a run of floats reads NaN.
+     * [t] (float32, any rank) as a view into a NaN-filled buffer: every other element of a row (last-axis stride 2),
+     * rows `2W + rowPadding` apart, the view starting at [offset]. A backend that reads a row as a run of floats, or
+     * reads the padding, reads NaN.
      */
-    private fun everyOther(t: FloatTensor): FloatTensor {
+    private fun everyOther(t: Tensor, rowPadding: Int, offset: Int): FloatTensor {
         val shape = t.shape()
         val strides = IntArray(shape.size)
-        var stride = 2
-        for (axis in shape.indices.reversed()) {
+        var stride = 2 * shape.last() + rowPadding
+        strides[shape.size - 1] = 2
+        for (axis in shape.size - 2 downTo 0) {
             strides[axis] = stride
             stride *= shape[axis]
         }
-        val view = FloatTensor(FloatArray(3 + stride) { Float.NaN }, shape, strides, 3)
+        val view = FloatTensor(FloatArray(offset + stride) { Float.NaN }, shape, strides, offset)
         org.attn4j.api.Tensors.copyInto(t, view)
         return view
     }
