@@ -82,7 +82,37 @@ class StorageChecksTest : FunSpec({
         report.failures.map { it.check }.toSet() shouldBe setOf("layer/reduced-kv-cache", "layer/mla-reduced-kv-cache")
         report.failures.first().message shouldContain "storage shift"
     }
+
+    test("a layer that reads its stored keys 2^-12 off (inside the storage bound) fails the tight judgement over the same stored values") {
+        val report = AttentionTck.run(SlightMisread(), config.toBuilder().iterations(30).checks("layer/reduced-kv-cache").build(), record = false)
+        report.failures.map { it.check } shouldBe listOf("layer/reduced-kv-cache")
+        report.failures.first().message shouldContain "over the same stored values"
+    }
 })
+
+/**
+ * The reference, but its reduced layer cache hands attention keys scaled by `1 + 2^-12` (a conversion slip far inside
+ * bfloat16's and int8's rounding); `keys(s)` still reads what is stored.
+ */
+private class SlightMisread(private val ref: ReferenceBackend = ReferenceBackend()) : AttentionBackend by ref {
+    override fun supportStorage(dtype: DType): Support = ref.supportStorage(dtype)
+    override fun name(): String = "slight-misread"
+
+    override fun planLayer(config: LayerConfig, weights: LayerWeights, options: PlanOptions): LayerPlan {
+        val inner = ref.planLayer(config, weights, options)
+        return object : LayerPlan by inner {
+            override fun newCache(batch: Int, maxLength: Int, storage: DType): KvCache = Misread(inner.newCache(batch, maxLength, storage))
+        }
+    }
+
+    private class Misread(private val cache: KvCache) : KvCache by cache {
+        override fun gather(q: Tensor): AttentionInputs {
+            val g = cache.gather(q)
+            val k = DoubleTensor.of(g.k().toDoubleArray().map { it * (1 + 1.0 / 4096) }.toDoubleArray(), *g.k().shape())
+            return AttentionInputs(g.q(), k, g.v(), g.bias(), g.mask(), g.alibiSlopes(), g.sinks(), g.kvLens())
+        }
+    }
+}
 
 /** The reference, but declining the reduced types (as a backend written before them does). */
 private class Declining(private val ref: ReferenceBackend = ReferenceBackend()) : AttentionBackend by ref {
