@@ -98,6 +98,12 @@ all_mutants=(
   # decode of a KV group of 3 over a float16 tiled cache, last tile 3L + 2 keys: transposedScoresF16's third row, one-vector step
   "vector/VectorCpuKernels|transposedScoresF16-q3-boundary|1938|int q3 = m > 3 ? q0 + 3 * qStride : q0;|int q3 = m >= 3 ? q0 + 3 * qStride : q0;|kernel/boundary-reduced-storage"
   "vector/VectorCpuKernels|transposedScoresF16-one-vector-kb-add-to-sub|1973|int kb = ktOff + c;|int kb = ktOff - c;|kernel/boundary-reduced-storage"
+  # int8 V rows of 3L + 1 over a [B, L, H, D] view with 2 KV heads: accumulateRowsI8's two-vector step reads every second
+  # scale row; its one-vector step runs at e = 2L (it ran only at e = 0 before)
+  "vector/VectorCpuKernels|accumulateRowsI8-double-scale-step-mul-to-div|1783|float w = scales[scale0 + c * scaleStep];|float w = scales[scale0 + c / scaleStep];|kernel/boundary-reduced-storage"
+  "vector/VectorCpuKernels|accumulateRowsI8-single-o0-add-to-sub|1809|FloatVector.fromArray(F, o, o0 + e).mul(f0)|FloatVector.fromArray(F, o, o0 - e).mul(f0)|kernel/boundary-reduced-storage"
+  "vector/VectorCpuKernels|accumulateRowsI8-single-vb-add-to-sub|1811|int vb = vOff + e;|int vb = vOff - e;|kernel/boundary-reduced-storage"
+  "vector/VectorCpuKernels|accumulateRowsI8-single-store-o1-add-to-sub|1821|a1.intoArray(o, o1 + e);|a1.intoArray(o, o1 - e);|kernel/boundary-reduced-storage"
   "KvSource|readable-stride-rest-negated|345|t.stride(a) % pitch != 0|t.stride(a) % pitch == 0|$READ"
 )
 

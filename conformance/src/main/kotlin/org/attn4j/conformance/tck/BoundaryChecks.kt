@@ -283,6 +283,10 @@ object BoundaryChecks {
                     out += ReducedCase(case(s.next(), lq = lq, lk = t0 + 3, hq = 2, hkv = 2, d = lanes + 5, kvDtype = dt,
                         layout = Layout.BLHD_VIEW), decode = false)
                 }
+                // V rows of 3L + 1 over [B, L, H, D] views with 2 KV heads: the converting P V takes its two-vector step
+                // (an int8 value row's scale is every second one), then a one-vector step at 2L, then the scalar tail.
+                out += ReducedCase(case(s.next(), lq = 5, lk = t0 + 3, hq = 2, hkv = 2, d = 3 * lanes + 1, kvDtype = dt,
+                    layout = Layout.BLHD_VIEW), decode = false)
             }
         }
         return out
