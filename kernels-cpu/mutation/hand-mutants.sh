@@ -104,6 +104,12 @@ all_mutants=(
   "vector/VectorCpuKernels|accumulateRowsI8-single-o0-add-to-sub|1809|FloatVector.fromArray(F, o, o0 + e).mul(f0)|FloatVector.fromArray(F, o, o0 - e).mul(f0)|kernel/boundary-reduced-storage"
   "vector/VectorCpuKernels|accumulateRowsI8-single-vb-add-to-sub|1811|int vb = vOff + e;|int vb = vOff - e;|kernel/boundary-reduced-storage"
   "vector/VectorCpuKernels|accumulateRowsI8-single-store-o1-add-to-sub|1821|a1.intoArray(o, o1 + e);|a1.intoArray(o, o1 - e);|kernel/boundary-reduced-storage"
+  "vector/VectorCpuKernels|accumulateRowsI8-single-o1-add-to-sub|1809|FloatVector.fromArray(F, o, o1 + e).mul(f1)|FloatVector.fromArray(F, o, o1 - e).mul(f1)|kernel/boundary-reduced-storage"
+  "vector/VectorCpuKernels|accumulateRowsI8-single-o2-add-to-sub|1810|FloatVector.fromArray(F, o, o2 + e).mul(f2)|FloatVector.fromArray(F, o, o2 - e).mul(f2)|kernel/boundary-reduced-storage"
+  "vector/VectorCpuKernels|accumulateRowsI8-single-o3-add-to-sub|1810|FloatVector.fromArray(F, o, o3 + e).mul(f3)|FloatVector.fromArray(F, o, o3 - e).mul(f3)|kernel/boundary-reduced-storage"
+  "vector/VectorCpuKernels|accumulateRowsI8-single-store-o0-add-to-sub|1820|a0.intoArray(o, o0 + e);|a0.intoArray(o, o0 - e);|kernel/boundary-reduced-storage"
+  "vector/VectorCpuKernels|accumulateRowsI8-single-store-o2-add-to-sub|1822|a2.intoArray(o, o2 + e);|a2.intoArray(o, o2 - e);|kernel/boundary-reduced-storage"
+  "vector/VectorCpuKernels|accumulateRowsI8-single-store-o3-add-to-sub|1823|a3.intoArray(o, o3 + e);|a3.intoArray(o, o3 - e);|kernel/boundary-reduced-storage"
   "KvSource|readable-stride-rest-negated|345|t.stride(a) % pitch != 0|t.stride(a) % pitch == 0|$READ"
 )
 
