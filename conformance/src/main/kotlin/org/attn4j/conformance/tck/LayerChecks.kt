@@ -385,12 +385,17 @@ object LayerChecks {
             y to cache
         }
 
-    /** Judges [stepped] against [ref]: the accuracy rule's allowance plus [shift]. */
-    private fun judgeShifted(what: String, stepped: Tensor, ref: Tensor, naive: Tensor?, precision: Precision, scale: Double, shift: Double, note: String): CaseOutcome {
-        val allowed = Accuracy.allowance(ref, naive, precision, scale) + shift
-        val (ratio, problem) = Agree.check("y", stepped, ref, allowed)
-        return if (problem != null) CaseOutcome.Bad("$what against the float64 reference with a float64 cache (allowed: accuracy rule + storage shift %.3g): $problem".format(shift))
-        else CaseOutcome.Ok(ratio, listOf(note))
+    /**
+     * Judges [stepped] against [expected] (the reference over a float64 cache, or over the same stored values): the
+     * accuracy rule's allowance (from [ref64] and [naive], as for a float64 cache) plus [shift]; [against] names the
+     * oracle in a failure.
+     */
+    private fun judgeShifted(what: String, stepped: Tensor, expected: Tensor, ref64: Tensor, naive: Tensor?, precision: Precision,
+                             scale: Double, shift: Double, against: String, notes: List<String> = emptyList()): CaseOutcome {
+        val allowed = Accuracy.allowance(ref64, naive, precision, scale) + shift
+        val (ratio, problem) = Agree.check("y", stepped, expected, allowed)
+        return if (problem != null) CaseOutcome.Bad("$what against $against (allowed: accuracy rule + shift %.3g): $problem".format(shift))
+        else CaseOutcome.Ok(ratio, notes)
     }
 
     /**
@@ -424,19 +429,14 @@ object LayerChecks {
         return e
     }
 
+    private const val OVER_FLOAT64 = "the float64 reference with a float64 cache (storage shift: the worst-case bound)"
+
     /**
-     * The tight half of a reduced-cache check: [stepped] against the float64 reference over the *same stored values*
-     * (the API's cache of that type), allowed the accuracy rule ([ref64] and [naive], as for a float64 cache) plus the
-     * [shift] that the measured differences between the backend's stored elements and the reference's make. Where
-     * both round alike the shift is 0, so a kernel that reads a stored element wrong cannot hide in the storage bound.
+     * Over the same stored values (the API's cache of that type), the shift comes from the measured differences between
+     * the backend's stored elements and the reference's: 0 where both round alike, so a kernel that reads a stored
+     * element wrong cannot hide in the storage bound.
      */
-    private fun judgeStored(what: String, stepped: Tensor, refStored: Tensor, ref64: Tensor, naive: Tensor?, precision: Precision,
-                            scale: Double, shift: Double): CaseOutcome {
-        val allowed = Accuracy.allowance(ref64, naive, precision, scale) + shift
-        val (ratio, problem) = Agree.check("y", stepped, refStored, allowed)
-        return if (problem != null) CaseOutcome.Bad("$what against the float64 reference over the same stored values (allowed: accuracy rule + shift %.3g from the stored elements that differ): $problem".format(shift))
-        else CaseOutcome.Ok(ratio)
-    }
+    private const val OVER_STORED = "the float64 reference over the same stored values (shift: from the stored elements that differ)"
 
     /** Both judgements pass, or the first that fails; the larger ratio. */
     private fun both(loose: CaseOutcome, tight: CaseOutcome): CaseOutcome = when {
@@ -495,8 +495,8 @@ object LayerChecks {
                 val naive = if (backend.precision() == Precision.FLOAT32) Naive32.standardLayer(c.config, c.weights, a.x, null, null) else null
                 val what = "y (steps ${a.chunks.contentToString()}, ${c.cacheDtype} cache)"
                 val storedShift = storageShift(c.config.attentionSpec().effectiveScale(), qNorm1, eK, vMax + storageError(c.cacheDtype, vMax), eV, c.weights.wo())
-                both(judgeShifted(what, stepped!!, ref, naive, backend.precision(), scaleOf(c, ref), shift, toleranceNote(c.cacheDtype)),
-                    judgeStored(what, stepped, refStored, ref, naive, backend.precision(), scaleOf(c, ref), storedShift))
+                both(judgeShifted(what, stepped!!, ref, ref, naive, backend.precision(), scaleOf(c, ref), shift, OVER_FLOAT64, listOf(toleranceNote(c.cacheDtype))),
+                    judgeShifted(what, stepped, refStored, ref, naive, backend.precision(), scaleOf(c, ref), storedShift, OVER_STORED))
             }
         }
     }
@@ -566,8 +566,8 @@ object LayerChecks {
                 val naive = if (backend.precision() == Precision.FLOAT32) Naive32.mlaLayer(c.config, c.weights, a.x, null) else null
                 val what = "y (steps ${a.chunks.contentToString()}, ${c.cacheDtype} latent cache, ${c.path} path)"
                 val storedShift = storageShift(c.config.attentionSpec().effectiveScale(), scoreWeight, eStored, uvRow * (latentMax + e), uvRow * eStored, w.wO())
-                both(judgeShifted(what, stepped!!, ref, naive, backend.precision(), scaleOf(c, ref), shift, toleranceNote(c.cacheDtype)),
-                    judgeStored(what, stepped, refStored, ref, naive, backend.precision(), scaleOf(c, ref), storedShift))
+                both(judgeShifted(what, stepped!!, ref, ref, naive, backend.precision(), scaleOf(c, ref), shift, OVER_FLOAT64, listOf(toleranceNote(c.cacheDtype))),
+                    judgeShifted(what, stepped, refStored, ref, naive, backend.precision(), scaleOf(c, ref), storedShift, OVER_STORED))
             }
         }
     }

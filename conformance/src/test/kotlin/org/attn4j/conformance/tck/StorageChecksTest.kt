@@ -78,41 +78,17 @@ class StorageChecksTest : FunSpec({
     }
 
     test("a layer that keeps its cache at 5 significant bits (coarser than bfloat16) fails the reduced-cache layer checks") {
-        val report = AttentionTck.run(CoarseCache(), config.toBuilder().iterations(80).checks("reduced-kv-cache").build(), record = false)
+        val report = AttentionTck.run(WrappedLayerCache("coarse-cache", ::Coarse), config.toBuilder().iterations(80).checks("reduced-kv-cache").build(), record = false)
         report.failures.map { it.check }.toSet() shouldBe setOf("layer/reduced-kv-cache", "layer/mla-reduced-kv-cache")
         report.failures.first().message shouldContain "storage shift"
     }
 
     test("a layer that reads its stored keys 2^-12 off (inside the storage bound) fails the tight judgement over the same stored values") {
-        val report = AttentionTck.run(SlightMisread(), config.toBuilder().iterations(30).checks("layer/reduced-kv-cache").build(), record = false)
+        val report = AttentionTck.run(WrappedLayerCache("slight-misread", ::Misread), config.toBuilder().iterations(30).checks("layer/reduced-kv-cache").build(), record = false)
         report.failures.map { it.check } shouldBe listOf("layer/reduced-kv-cache")
         report.failures.first().message shouldContain "over the same stored values"
     }
 })
-
-/**
- * The reference, but its reduced layer cache hands attention keys scaled by `1 + 2^-12` (a conversion slip far inside
- * bfloat16's and int8's rounding); `keys(s)` still reads what is stored.
- */
-private class SlightMisread(private val ref: ReferenceBackend = ReferenceBackend()) : AttentionBackend by ref {
-    override fun supportStorage(dtype: DType): Support = ref.supportStorage(dtype)
-    override fun name(): String = "slight-misread"
-
-    override fun planLayer(config: LayerConfig, weights: LayerWeights, options: PlanOptions): LayerPlan {
-        val inner = ref.planLayer(config, weights, options)
-        return object : LayerPlan by inner {
-            override fun newCache(batch: Int, maxLength: Int, storage: DType): KvCache = Misread(inner.newCache(batch, maxLength, storage))
-        }
-    }
-
-    private class Misread(private val cache: KvCache) : KvCache by cache {
-        override fun gather(q: Tensor): AttentionInputs {
-            val g = cache.gather(q)
-            val k = DoubleTensor.of(g.k().toDoubleArray().map { it * (1 + 1.0 / 4096) }.toDoubleArray(), *g.k().shape())
-            return AttentionInputs(g.q(), k, g.v(), g.bias(), g.mask(), g.alibiSlopes(), g.sinks(), g.kvLens())
-        }
-    }
-}
 
 /** The reference, but declining the reduced types (as a backend written before them does). */
 private class Declining(private val ref: ReferenceBackend = ReferenceBackend()) : AttentionBackend by ref {
@@ -146,25 +122,39 @@ private class FirstScaleOnly(private val ref: ReferenceBackend = ReferenceBacken
     }
 }
 
-/** The reference, but a reduced layer cache rounds what is appended to 5 significant bits first. */
-private class CoarseCache(private val ref: ReferenceBackend = ReferenceBackend()) : AttentionBackend by ref {
+/** The reference, but every reduced layer cache it makes is wrapped by [wrap] (a storage bug planted in the cache). */
+private class WrappedLayerCache(private val name: String, private val wrap: (KvCache) -> KvCache,
+                                private val ref: ReferenceBackend = ReferenceBackend()) : AttentionBackend by ref {
     // Kotlin's `by` does not forward Java default methods: say it, like the reference, reads every type.
     override fun supportStorage(dtype: DType): Support = ref.supportStorage(dtype)
-    override fun name(): String = "coarse-cache"
+    override fun name(): String = name
 
     override fun planLayer(config: LayerConfig, weights: LayerWeights, options: PlanOptions): LayerPlan {
         val inner = ref.planLayer(config, weights, options)
         return object : LayerPlan by inner {
-            override fun newCache(batch: Int, maxLength: Int, storage: DType): KvCache = Coarse(inner.newCache(batch, maxLength, storage))
+            override fun newCache(batch: Int, maxLength: Int, storage: DType): KvCache = wrap(inner.newCache(batch, maxLength, storage))
         }
     }
+}
 
-    private class Coarse(private val cache: KvCache) : KvCache by cache {
-        override fun append(k: Tensor, v: Tensor?) = cache.append(coarse(k), v?.let(::coarse))
-        override fun append(sequence: Int, k: Tensor, v: Tensor?) = cache.append(sequence, coarse(k), v?.let(::coarse))
+/** A reduced layer cache that rounds what is appended to 5 significant bits first. */
+private class Coarse(private val cache: KvCache) : KvCache by cache {
+    override fun append(k: Tensor, v: Tensor?) = cache.append(coarse(k), v?.let(::coarse))
+    override fun append(sequence: Int, k: Tensor, v: Tensor?) = cache.append(sequence, coarse(k), v?.let(::coarse))
 
-        private fun coarse(t: Tensor): Tensor = DoubleTensor.of(t.toDoubleArray().map {
-            if (it == 0.0) 0.0 else { val e = Math.getExponent(it) - 4; Math.scalb(Math.rint(Math.scalb(it, -e)), e) }
-        }.toDoubleArray(), *t.shape())
+    private fun coarse(t: Tensor): Tensor = DoubleTensor.of(t.toDoubleArray().map {
+        if (it == 0.0) 0.0 else { val e = Math.getExponent(it) - 4; Math.scalb(Math.rint(Math.scalb(it, -e)), e) }
+    }.toDoubleArray(), *t.shape())
+}
+
+/**
+ * A reduced layer cache that hands attention keys scaled by `1 + 2^-12` (a conversion slip far inside bfloat16's and
+ * int8's rounding); `keys(s)` still reads what is stored.
+ */
+private class Misread(private val cache: KvCache) : KvCache by cache {
+    override fun gather(q: Tensor): AttentionInputs {
+        val g = cache.gather(q)
+        val k = DoubleTensor.of(g.k().toDoubleArray().map { it * (1 + 1.0 / 4096) }.toDoubleArray(), *g.k().shape())
+        return AttentionInputs(g.q(), k, g.v(), g.bias(), g.mask(), g.alibiSlopes(), g.sinks(), g.kvLens())
     }
 }
