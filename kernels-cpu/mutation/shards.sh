@@ -16,6 +16,9 @@
 # THREADS (PIT threads, default 2), MVN_FLAGS (extra Maven arguments, e.g. -o or -Dmaven.repo.local=...).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# a stopped shard can leave PIT's minion behind; one running a WorkerPool mutant that leaks threads once held 32k
+# threads and broke every later Maven run ("unable to create native thread"). Take the minions down with the script.
+trap 'pkill -f org.pitest.coverage.execute.CoverageMinion || true; pkill -f org.pitest.mutationtest.execute.MutationTestMinion || true' EXIT
 
 # method groups of a class: "Class/group" -> its methods (names as javap prints them; lambdas count with their method)
 declare -A METHOD_GROUPS=(
