@@ -340,8 +340,8 @@ object LayerChecks {
             DType.FLOAT16 -> "2^-11 max|x| + 2^-25"
             DType.INT8 -> "max|x| / 254 (half an int8 step)"
             else -> "0"
-        } + " per element (+ 2^-20 max|x|); and |y - ref64 over the same stored values| <= rule + that shift with e_k, e_v = the largest " +
-        "difference between the backend's stored elements and the reference's (0 where both round alike)"
+        } + " per element (+ 2^-20 max|x|); every stored element within that e of the exact one; and |y - ref64 over the backend's " +
+        "own stored values (read back)| <= rule, no shift"
 
     /**
      * How far attention over stored K/V can move from attention over the exact ones, through the layer's output
@@ -369,13 +369,18 @@ object LayerChecks {
     /**
      * The float64 reference layer fed in [a]'s chunks through a float64 cache, or with [storage] through the API's own
      * [ContiguousKvCache] of that type (rounded or quantized by [org.attn4j.api.Quantization] as appended, read back
-     * exactly): attention over exactly the values such a cache stores. `y` and the cache.
+     * exactly), or with [replay] through a float64 cache that takes, in place of each appended row, the backend's
+     * stored row at that position. `y` and the cache.
      */
     private fun referenceSteps(config: LayerConfig, weights: LayerWeights, a: Activations, batch: Int, hidden: Int,
-                               storage: DType? = null): Pair<Tensor, KvCache> =
+                               storage: DType? = null, replay: StoredCache? = null): Pair<Tensor, KvCache> =
         REFERENCE.planLayer(config, weights, PlanOptions(1, false, PlanOptions.MlaPath.NAIVE)).use { plan ->
             val len = a.x.size(1)
-            val cache = if (storage == null) plan.newCache(batch, len) else plan.newCache(batch, len, storage)
+            val cache = when {
+                replay != null -> Replay(plan.newCache(batch, len), replay)
+                storage == null -> plan.newCache(batch, len)
+                else -> plan.newCache(batch, len, storage)
+            }
             val y = DoubleTensor.zeros(batch, len, hidden)
             var at = 0
             for (n in a.chunks) {
@@ -386,7 +391,7 @@ object LayerChecks {
         }
 
     /**
-     * Judges [stepped] against [expected] (the reference over a float64 cache, or over the same stored values): the
+     * Judges [stepped] against [expected] (the reference over a float64 cache, or over the backend's stored values): the
      * accuracy rule's allowance (from [ref64] and [naive], as for a float64 cache) plus [shift]; [against] names the
      * oracle in a failure.
      */
@@ -404,6 +409,33 @@ object LayerChecks {
      */
     private class StoredCache(val keys: List<DoubleArray>, val values: List<DoubleArray>)
 
+    /**
+     * A float64 cache that stores, in place of what the reference appends, the backend's stored elements at the same
+     * positions: the reference stepped through it attends over exactly the values the backend's cache holds, so what
+     * is left between the two is the backend's float32 arithmetic (a past row of a cache never changes, so the rows
+     * read back after the last step are the rows every earlier step attended over).
+     */
+    private class Replay(private val inner: KvCache, private val stored: StoredCache) : KvCache by inner {
+        override fun append(k: Tensor, v: Tensor?) {
+            for (s in 0 until inner.sequences()) append(s, k.select(0, s), v?.select(0, s))
+        }
+
+        override fun append(sequence: Int, k: Tensor, v: Tensor?) =
+            inner.append(sequence, rows(stored.keys[sequence], k, sequence), v?.let { rows(stored.values[sequence], it, sequence) })
+
+        /** The stored rows `[heads, n, width]` that replace [chunk], from the sequence's `[heads, length, width]`. */
+        private fun rows(all: DoubleArray, chunk: Tensor, sequence: Int): Tensor {
+            val (heads, n, width) = Triple(chunk.size(0), chunk.size(1), chunk.size(2))
+            val length = all.size / (heads * width)
+            val at = inner.length(sequence)
+            return DoubleTensor.of(DoubleArray(heads * n * width) { i ->
+                val h = i / (n * width)
+                val t = i / width % n
+                all[(h * length + at + t) * width + i % width]
+            }, heads, n, width)
+        }
+    }
+
     private fun readBack(cache: KvCache, sequences: Int): StoredCache {
         val k = (0 until sequences).map { cache.keys(it).toDoubleArray() }
         val v = (0 until sequences).map { if (cache.vHeadDim() > 0) cache.values(it).toDoubleArray() else DoubleArray(0) }
@@ -411,32 +443,30 @@ object LayerChecks {
     }
 
     /**
-     * The largest `|backend - reference|` over the stored elements of one kind: the rounding of a float32 value and of
-     * its float64 original can land on neighbouring storage values (and int8's scale differs by float32 rounding).
-     * A backend that stores more or fewer elements than the reference's cache breaks the cache contract.
+     * Every element the backend stored is the exact (float64) element rounded to [dtype]: within [storageError] of the
+     * reference's float64 cache, the same count, finite. Throws [ContractViolation] naming the first that is not.
      */
-    private fun storedDiff(what: String, backend: List<DoubleArray>, reference: KvCache, values: Boolean): Double {
-        var e = 0.0
+    private fun requireStored(what: String, backend: List<DoubleArray>, exact: KvCache, values: Boolean, dtype: DType) {
         for (s in backend.indices) {
-            val want = (if (values) reference.values(s) else reference.keys(s)).toDoubleArray()
+            val want = (if (values) exact.values(s) else exact.keys(s)).toDoubleArray()
             val got = backend[s]
             if (got.size != want.size) throw ContractViolation("cache.$what($s) holds ${got.size} elements after the steps, the reference's ${want.size}")
+            val limit = storageError(dtype, want.maxOfOrNull { abs(it) } ?: 0.0)
             for (i in want.indices) {
                 if (!got[i].isFinite()) throw ContractViolation("cache.$what($s) holds ${got[i]} at flat index $i after finite steps")
-                e = maxOf(e, abs(got[i] - want[i]))
+                if (abs(got[i] - want[i]) > limit) throw ContractViolation("cache.$what($s) holds %.9g at flat index $i, the exact element is %.9g: "
+                    .format(got[i], want[i]) + "more than one $dtype rounding apart (at most %.3g)".format(limit))
             }
         }
-        return e
     }
 
     private const val OVER_FLOAT64 = "the float64 reference with a float64 cache (storage shift: the worst-case bound)"
 
     /**
-     * Over the same stored values (the API's cache of that type), the shift comes from the measured differences between
-     * the backend's stored elements and the reference's: 0 where both round alike, so a kernel that reads a stored
-     * element wrong cannot hide in the storage bound.
+     * Over the backend's own stored elements (read back, [Replay]) nothing is left to the storage: a kernel that reads a
+     * stored element wrong cannot hide in the storage bound.
      */
-    private const val OVER_STORED = "the float64 reference over the same stored values (shift: from the stored elements that differ)"
+    private const val OVER_STORED = "the float64 reference over the backend's own stored values (no storage shift)"
 
     /** Both judgements pass, or the first that fails; the larger ratio. */
     private fun both(loose: CaseOutcome, tight: CaseOutcome): CaseOutcome = when {
@@ -469,12 +499,13 @@ object LayerChecks {
                 }
                 if (declined != null) return@run declined
                 val (ref, cache) = referenceSteps(c.config, c.weights, a, c.batch, c.hidden)
-                val (refStored, storedCache) = referenceSteps(c.config, c.weights, a, c.batch, c.hidden, c.cacheDtype)
-                val (eK, eV) = try {
-                    storedDiff("keys", stored!!.keys, storedCache, false) to storedDiff("values", stored!!.values, storedCache, true)
+                try {
+                    requireStored("keys", stored!!.keys, cache, false, c.cacheDtype)
+                    requireStored("values", stored!!.values, cache, true, c.cacheDtype)
                 } catch (e: ContractViolation) {
                     return@run CaseOutcome.Bad(e.message!!)
                 }
+                val refStored = referenceSteps(c.config, c.weights, a, c.batch, c.hidden, replay = stored).first
                 val (kMax, vMax) = cacheMax(cache, c.batch)
                 // ||q||_1 per head <= sum over its features of max|x| * sum_i |W_q[f, i]| + |b_q[f]|.
                 val xMax = Accuracy.maxAbs(a.x)
@@ -494,9 +525,8 @@ object LayerChecks {
                     storageError(c.cacheDtype, vMax), c.weights.wo())
                 val naive = if (backend.precision() == Precision.FLOAT32) Naive32.standardLayer(c.config, c.weights, a.x, null, null) else null
                 val what = "y (steps ${a.chunks.contentToString()}, ${c.cacheDtype} cache)"
-                val storedShift = storageShift(c.config.attentionSpec().effectiveScale(), qNorm1, eK, vMax + storageError(c.cacheDtype, vMax), eV, c.weights.wo())
                 both(judgeShifted(what, stepped!!, ref, ref, naive, backend.precision(), scaleOf(c, ref), shift, OVER_FLOAT64, listOf(toleranceNote(c.cacheDtype))),
-                    judgeShifted(what, stepped, refStored, ref, naive, backend.precision(), scaleOf(c, ref), storedShift, OVER_STORED))
+                    judgeShifted(what, stepped, refStored, ref, naive, backend.precision(), scaleOf(c, ref), 0.0, OVER_STORED))
             }
         }
     }
@@ -524,12 +554,12 @@ object LayerChecks {
                 }
                 if (declined != null) return@run declined
                 val (ref, cache) = referenceSteps(c.config, c.weights, a, c.batch, c.hidden)
-                val (refStored, storedCache) = referenceSteps(c.config, c.weights, a, c.batch, c.hidden, c.cacheDtype)
-                val eStored = try {
-                    storedDiff("keys", stored!!.keys, storedCache, false)
+                try {
+                    requireStored("keys", stored!!.keys, cache, false, c.cacheDtype)
                 } catch (e: ContractViolation) {
                     return@run CaseOutcome.Bad(e.message!!)
                 }
+                val refStored = referenceSteps(c.config, c.weights, a, c.batch, c.hidden, replay = stored).first
                 val latentMax = cacheMax(cache, c.batch).first
                 val e = storageError(c.cacheDtype, latentMax)
                 val w = c.weights
@@ -565,9 +595,8 @@ object LayerChecks {
                 val shift = storageShift(c.config.attentionSpec().effectiveScale(), scoreWeight, e, uvRow * latentMax, uvRow * e, w.wO())
                 val naive = if (backend.precision() == Precision.FLOAT32) Naive32.mlaLayer(c.config, c.weights, a.x, null) else null
                 val what = "y (steps ${a.chunks.contentToString()}, ${c.cacheDtype} latent cache, ${c.path} path)"
-                val storedShift = storageShift(c.config.attentionSpec().effectiveScale(), scoreWeight, eStored, uvRow * (latentMax + e), uvRow * eStored, w.wO())
                 both(judgeShifted(what, stepped!!, ref, ref, naive, backend.precision(), scaleOf(c, ref), shift, OVER_FLOAT64, listOf(toleranceNote(c.cacheDtype))),
-                    judgeShifted(what, stepped, refStored, ref, naive, backend.precision(), scaleOf(c, ref), storedShift, OVER_STORED))
+                    judgeShifted(what, stepped, refStored, ref, naive, backend.precision(), scaleOf(c, ref), 0.0, OVER_STORED))
             }
         }
     }
