@@ -111,6 +111,12 @@ all_mutants=(
   "vector/VectorCpuKernels|accumulateRowsI8-single-store-o2-add-to-sub|1822|a2.intoArray(o, o2 + e);|a2.intoArray(o, o2 - e);|kernel/boundary-reduced-storage"
   "vector/VectorCpuKernels|accumulateRowsI8-single-store-o3-add-to-sub|1823|a3.intoArray(o, o3 + e);|a3.intoArray(o, o3 - e);|kernel/boundary-reduced-storage"
   "KvSource|readable-stride-rest-negated|345|t.stride(a) % pitch != 0|t.stride(a) % pitch == 0|$READ"
+  # the plan's threads: PlanOptions.threads = 1 (kernel/plan-threads), and close() ending them (meta/close-releases-threads)
+  "WorkerPool|pool-threads-boundary|37|if (threads > 1) {|if (threads >= 1) {|kernel/plan-threads"
+  "WorkerPool|pool-threads-negated|37|if (threads > 1) {|if (threads <= 1) {|kernel/plan-threads"
+  "CpuAttentionPlan|plan-close-threads-removed|130|engine.pool().close();|;|meta/close-releases-threads"
+  "CpuStandardLayerPlan|layer-close-threads-removed|143|engine.pool().close();|;|meta/close-releases-threads"
+  "CpuMlaLayerPlan|mla-close-threads-removed|323|engine.pool().close();|;|meta/close-releases-threads"
 )
 
 mutants=()

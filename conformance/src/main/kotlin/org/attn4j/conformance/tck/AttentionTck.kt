@@ -16,7 +16,7 @@ import org.opentest4j.TestAbortedException
  */
 object AttentionTck {
     /** Every check, in run order: kernels against the reference (random, hooks, caches, boundary cases), metamorphic relations, layers, reduced storage. */
-    val CHECKS: List<TckCheck> by lazy { KernelChecks.ALL + ModChecks.ALL + CacheKindChecks.ALL + DecodeContractChecks.ALL + BoundaryChecks.ALL + MetamorphicChecks.ALL + LayerChecks.ALL + LayerContractChecks.ALL + LayerRangeChecks.ALL + StorageChecks.ALL + EntryPointChecks.ALL }
+    val CHECKS: List<TckCheck> by lazy { KernelChecks.ALL + ModChecks.ALL + CacheKindChecks.ALL + DecodeContractChecks.ALL + BoundaryChecks.ALL + MetamorphicChecks.ALL + LayerChecks.ALL + LayerContractChecks.ALL + LayerRangeChecks.ALL + StorageChecks.ALL + EntryPointChecks.ALL + ResourceChecks.ALL }
 
     /** The checks [config] selects ([TckConfig.boundaries] off leaves out [BoundaryChecks]). */
     fun checks(config: TckConfig): List<TckCheck> =

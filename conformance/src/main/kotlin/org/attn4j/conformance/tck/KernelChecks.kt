@@ -84,6 +84,7 @@ object KernelChecks {
             decodeKeysOnly(),
             planReuse(),
             sharedPlan(),
+            planThreads(),
             rejectsBadInput(),
             withoutLse(),
             RangeChecks.check(),
@@ -290,6 +291,29 @@ object KernelChecks {
                     }
                 } finally {
                     threads.shutdownNow()
+                }
+                CaseOutcome.Ok(worst)
+            }
+        }
+    }
+
+    /**
+     * `PlanOptions.threads` is how many threads a plan may use: 1 (the caller alone) and more than a small machine has
+     * cores must both give the reference's answer (the other checks plan with the default, the machine's cores).
+     */
+    private fun planThreads(): TckCheck {
+        val name = "kernel/plan-threads"
+        return TckCheck(name, "plans made with PlanOptions.threads = 1 and = 5 both give the reference's answer") { backend, config ->
+            PropertyRunner.run(name, contractArb(backend, name, profile(maybe(0.5, KernelGene.CAUSAL)), config), config, maxOf(2, config.iterations / 4), resample = true) { c ->
+                val support = backend.support(c.problem)
+                if (!support.isSupported) return@run CaseOutcome.Declined(support.reasons())
+                var worst = 0.0
+                for (threads in intArrayOf(1, 5)) {
+                    when (val v = backend.plan(c.problem, Runs.OPTIONS.withThreads(threads)).use { runChecked(backend, it, c) }) {
+                        is CaseOutcome.Ok -> worst = maxOf(worst, v.ratio)
+                        is CaseOutcome.Bad -> return@run CaseOutcome.Bad("threads = $threads: ${v.message}")
+                        is CaseOutcome.Declined -> return@run v
+                    }
                 }
                 CaseOutcome.Ok(worst)
             }
