@@ -47,10 +47,6 @@ final class WorkerPool implements AutoCloseable {
         }
     }
 
-    int threads() {
-        return threads;
-    }
-
     void ensureOpen() {
         if (closed) throw new AttentionException("the plan is closed");
     }
