@@ -309,7 +309,12 @@ object KernelChecks {
                 if (!support.isSupported) return@run CaseOutcome.Declined(support.reasons())
                 var worst = 0.0
                 for (threads in intArrayOf(1, 5)) {
-                    when (val v = backend.plan(c.problem, Runs.OPTIONS.withThreads(threads)).use { runChecked(backend, it, c) }) {
+                    val ran = try {
+                        backend.plan(c.problem, Runs.OPTIONS.withThreads(threads)).use { runChecked(backend, it, c) }
+                    } catch (e: RuntimeException) {
+                        CaseOutcome.Bad("threw $e")
+                    }
+                    when (val v = ran) {
                         is CaseOutcome.Ok -> worst = maxOf(worst, v.ratio)
                         is CaseOutcome.Bad -> return@run CaseOutcome.Bad("threads = $threads: ${v.message}")
                         is CaseOutcome.Declined -> return@run v
