@@ -55,11 +55,15 @@ object ResourceChecks {
 
     /**
      * Live platform threads, without those the JVM itself may start at any moment: the common fork-join pool's
-     * workers and the system thread group's (attach listener, cleaners).
+     * workers, the system thread group's (attach listener), the JDK's innocuous threads (cleaners) and the carriers
+     * of virtual threads.
      */
     private fun liveThreads(): Set<Thread> = Thread.getAllStackTraces().keys.filterTo(HashSet()) { t ->
-        t.isAlive && !(t is ForkJoinWorkerThread && t.pool === ForkJoinPool.commonPool()) && t.threadGroup?.parent != null
+        t.isAlive && !(t is ForkJoinWorkerThread && t.pool === ForkJoinPool.commonPool()) && t.threadGroup?.parent != null &&
+            t.javaClass.name !in JDK_THREADS
     }
+
+    private val JDK_THREADS = setOf("jdk.internal.misc.InnocuousThread", "jdk.internal.misc.CarrierThread")
 
     /** Waits for [t] to end until [deadline] (System.nanoTime) at most. */
     private fun endsBy(t: Thread, deadline: Long): Boolean {
