@@ -367,20 +367,14 @@ object LayerChecks {
     }
 
     /**
-     * The float64 reference layer fed in [a]'s chunks through a float64 cache, or with [storage] through the API's own
-     * [ContiguousKvCache] of that type (rounded or quantized by [org.attn4j.api.Quantization] as appended, read back
-     * exactly), or with [replay] through a float64 cache that takes, in place of each appended row, the backend's
-     * stored row at that position. `y` and the cache.
+     * The float64 reference layer fed in [a]'s chunks through a float64 cache, or with [replay] through a float64 cache
+     * that takes, in place of each appended row, the backend's stored row at that position. `y` and the cache.
      */
     private fun referenceSteps(config: LayerConfig, weights: LayerWeights, a: Activations, batch: Int, hidden: Int,
-                               storage: DType? = null, replay: StoredCache? = null): Pair<Tensor, KvCache> =
+                               replay: StoredCache? = null): Pair<Tensor, KvCache> =
         REFERENCE.planLayer(config, weights, PlanOptions(1, false, PlanOptions.MlaPath.NAIVE)).use { plan ->
             val len = a.x.size(1)
-            val cache = when {
-                replay != null -> Replay(plan.newCache(batch, len), replay)
-                storage == null -> plan.newCache(batch, len)
-                else -> plan.newCache(batch, len, storage)
-            }
+            val cache = if (replay == null) plan.newCache(batch, len) else Replay(plan.newCache(batch, len), replay)
             val y = DoubleTensor.zeros(batch, len, hidden)
             var at = 0
             for (n in a.chunks) {
@@ -443,9 +437,15 @@ object LayerChecks {
     }
 
     /**
-     * Every element the backend stored is the exact (float64) element rounded to [dtype]: within [storageError] of the
-     * reference's float64 cache, the same count, finite. Throws [ContractViolation] naming the first that is not.
+     * Every element the backend stored ([stored]: keys, and values unless the cache is keys-only) is the exact (float64)
+     * element rounded to [dtype]: within [storageError] of the reference's float64 cache, the same count, finite. Throws
+     * [ContractViolation] naming the first that is not.
      */
+    private fun requireStored(stored: StoredCache, exact: KvCache, dtype: DType) {
+        requireStored("keys", stored.keys, exact, false, dtype)
+        if (exact.vHeadDim() > 0) requireStored("values", stored.values, exact, true, dtype)
+    }
+
     private fun requireStored(what: String, backend: List<DoubleArray>, exact: KvCache, values: Boolean, dtype: DType) {
         for (s in backend.indices) {
             val want = (if (values) exact.values(s) else exact.keys(s)).toDoubleArray()
@@ -500,8 +500,7 @@ object LayerChecks {
                 if (declined != null) return@run declined
                 val (ref, cache) = referenceSteps(c.config, c.weights, a, c.batch, c.hidden)
                 try {
-                    requireStored("keys", stored!!.keys, cache, false, c.cacheDtype)
-                    requireStored("values", stored!!.values, cache, true, c.cacheDtype)
+                    requireStored(stored!!, cache, c.cacheDtype)
                 } catch (e: ContractViolation) {
                     return@run CaseOutcome.Bad(e.message!!)
                 }
@@ -555,7 +554,7 @@ object LayerChecks {
                 if (declined != null) return@run declined
                 val (ref, cache) = referenceSteps(c.config, c.weights, a, c.batch, c.hidden)
                 try {
-                    requireStored("keys", stored!!.keys, cache, false, c.cacheDtype)
+                    requireStored(stored!!, cache, c.cacheDtype)
                 } catch (e: ContractViolation) {
                     return@run CaseOutcome.Bad(e.message!!)
                 }
